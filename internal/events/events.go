@@ -1,0 +1,91 @@
+// Package events defines the event envelope, the built-in event type names and
+// the canonical JSON encoding of the bodies receivers get. It imports nothing
+// of fieldflow's own, so every other package can depend on it.
+package events
+
+import (
+	"strings"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+)
+
+// Built-in event types. Host-published events use any other name.
+const (
+	FieldGroupCreated   = "field_group.created"
+	FieldGroupUpdated   = "field_group.updated"
+	FieldGroupDeleted   = "field_group.deleted"
+	GlobalFieldCreated  = "global_field.created"
+	GlobalFieldUpdated  = "global_field.updated"
+	GlobalFieldDeleted  = "global_field.deleted"
+	TenantFieldCreated  = "tenant_field.created"
+	TenantFieldUpdated  = "tenant_field.updated"
+	TenantFieldDeleted  = "tenant_field.deleted"
+	FieldValueSaved     = "field_value.saved"
+	FieldValueDeleted   = "field_value.deleted"
+	EntityUpdated       = "entity.updated"
+	WebhookTest         = "webhook.test"
+	WebhookDisabled     = "webhook.disabled"
+	AutomationRunFailed = "automation.run_failed"
+)
+
+// Event is one immutable fact. Payload is the exact body a webhook receiver
+// gets: canonical JSON (see Encode) whose first members are event, eventId
+// and timestamp.
+type Event struct {
+	// Seq orders stored events; zero until stored.
+	Seq        int64
+	ID         string
+	Type       string
+	TenantID   string
+	OccurredAt time.Time
+	Payload    []byte
+	// DedupKey is the id a host supplied when publishing; empty otherwise.
+	DedupKey string
+}
+
+// New builds an event with a fresh id. Members are appended after the common
+// header (event, eventId, timestamp, tenantId).
+func New(typ, tenantID string, at time.Time, members ...Member) (*Event, error) {
+	at = at.UTC().Truncate(time.Microsecond)
+	id := NewID("evt_")
+	obj := make(Object, 0, 4+len(members))
+	obj = append(obj,
+		Member{"event", typ},
+		Member{"eventId", id},
+		Member{"timestamp", FormatTime(at)},
+	)
+	if tenantID != "" {
+		obj = append(obj, Member{"tenantId", tenantID})
+	}
+	obj = append(obj, members...)
+	body, err := Encode(obj)
+	if err != nil {
+		return nil, err
+	}
+	return &Event{ID: id, Type: typ, TenantID: tenantID, OccurredAt: at, Payload: body}, nil
+}
+
+// NewID returns prefix followed by a lexically sortable, unique ULID.
+func NewID(prefix string) string {
+	return prefix + strings.ToLower(ulid.Make().String())
+}
+
+// FormatTime is the one textual form of times in payloads: RFC 3339 in UTC.
+func FormatTime(t time.Time) string {
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+// ValidType reports whether a host-chosen event type name is acceptable:
+// 1–128 printable ASCII characters without spaces.
+func ValidType(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
+}

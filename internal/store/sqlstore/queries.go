@@ -1,0 +1,626 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/fieldflow/fieldflow/internal/events"
+	"github.com/fieldflow/fieldflow/internal/store"
+)
+
+// dbtx is what both *sql.DB and *sql.Tx offer.
+type dbtx interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// queries runs every statement; it is bound to the read pool or to a
+// transaction.
+type queries struct {
+	db dbtx
+	d  *Dialect
+}
+
+// interpret maps driver errors to store sentinels, in one place.
+func (q *queries) interpret(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, sql.ErrNoRows):
+		return store.ErrNotFound
+	case q.d.IsUniqueViolation(err):
+		return fmt.Errorf("%w: %w", store.ErrConflict, err)
+	}
+	return err
+}
+
+func (q *queries) t(t time.Time) any { return q.d.TimeArg(t) }
+
+// scanTime reads a time stored as SQLite text or as a PostgreSQL timestamptz.
+type scanTime struct{ t *time.Time }
+
+func (s scanTime) Scan(src any) error {
+	switch v := src.(type) {
+	case time.Time:
+		*s.t = v.UTC()
+	case string:
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			return fmt.Errorf("parse stored time %q: %w", v, err)
+		}
+		*s.t = t.UTC()
+	case []byte:
+		return s.Scan(string(v))
+	case nil:
+		*s.t = time.Time{}
+	default:
+		return fmt.Errorf("scan time from %T", src)
+	}
+	return nil
+}
+
+func (q *queries) count(ctx context.Context, query string, args ...any) (int, error) {
+	var n int
+	err := q.db.QueryRowContext(ctx, query, args...).Scan(&n)
+	return n, err
+}
+
+// ---- field groups
+
+const fieldGroupCols = `id, key, name, description, created_at, updated_at`
+
+func scanFieldGroup(row interface{ Scan(...any) error }) (*store.FieldGroup, error) {
+	g := &store.FieldGroup{}
+	err := row.Scan(&g.ID, &g.Key, &g.Name, &g.Description, scanTime{&g.CreatedAt}, scanTime{&g.UpdatedAt})
+	return g, err
+}
+
+func (q *queries) FieldGroupCreate(ctx context.Context, g *store.FieldGroup) error {
+	_, err := q.db.ExecContext(ctx, `INSERT INTO field_groups (`+fieldGroupCols+`) VALUES ($1, $2, $3, $4, $5, $6)`,
+		g.ID, g.Key, g.Name, g.Description, q.t(g.CreatedAt), q.t(g.UpdatedAt))
+	if err != nil {
+		return fmt.Errorf("create field group: %w", q.interpret(err))
+	}
+	return nil
+}
+
+func (q *queries) FieldGroupGet(ctx context.Context, idOrKey string) (*store.FieldGroup, error) {
+	g, err := scanFieldGroup(q.db.QueryRowContext(ctx,
+		`SELECT `+fieldGroupCols+` FROM field_groups WHERE id = $1 OR key = $1`, idOrKey))
+	if err != nil {
+		return nil, fmt.Errorf("get field group: %w", q.interpret(err))
+	}
+	return g, nil
+}
+
+func (q *queries) FieldGroupList(ctx context.Context, p store.Page) ([]*store.FieldGroup, int, error) {
+	total, err := q.count(ctx, `SELECT count(*) FROM field_groups`)
+	if err != nil {
+		return nil, 0, fmt.Errorf("count field groups: %w", err)
+	}
+	rows, err := q.db.QueryContext(ctx, `SELECT `+fieldGroupCols+` FROM field_groups ORDER BY key LIMIT $1 OFFSET $2`,
+		p.PageSize, p.Offset())
+	if err != nil {
+		return nil, 0, fmt.Errorf("list field groups: %w", err)
+	}
+	out, err := collect(rows, scanFieldGroup)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list field groups: %w", err)
+	}
+	return out, total, nil
+}
+
+func (q *queries) FieldGroupUpdate(ctx context.Context, g *store.FieldGroup) error {
+	res, err := q.db.ExecContext(ctx, `UPDATE field_groups SET key = $2, name = $3, description = $4, updated_at = $5 WHERE id = $1`,
+		g.ID, g.Key, g.Name, g.Description, q.t(g.UpdatedAt))
+	return q.checkAffected("update field group", res, err)
+}
+
+func (q *queries) FieldGroupDelete(ctx context.Context, id string) error {
+	// Values are not tied to field_groups by a foreign key (they hang off
+	// entities), so they go with their entities' cascade.
+	res, err := q.db.ExecContext(ctx, `DELETE FROM field_groups WHERE id = $1`, id)
+	return q.checkAffected("delete field group", res, err)
+}
+
+func (q *queries) checkAffected(action string, res sql.Result, err error) error {
+	if err != nil {
+		return fmt.Errorf("%s: %w", action, q.interpret(err))
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("%s: %w", action, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("%s: %w", action, store.ErrNotFound)
+	}
+	return nil
+}
+
+func collect[T any](rows *sql.Rows, scan func(interface{ Scan(...any) error }) (T, error)) ([]T, error) {
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// ---- global fields
+
+const globalFieldCols = `id, key, label, schema, created_at, updated_at`
+
+func scanGlobalField(row interface{ Scan(...any) error }) (*store.GlobalField, error) {
+	f := &store.GlobalField{}
+	var schema string
+	err := row.Scan(&f.ID, &f.Key, &f.Label, &schema, scanTime{&f.CreatedAt}, scanTime{&f.UpdatedAt})
+	f.Schema = json.RawMessage(schema)
+	return f, err
+}
+
+func (q *queries) GlobalFieldCreate(ctx context.Context, f *store.GlobalField) error {
+	_, err := q.db.ExecContext(ctx, `INSERT INTO global_fields (`+globalFieldCols+`) VALUES ($1, $2, $3, $4, $5, $6)`,
+		f.ID, f.Key, f.Label, string(f.Schema), q.t(f.CreatedAt), q.t(f.UpdatedAt))
+	if err != nil {
+		return fmt.Errorf("create global field: %w", q.interpret(err))
+	}
+	if err := q.linkGroups(ctx, f); err != nil {
+		return fmt.Errorf("create global field: %w", err)
+	}
+	return nil
+}
+
+func (q *queries) linkGroups(ctx context.Context, f *store.GlobalField) error {
+	if _, err := q.db.ExecContext(ctx, `DELETE FROM global_field_groups WHERE global_field_id = $1`, f.ID); err != nil {
+		return q.interpret(err)
+	}
+	for i, gid := range f.FieldGroupIDs {
+		if _, err := q.db.ExecContext(ctx,
+			`INSERT INTO global_field_groups (global_field_id, field_group_id, key, position) VALUES ($1, $2, $3, $4)`,
+			f.ID, gid, f.Key, i); err != nil {
+			return q.interpret(err)
+		}
+	}
+	return nil
+}
+
+func (q *queries) groupIDs(ctx context.Context, fieldID string) ([]string, error) {
+	rows, err := q.db.QueryContext(ctx, `SELECT field_group_id FROM global_field_groups WHERE global_field_id = $1 ORDER BY position`, fieldID)
+	if err != nil {
+		return nil, err
+	}
+	ids, err := collect(rows, func(r interface{ Scan(...any) error }) (string, error) {
+		var s string
+		return s, r.Scan(&s)
+	})
+	if ids == nil {
+		ids = []string{}
+	}
+	return ids, err
+}
+
+func (q *queries) GlobalFieldGet(ctx context.Context, id string) (*store.GlobalField, error) {
+	f, err := scanGlobalField(q.db.QueryRowContext(ctx, `SELECT `+globalFieldCols+` FROM global_fields WHERE id = $1`, id))
+	if err != nil {
+		return nil, fmt.Errorf("get global field: %w", q.interpret(err))
+	}
+	if f.FieldGroupIDs, err = q.groupIDs(ctx, f.ID); err != nil {
+		return nil, fmt.Errorf("get global field groups: %w", err)
+	}
+	return f, nil
+}
+
+func (q *queries) GlobalFieldList(ctx context.Context, p *store.GlobalFieldListParams) ([]*store.GlobalField, int, error) {
+	where, args := "", []any{}
+	if p.FieldGroupID != "" {
+		where = ` WHERE id IN (SELECT global_field_id FROM global_field_groups WHERE field_group_id = $1)`
+		args = append(args, p.FieldGroupID)
+	}
+	total, err := q.count(ctx, `SELECT count(*) FROM global_fields`+where, args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("count global fields: %w", err)
+	}
+	n := len(args)
+	rows, err := q.db.QueryContext(ctx, fmt.Sprintf(`SELECT `+globalFieldCols+` FROM global_fields`+where+
+		` ORDER BY key, id LIMIT $%d OFFSET $%d`, n+1, n+2), append(args, p.PageSize, p.Offset())...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list global fields: %w", err)
+	}
+	out, err := collect(rows, scanGlobalField)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list global fields: %w", err)
+	}
+	for _, f := range out {
+		if f.FieldGroupIDs, err = q.groupIDs(ctx, f.ID); err != nil {
+			return nil, 0, fmt.Errorf("list global field groups: %w", err)
+		}
+	}
+	return out, total, nil
+}
+
+func (q *queries) GlobalFieldsInGroup(ctx context.Context, groupID string) ([]*store.GlobalField, error) {
+	rows, err := q.db.QueryContext(ctx, `SELECT `+globalFieldCols+` FROM global_fields
+		WHERE id IN (SELECT global_field_id FROM global_field_groups WHERE field_group_id = $1) ORDER BY created_at, id`, groupID)
+	if err != nil {
+		return nil, fmt.Errorf("list global fields of group: %w", err)
+	}
+	out, err := collect(rows, scanGlobalField)
+	if err != nil {
+		return nil, fmt.Errorf("list global fields of group: %w", err)
+	}
+	return out, nil
+}
+
+func (q *queries) GlobalFieldUpdate(ctx context.Context, f *store.GlobalField) error {
+	res, err := q.db.ExecContext(ctx, `UPDATE global_fields SET label = $2, schema = $3, updated_at = $4 WHERE id = $1`,
+		f.ID, f.Label, string(f.Schema), q.t(f.UpdatedAt))
+	if err := q.checkAffected("update global field", res, err); err != nil {
+		return err
+	}
+	if err := q.linkGroups(ctx, f); err != nil {
+		return fmt.Errorf("update global field groups: %w", err)
+	}
+	return nil
+}
+
+func (q *queries) GlobalFieldDelete(ctx context.Context, id string) error {
+	res, err := q.db.ExecContext(ctx, `DELETE FROM global_fields WHERE id = $1`, id)
+	return q.checkAffected("delete global field", res, err)
+}
+
+// ---- tenant fields
+
+const tenantFieldCols = `id, tenant_id, field_group_id, key, label, schema, created_at, updated_at`
+
+func scanTenantField(row interface{ Scan(...any) error }) (*store.TenantField, error) {
+	f := &store.TenantField{}
+	var schema string
+	err := row.Scan(&f.ID, &f.TenantID, &f.FieldGroupID, &f.Key, &f.Label, &schema, scanTime{&f.CreatedAt}, scanTime{&f.UpdatedAt})
+	f.Schema = json.RawMessage(schema)
+	return f, err
+}
+
+func (q *queries) TenantFieldCreate(ctx context.Context, f *store.TenantField) error {
+	_, err := q.db.ExecContext(ctx, `INSERT INTO tenant_fields (`+tenantFieldCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		f.ID, f.TenantID, f.FieldGroupID, f.Key, f.Label, string(f.Schema), q.t(f.CreatedAt), q.t(f.UpdatedAt))
+	if err != nil {
+		return fmt.Errorf("create tenant field: %w", q.interpret(err))
+	}
+	return nil
+}
+
+func (q *queries) TenantFieldGet(ctx context.Context, id string) (*store.TenantField, error) {
+	f, err := scanTenantField(q.db.QueryRowContext(ctx, `SELECT `+tenantFieldCols+` FROM tenant_fields WHERE id = $1`, id))
+	if err != nil {
+		return nil, fmt.Errorf("get tenant field: %w", q.interpret(err))
+	}
+	return f, nil
+}
+
+func (q *queries) TenantFieldList(ctx context.Context, p *store.TenantFieldListParams) ([]*store.TenantField, int, error) {
+	const where = ` FROM tenant_fields WHERE tenant_id = $1 AND field_group_id = $2`
+	total, err := q.count(ctx, `SELECT count(*)`+where, p.TenantID, p.FieldGroupID)
+	if err != nil {
+		return nil, 0, fmt.Errorf("count tenant fields: %w", err)
+	}
+	rows, err := q.db.QueryContext(ctx, `SELECT `+tenantFieldCols+where+` ORDER BY key LIMIT $3 OFFSET $4`,
+		p.TenantID, p.FieldGroupID, p.PageSize, p.Offset())
+	if err != nil {
+		return nil, 0, fmt.Errorf("list tenant fields: %w", err)
+	}
+	out, err := collect(rows, scanTenantField)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list tenant fields: %w", err)
+	}
+	return out, total, nil
+}
+
+func (q *queries) TenantFieldKeyTaken(ctx context.Context, groupIDs []string, key string) (bool, error) {
+	if len(groupIDs) == 0 {
+		return false, nil
+	}
+	args := []any{key}
+	marks := make([]string, len(groupIDs))
+	for i, id := range groupIDs {
+		args = append(args, id)
+		marks[i] = fmt.Sprintf("$%d", i+2)
+	}
+	n, err := q.count(ctx, `SELECT count(*) FROM tenant_fields WHERE key = $1 AND field_group_id IN (`+strings.Join(marks, ", ")+`)`, args...)
+	if err != nil {
+		return false, fmt.Errorf("check tenant field keys: %w", err)
+	}
+	return n > 0, nil
+}
+
+func (q *queries) TenantFieldUpdate(ctx context.Context, f *store.TenantField) error {
+	res, err := q.db.ExecContext(ctx, `UPDATE tenant_fields SET label = $2, schema = $3, updated_at = $4 WHERE id = $1`,
+		f.ID, f.Label, string(f.Schema), q.t(f.UpdatedAt))
+	return q.checkAffected("update tenant field", res, err)
+}
+
+func (q *queries) TenantFieldDelete(ctx context.Context, id string) error {
+	res, err := q.db.ExecContext(ctx, `DELETE FROM tenant_fields WHERE id = $1`, id)
+	return q.checkAffected("delete tenant field", res, err)
+}
+
+// ---- entities and values
+
+func (q *queries) EntityGet(ctx context.Context, k store.EntityKey) (*store.Entity, error) {
+	e := &store.Entity{EntityKey: k, Values: map[string]json.RawMessage{}}
+	err := q.db.QueryRowContext(ctx, `SELECT version, updated_at FROM entities WHERE tenant_id = $1 AND field_group_id = $2 AND entity_id = $3`,
+		k.TenantID, k.FieldGroupID, k.EntityID).Scan(&e.Version, scanTime{&e.UpdatedAt})
+	if errors.Is(err, sql.ErrNoRows) {
+		return e, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get entity: %w", err)
+	}
+	rows, err := q.db.QueryContext(ctx, `SELECT field_key, value FROM field_values WHERE tenant_id = $1 AND field_group_id = $2 AND entity_id = $3`,
+		k.TenantID, k.FieldGroupID, k.EntityID)
+	if err != nil {
+		return nil, fmt.Errorf("get entity values: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var key, val string
+		if err := rows.Scan(&key, &val); err != nil {
+			return nil, fmt.Errorf("get entity values: %w", err)
+		}
+		e.Values[key] = json.RawMessage(val)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("get entity values: %w", err)
+	}
+	return e, nil
+}
+
+func (q *queries) EntityLock(ctx context.Context, k store.EntityKey) (int64, error) {
+	if _, err := q.db.ExecContext(ctx, `INSERT INTO entities (tenant_id, field_group_id, entity_id, version, updated_at)
+		VALUES ($1, $2, $3, 0, $4) ON CONFLICT DO NOTHING`, k.TenantID, k.FieldGroupID, k.EntityID, q.t(time.Time{})); err != nil {
+		return 0, fmt.Errorf("lock entity: %w", q.interpret(err))
+	}
+	var v int64
+	err := q.db.QueryRowContext(ctx, `SELECT version FROM entities WHERE tenant_id = $1 AND field_group_id = $2 AND entity_id = $3 `+q.d.LockSuffix,
+		k.TenantID, k.FieldGroupID, k.EntityID).Scan(&v)
+	if err != nil {
+		return 0, fmt.Errorf("lock entity: %w", q.interpret(err))
+	}
+	return v, nil
+}
+
+func (q *queries) EntitySave(ctx context.Context, p *store.EntitySaveParams) error {
+	at := q.t(p.At)
+	if _, err := q.db.ExecContext(ctx, `UPDATE entities SET version = $4, updated_at = $5 WHERE tenant_id = $1 AND field_group_id = $2 AND entity_id = $3`,
+		p.TenantID, p.FieldGroupID, p.EntityID, p.Version, at); err != nil {
+		return fmt.Errorf("save entity: %w", q.interpret(err))
+	}
+	for key, val := range p.Set {
+		if _, err := q.db.ExecContext(ctx, `INSERT INTO field_values (tenant_id, field_group_id, entity_id, field_key, value, value_text, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)
+			ON CONFLICT (tenant_id, field_group_id, entity_id, field_key) DO UPDATE SET value = excluded.value, value_text = excluded.value_text, updated_at = excluded.updated_at`,
+			p.TenantID, p.FieldGroupID, p.EntityID, key, string(val), p.ValueText[key], at); err != nil {
+			return fmt.Errorf("save value %s: %w", key, q.interpret(err))
+		}
+	}
+	for _, key := range p.Delete {
+		if _, err := q.db.ExecContext(ctx, `DELETE FROM field_values WHERE tenant_id = $1 AND field_group_id = $2 AND entity_id = $3 AND field_key = $4`,
+			p.TenantID, p.FieldGroupID, p.EntityID, key); err != nil {
+			return fmt.Errorf("delete value %s: %w", key, q.interpret(err))
+		}
+	}
+	return nil
+}
+
+func (q *queries) EntityDelete(ctx context.Context, k store.EntityKey) error {
+	if _, err := q.db.ExecContext(ctx, `DELETE FROM entities WHERE tenant_id = $1 AND field_group_id = $2 AND entity_id = $3`,
+		k.TenantID, k.FieldGroupID, k.EntityID); err != nil {
+		return fmt.Errorf("delete entity: %w", q.interpret(err))
+	}
+	return nil
+}
+
+func (q *queries) FieldValueSearch(ctx context.Context, p *store.FieldValueSearchParams) ([]*store.FieldValueRow, int, error) {
+	var conds []string
+	var args []any
+	add := func(cond string, v any) {
+		args = append(args, v)
+		conds = append(conds, fmt.Sprintf(cond, len(args)))
+	}
+	if p.TenantID != "" {
+		add("v.tenant_id = $%d", p.TenantID)
+	}
+	if p.FieldGroupID != "" {
+		add("v.field_group_id = $%d", p.FieldGroupID)
+	}
+	if p.EntityID != "" {
+		add("v.entity_id = $%d", p.EntityID)
+	}
+	if p.FieldKey != "" {
+		add("v.field_key = $%d", p.FieldKey)
+	}
+	if p.Value != nil {
+		add("v.value_text = $%d", *p.Value)
+	}
+	from := ` FROM field_values v JOIN field_groups g ON g.id = v.field_group_id`
+	if len(conds) > 0 {
+		from += " WHERE " + strings.Join(conds, " AND ")
+	}
+	total, err := q.count(ctx, `SELECT count(*)`+from, args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("count field values: %w", err)
+	}
+	n := len(args)
+	rows, err := q.db.QueryContext(ctx, fmt.Sprintf(`SELECT v.tenant_id, v.field_group_id, g.key, g.name, v.entity_id, v.field_key, v.value, v.updated_at`+
+		from+` ORDER BY v.tenant_id, g.key, v.entity_id, v.field_key LIMIT $%d OFFSET $%d`, n+1, n+2), append(args, p.PageSize, p.Offset())...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("search field values: %w", err)
+	}
+	out, err := collect(rows, func(r interface{ Scan(...any) error }) (*store.FieldValueRow, error) {
+		v := &store.FieldValueRow{}
+		var val string
+		err := r.Scan(&v.TenantID, &v.FieldGroupID, &v.FieldGroupKey, &v.FieldGroupName, &v.EntityID, &v.FieldKey, &val, scanTime{&v.UpdatedAt})
+		v.Value = json.RawMessage(val)
+		return v, err
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("search field values: %w", err)
+	}
+	return out, total, nil
+}
+
+func (q *queries) FieldValueTaken(ctx context.Context, p *store.FieldValueTakenParams) (bool, error) {
+	n, err := q.count(ctx, `SELECT count(*) FROM field_values WHERE tenant_id = $1 AND field_group_id = $2 AND field_key = $3 AND value_text = $4 AND entity_id <> $5`,
+		p.TenantID, p.FieldGroupID, p.FieldKey, p.ValueText, p.EntityID)
+	if err != nil {
+		return false, fmt.Errorf("check unique value: %w", err)
+	}
+	return n > 0, nil
+}
+
+// ---- events
+
+const eventCols = `seq, id, type, tenant_id, occurred_at, payload, dedup_key`
+
+func scanEvent(row interface{ Scan(...any) error }) (*events.Event, error) {
+	e := &events.Event{}
+	var payload string
+	var dedup sql.NullString
+	err := row.Scan(&e.Seq, &e.ID, &e.Type, &e.TenantID, scanTime{&e.OccurredAt}, &payload, &dedup)
+	e.Payload = []byte(payload)
+	e.DedupKey = dedup.String
+	return e, err
+}
+
+func (q *queries) EventInsert(ctx context.Context, evs []*events.Event) error {
+	for _, e := range evs {
+		var dedup any
+		if e.DedupKey != "" {
+			dedup = e.DedupKey
+		}
+		err := q.db.QueryRowContext(ctx, `INSERT INTO events (id, type, tenant_id, occurred_at, payload, dedup_key) VALUES ($1, $2, $3, $4, $5, $6) RETURNING seq`,
+			e.ID, e.Type, e.TenantID, q.t(e.OccurredAt), string(e.Payload), dedup).Scan(&e.Seq)
+		if err != nil {
+			return fmt.Errorf("insert event: %w", q.interpret(err))
+		}
+	}
+	return nil
+}
+
+func (q *queries) EventGet(ctx context.Context, id string) (*events.Event, error) {
+	e, err := scanEvent(q.db.QueryRowContext(ctx, `SELECT `+eventCols+` FROM events WHERE id = $1`, id))
+	if err != nil {
+		return nil, fmt.Errorf("get event: %w", q.interpret(err))
+	}
+	return e, nil
+}
+
+func (q *queries) EventGetByDedupKey(ctx context.Context, tenantID, dedupKey string) (*events.Event, error) {
+	e, err := scanEvent(q.db.QueryRowContext(ctx, `SELECT `+eventCols+` FROM events WHERE tenant_id = $1 AND dedup_key = $2`, tenantID, dedupKey))
+	if err != nil {
+		return nil, fmt.Errorf("get event by id: %w", q.interpret(err))
+	}
+	return e, nil
+}
+
+func (q *queries) EventList(ctx context.Context, p *store.EventListParams) ([]*events.Event, error) {
+	var conds []string
+	var args []any
+	add := func(cond string, v any) {
+		args = append(args, v)
+		conds = append(conds, fmt.Sprintf(cond, len(args)))
+	}
+	if p.Type != "" {
+		add("type = $%d", p.Type)
+	}
+	if p.TenantID != nil {
+		add("tenant_id = $%d", *p.TenantID)
+	}
+	if !p.Since.IsZero() {
+		add("occurred_at >= $%d", q.t(p.Since))
+	}
+	if p.BeforeSeq > 0 {
+		add("seq < $%d", p.BeforeSeq)
+	}
+	query := `SELECT ` + eventCols + ` FROM events`
+	if len(conds) > 0 {
+		query += " WHERE " + strings.Join(conds, " AND ")
+	}
+	args = append(args, p.Limit)
+	rows, err := q.db.QueryContext(ctx, query+fmt.Sprintf(" ORDER BY seq DESC LIMIT $%d", len(args)), args...)
+	if err != nil {
+		return nil, fmt.Errorf("list events: %w", err)
+	}
+	out, err := collect(rows, scanEvent)
+	if err != nil {
+		return nil, fmt.Errorf("list events: %w", err)
+	}
+	return out, nil
+}
+
+// ---- API keys and idempotency
+
+func (q *queries) APIKeyCreate(ctx context.Context, k *store.APIKey) error {
+	_, err := q.db.ExecContext(ctx, `INSERT INTO api_keys (id, hash, role, tenant_id, created_at) VALUES ($1, $2, $3, $4, $5)`,
+		k.ID, k.Hash, k.Role, k.TenantID, q.t(k.CreatedAt))
+	if err != nil {
+		return fmt.Errorf("create API key: %w", q.interpret(err))
+	}
+	return nil
+}
+
+func (q *queries) APIKeyGetByHash(ctx context.Context, hash string) (*store.APIKey, error) {
+	k := &store.APIKey{}
+	err := q.db.QueryRowContext(ctx, `SELECT id, hash, role, tenant_id, created_at FROM api_keys WHERE hash = $1`, hash).
+		Scan(&k.ID, &k.Hash, &k.Role, &k.TenantID, scanTime{&k.CreatedAt})
+	if err != nil {
+		return nil, fmt.Errorf("get API key: %w", q.interpret(err))
+	}
+	return k, nil
+}
+
+func (q *queries) APIKeyCountAdmins(ctx context.Context) (int, error) {
+	n, err := q.count(ctx, `SELECT count(*) FROM api_keys WHERE role = $1`, store.RoleAdmin)
+	if err != nil {
+		return 0, fmt.Errorf("count admin keys: %w", err)
+	}
+	return n, nil
+}
+
+func (q *queries) IdempotencyGet(ctx context.Context, scope, key string) (*store.IdempotencyRecord, error) {
+	r := &store.IdempotencyRecord{Scope: scope, Key: key}
+	err := q.db.QueryRowContext(ctx, `SELECT request_hash, status, content_type, body, created_at FROM idempotency_keys WHERE scope = $1 AND key = $2`, scope, key).
+		Scan(&r.RequestHash, &r.Status, &r.ContentType, &r.Body, scanTime{&r.CreatedAt})
+	if err != nil {
+		return nil, fmt.Errorf("get idempotency key: %w", q.interpret(err))
+	}
+	return r, nil
+}
+
+func (q *queries) IdempotencyPut(ctx context.Context, r *store.IdempotencyRecord) error {
+	_, err := q.db.ExecContext(ctx, `INSERT INTO idempotency_keys (scope, key, request_hash, status, content_type, body, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
+		ON CONFLICT (scope, key) DO UPDATE SET request_hash = excluded.request_hash, status = excluded.status, content_type = excluded.content_type, body = excluded.body, created_at = excluded.created_at`,
+		r.Scope, r.Key, r.RequestHash, r.Status, r.ContentType, r.Body, q.t(r.CreatedAt))
+	if err != nil {
+		return fmt.Errorf("put idempotency key: %w", q.interpret(err))
+	}
+	return nil
+}
+
+func (q *queries) IdempotencyDeleteBefore(ctx context.Context, before time.Time) (int, error) {
+	res, err := q.db.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE created_at < $1`, q.t(before))
+	if err != nil {
+		return 0, fmt.Errorf("delete old idempotency keys: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}

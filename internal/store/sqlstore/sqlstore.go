@@ -1,0 +1,258 @@
+// Package sqlstore implements store.Store over database/sql with one set of
+// SQL statements for both SQLite and PostgreSQL. The sqlite and postgres
+// packages open the database, apply their own migrations and pass a Dialect
+// that holds every difference between the two; nothing else here branches
+// on the database.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/fieldflow/fieldflow/internal/store"
+)
+
+// Dialect holds what differs between databases.
+type Dialect struct {
+	// Name is "sqlite" or "postgres".
+	Name string
+	// IsUniqueViolation reports whether err is a unique-constraint failure.
+	IsUniqueViolation func(err error) bool
+	// TimeArg converts a time to the driver's argument: SQLite stores
+	// fixed-width RFC 3339 text so it sorts; PostgreSQL takes time.Time.
+	TimeArg func(t time.Time) any
+	// LockSuffix ends a SELECT that must lock its rows ("FOR UPDATE"). Unlike
+	// Postgres, SQLite has one writer at a time, so it needs none.
+	LockSuffix string
+	// GroupCommit makes InTx share one transaction among concurrent callers,
+	// each in a savepoint. Worth it where a commit costs one fsync that
+	// every caller would otherwise wait for in turn (SQLite).
+	GroupCommit bool
+	// MaxBatch caps the callers in one group commit. Defaults to 128.
+	MaxBatch int
+}
+
+// Store implements store.Store.
+type Store struct {
+	queries
+	writer *sql.DB
+	d      *Dialect
+	reqs   chan *txRequest
+	done   chan struct{}
+	ping   func(ctx context.Context) error
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Config opens a Store.
+type Config struct {
+	// Writer is used for transactions; Reader for reads outside them. They
+	// may be the same pool.
+	Writer, Reader *sql.DB
+	Dialect        *Dialect
+	// Ping checks readiness (reachable and migrated). Defaults to a plain
+	// database ping.
+	Ping func(ctx context.Context) error
+}
+
+// New returns a Store and, for group-committing dialects, starts its
+// committer goroutine, which Close stops.
+func New(cfg Config) *Store {
+	d := cfg.Dialect
+	if d.MaxBatch == 0 {
+		d.MaxBatch = 128
+	}
+	s := &Store{
+		queries: queries{db: cfg.Reader, d: d},
+		writer:  cfg.Writer,
+		d:       d,
+		ping:    cfg.Ping,
+	}
+	if s.ping == nil {
+		s.ping = cfg.Reader.PingContext
+	}
+	if d.GroupCommit {
+		s.reqs = make(chan *txRequest, d.MaxBatch)
+		s.done = make(chan struct{})
+		go s.commitLoop()
+	}
+	return s
+}
+
+// Dialect implements store.Store.
+func (s *Store) Dialect() string { return s.d.Name }
+
+// Ping implements store.Store.
+func (s *Store) Ping(ctx context.Context) error { return s.ping(ctx) }
+
+// Close stops the committer (after the transactions already queued) and
+// closes the databases.
+func (s *Store) Close() error {
+	if s.reqs != nil {
+		close(s.reqs)
+		<-s.done
+		s.reqs = nil
+	}
+	err := s.writer.Close()
+	if s.queries.db != s.writer {
+		err = errors.Join(err, s.queries.db.(*sql.DB).Close())
+	}
+	return err
+}
+
+type tx struct {
+	queries
+	after []func()
+}
+
+func (t *tx) AfterCommit(f func()) { t.after = append(t.after, f) }
+
+// InTx implements store.Store.
+func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {
+	if !s.d.GroupCommit {
+		return s.runTx(ctx, fn)
+	}
+	req := &txRequest{ctx: ctx, fn: fn, done: make(chan struct{})}
+	select {
+	case s.reqs <- req:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	// Once queued, wait for the outcome even if ctx ends: the caller must
+	// not report failure for writes that may still commit.
+	<-req.done
+	if req.err == nil {
+		for _, f := range req.after {
+			f()
+		}
+	}
+	return req.err
+}
+
+func (s *Store) runTx(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) (err error) {
+	sqlTx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
+	}
+	t := &tx{queries: queries{db: sqlTx, d: s.d}}
+	defer func() {
+		if p := recover(); p != nil {
+			_ = sqlTx.Rollback()
+			panic(p)
+		}
+	}()
+	if err := fn(ctx, t); err != nil {
+		_ = sqlTx.Rollback()
+		return err
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", s.interpret(err))
+	}
+	for _, f := range t.after {
+		f()
+	}
+	return nil
+}
+
+type txRequest struct {
+	ctx   context.Context
+	fn    func(ctx context.Context, tx store.Tx) error
+	done  chan struct{}
+	err   error
+	after []func()
+}
+
+// commitLoop is the single writer of a group-committing store. It takes
+// whatever requests are waiting (at least one), runs each in a savepoint of
+// one transaction and commits once, so N concurrent callers share one fsync.
+func (s *Store) commitLoop() {
+	defer close(s.done)
+	batch := make([]*txRequest, 0, s.d.MaxBatch)
+	for req := range s.reqs {
+		batch = append(batch[:0], req)
+	fill:
+		for len(batch) < s.d.MaxBatch {
+			select {
+			case r, ok := <-s.reqs:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
+		s.commitBatch(batch)
+	}
+}
+
+func (s *Store) commitBatch(batch []*txRequest) {
+	finish := func(err error) {
+		for _, r := range batch {
+			if r.err == nil && err != nil {
+				r.err = err
+				r.after = nil
+			}
+			close(r.done)
+		}
+	}
+	// The batch's work must not be cut short by one caller going away: an
+	// interrupted statement can roll back the shared transaction.
+	ctx := context.Background()
+	sqlTx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		finish(fmt.Errorf("begin transaction: %w", err))
+		return
+	}
+	ok := 0
+	for _, r := range batch {
+		if r.ctx.Err() != nil {
+			r.err = r.ctx.Err()
+			continue
+		}
+		if _, err := sqlTx.ExecContext(ctx, "SAVEPOINT req"); err != nil {
+			_ = sqlTx.Rollback()
+			finish(fmt.Errorf("savepoint: %w", err))
+			return
+		}
+		t := &tx{queries: queries{db: sqlTx, d: s.d}}
+		r.err = runGuarded(context.WithoutCancel(r.ctx), t, r.fn)
+		if r.err != nil {
+			if _, err := sqlTx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT req"); err != nil {
+				_ = sqlTx.Rollback()
+				finish(fmt.Errorf("rollback to savepoint: %w", err))
+				return
+			}
+		} else {
+			r.after = t.after
+			ok++
+		}
+		if _, err := sqlTx.ExecContext(ctx, "RELEASE SAVEPOINT req"); err != nil {
+			_ = sqlTx.Rollback()
+			finish(fmt.Errorf("release savepoint: %w", err))
+			return
+		}
+	}
+	if ok == 0 {
+		_ = sqlTx.Rollback()
+		finish(nil)
+		return
+	}
+	if err := sqlTx.Commit(); err != nil {
+		finish(fmt.Errorf("commit: %w", s.interpret(err)))
+		return
+	}
+	finish(nil)
+}
+
+func runGuarded(ctx context.Context, t *tx, fn func(ctx context.Context, tx store.Tx) error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("transaction function panicked: %v", p)
+		}
+	}()
+	return fn(ctx, t)
+}

@@ -1,0 +1,258 @@
+// Package store defines what fieldflow keeps in its database: the row types,
+// the Reader and Tx interfaces every driver implements, and the sentinel
+// errors drivers map their own errors to. The sqlite and postgres packages
+// implement it; storetest holds the conformance suite both must pass.
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/fieldflow/fieldflow/internal/events"
+)
+
+// Sentinel errors. Drivers map their own errors to these in one place.
+var (
+	// ErrNotFound means the row asked for does not exist.
+	ErrNotFound = errors.New("store: not found")
+	// ErrConflict means a unique key is already taken.
+	ErrConflict = errors.New("store: conflict")
+)
+
+// Store is a database. Reads go through the embedded Reader; every write
+// goes through InTx, so that a change and its events commit together.
+type Store interface {
+	Reader
+	// InTx runs fn in one transaction and commits when fn returns nil. A
+	// driver may run several callers' fns in one database transaction
+	// (group commit), each isolated by a savepoint; InTx returns only once
+	// the commit holding fn's writes is durable.
+	InTx(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error
+	// Ping reports whether the database is reachable and migrated.
+	Ping(ctx context.Context) error
+	// Dialect names the database: "sqlite" or "postgres".
+	Dialect() string
+	Close() error
+}
+
+// Tx is one transaction: reads see its own writes.
+type Tx interface {
+	Reader
+	Writer
+	// AfterCommit registers f to run once the transaction has committed.
+	AfterCommit(f func())
+}
+
+// Reader holds the read queries.
+type Reader interface {
+	FieldGroupGet(ctx context.Context, idOrKey string) (*FieldGroup, error)
+	FieldGroupList(ctx context.Context, p Page) ([]*FieldGroup, int, error)
+
+	GlobalFieldGet(ctx context.Context, id string) (*GlobalField, error)
+	GlobalFieldList(ctx context.Context, p *GlobalFieldListParams) ([]*GlobalField, int, error)
+
+	// GlobalFieldsInGroup lists a group's global fields without their
+	// FieldGroupIDs: what building a schema needs.
+	GlobalFieldsInGroup(ctx context.Context, groupID string) ([]*GlobalField, error)
+
+	TenantFieldGet(ctx context.Context, id string) (*TenantField, error)
+	TenantFieldList(ctx context.Context, p *TenantFieldListParams) ([]*TenantField, int, error)
+	// TenantFieldKeyTaken reports whether any tenant has a field with key in
+	// one of the groups.
+	TenantFieldKeyTaken(ctx context.Context, groupIDs []string, key string) (bool, error)
+
+	EntityGet(ctx context.Context, k EntityKey) (*Entity, error)
+	FieldValueSearch(ctx context.Context, p *FieldValueSearchParams) ([]*FieldValueRow, int, error)
+	// FieldValueTaken reports whether another entity of the tenant and group
+	// holds the value text under the key.
+	FieldValueTaken(ctx context.Context, p *FieldValueTakenParams) (bool, error)
+
+	EventGet(ctx context.Context, id string) (*events.Event, error)
+	EventGetByDedupKey(ctx context.Context, tenantID, dedupKey string) (*events.Event, error)
+	EventList(ctx context.Context, p *EventListParams) ([]*events.Event, error)
+
+	APIKeyGetByHash(ctx context.Context, hash string) (*APIKey, error)
+	APIKeyCountAdmins(ctx context.Context) (int, error)
+
+	IdempotencyGet(ctx context.Context, scope, key string) (*IdempotencyRecord, error)
+}
+
+// Writer holds the write queries; only a Tx has them.
+type Writer interface {
+	FieldGroupCreate(ctx context.Context, g *FieldGroup) error
+	FieldGroupUpdate(ctx context.Context, g *FieldGroup) error
+	FieldGroupDelete(ctx context.Context, id string) error
+
+	GlobalFieldCreate(ctx context.Context, f *GlobalField) error
+	GlobalFieldUpdate(ctx context.Context, f *GlobalField) error
+	GlobalFieldDelete(ctx context.Context, id string) error
+
+	TenantFieldCreate(ctx context.Context, f *TenantField) error
+	TenantFieldUpdate(ctx context.Context, f *TenantField) error
+	TenantFieldDelete(ctx context.Context, id string) error
+
+	// EntityLock returns the entity's current version, creating it at
+	// version 0 if it does not exist, and holds it until the transaction
+	// ends so concurrent saves of one entity serialize.
+	EntityLock(ctx context.Context, k EntityKey) (int64, error)
+	EntitySave(ctx context.Context, p *EntitySaveParams) error
+	EntityDelete(ctx context.Context, k EntityKey) error
+
+	EventInsert(ctx context.Context, evs []*events.Event) error
+
+	APIKeyCreate(ctx context.Context, k *APIKey) error
+	IdempotencyPut(ctx context.Context, r *IdempotencyRecord) error
+	IdempotencyDeleteBefore(ctx context.Context, before time.Time) (int, error)
+}
+
+// Page selects one page of a list; Page counts from 1.
+type Page struct {
+	Page     int
+	PageSize int
+}
+
+// Offset is the number of rows before the page.
+func (p Page) Offset() int { return (p.Page - 1) * p.PageSize }
+
+// FieldGroup groups fields that describe one kind of entity.
+type FieldGroup struct {
+	ID          string
+	Key         string
+	Name        string
+	Description string
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// GlobalField is a vendor-defined field; it belongs to one or more groups.
+type GlobalField struct {
+	ID            string
+	Key           string
+	Label         string
+	Schema        json.RawMessage
+	FieldGroupIDs []string
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+// GlobalFieldListParams filters global fields.
+type GlobalFieldListParams struct {
+	Page
+	FieldGroupID string // empty: all
+}
+
+// TenantField is a field one tenant added to one group.
+type TenantField struct {
+	ID           string
+	TenantID     string
+	FieldGroupID string
+	Key          string
+	Label        string
+	Schema       json.RawMessage
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// TenantFieldListParams filters tenant fields.
+type TenantFieldListParams struct {
+	Page
+	TenantID     string
+	FieldGroupID string
+}
+
+// EntityKey names one entity of one tenant in one group.
+type EntityKey struct {
+	TenantID     string
+	FieldGroupID string
+	EntityID     string
+}
+
+// Entity is the values stored for one entity. An unknown entity has version
+// 0 and no values.
+type Entity struct {
+	EntityKey
+	Values    map[string]json.RawMessage
+	Version   int64
+	UpdatedAt time.Time
+}
+
+// EntitySaveParams writes some values of an entity and sets its version.
+type EntitySaveParams struct {
+	EntityKey
+	// Set maps keys to their new JSON values; ValueText holds, per key, the
+	// text that search and unique checks compare (a string's own text, else
+	// the JSON).
+	Set       map[string]json.RawMessage
+	ValueText map[string]string
+	Delete    []string
+	Version   int64
+	At        time.Time
+}
+
+// FieldValueSearchParams filters stored values; empty strings match all.
+type FieldValueSearchParams struct {
+	Page
+	TenantID     string
+	FieldGroupID string
+	EntityID     string
+	FieldKey     string
+	Value        *string
+}
+
+// FieldValueRow is one stored value with its group.
+type FieldValueRow struct {
+	TenantID       string
+	FieldGroupID   string
+	FieldGroupKey  string
+	FieldGroupName string
+	EntityID       string
+	FieldKey       string
+	Value          json.RawMessage
+	UpdatedAt      time.Time
+}
+
+// FieldValueTakenParams asks whether a unique value is held elsewhere.
+type FieldValueTakenParams struct {
+	EntityKey // the entity being saved, which does not count
+	FieldKey  string
+	ValueText string
+}
+
+// EventListParams filters events, newest first. BeforeSeq > 0 continues
+// a listing below that sequence number (cursor paging).
+type EventListParams struct {
+	Type      string
+	TenantID  *string
+	Since     time.Time
+	BeforeSeq int64
+	Limit     int
+}
+
+// Roles of API keys.
+const (
+	RoleAdmin  = "admin"
+	RoleTenant = "tenant"
+)
+
+// APIKey is a stored API key: only its SHA-256 hash is kept.
+type APIKey struct {
+	ID        string
+	Hash      string
+	Role      string
+	TenantID  string
+	CreatedAt time.Time
+}
+
+// IdempotencyRecord is the first response to a request with an
+// Idempotency-Key, kept to answer repeats.
+type IdempotencyRecord struct {
+	Scope       string // who sent it: the API key's id
+	Key         string
+	RequestHash string
+	Status      int
+	ContentType string
+	Body        []byte
+	CreatedAt   time.Time
+}
