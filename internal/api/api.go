@@ -1,0 +1,178 @@
+// Package api serves fieldflow's HTTP API: routing, authentication,
+// RFC 9457 problem+json errors, idempotency keys, metrics and the OpenAPI
+// document, all on net/http's ServeMux through huma.
+package api
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/fieldflow/fieldflow/internal/records"
+	"github.com/fieldflow/fieldflow/internal/store"
+)
+
+// Config configures the API.
+type Config struct {
+	Records *records.Service
+	Store   store.Store
+	// Version is reported in the OpenAPI document.
+	Version string
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+	// Registry receives the HTTP metrics; defaults to a new registry.
+	Registry *prometheus.Registry
+	// MaxBodyBytes caps request bodies. Defaults to 1 MiB.
+	MaxBodyBytes int64
+	// IdempotencyTTL is how long an Idempotency-Key is remembered.
+	// Defaults to 24 hours.
+	IdempotencyTTL time.Duration
+	// EventDetail adds deliveries and runs to GET /api/events/{id}.
+	EventDetail EventDetailer
+	// Register adds more operations (webhooks, automations) to the API.
+	Register []func(api huma.API)
+}
+
+// Server is the HTTP handler of the API.
+type Server struct {
+	cfg     Config
+	mux     *http.ServeMux
+	api     huma.API
+	auth    *authenticator
+	handler http.Handler
+}
+
+// New builds the API. It sets huma's error constructor, which is global to
+// huma: parameter errors become 400, as API.md says.
+func New(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+	}
+	if cfg.MaxBodyBytes == 0 {
+		cfg.MaxBodyBytes = 1 << 20
+	}
+	if cfg.IdempotencyTTL == 0 {
+		cfg.IdempotencyTTL = 24 * time.Hour
+	}
+	huma.NewError = newError
+
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), auth: newAuthenticator(cfg.Store)}
+	hc := huma.DefaultConfig("fieldflow", cfg.Version)
+	hc.OpenAPIPath = "/api/openapi"
+	hc.DocsPath = ""
+	hc.SchemasPath = ""
+	hc.CreateHooks = nil
+	hc.Info.Description = "Custom fields, events, webhooks and automations for multi-tenant SaaS. " +
+		"Authenticate with `X-API-Key: <key>` or `Authorization: Bearer <key>`. Errors are RFC 9457 problem+json."
+	hc.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
+		"apiKey": {Type: "apiKey", In: "header", Name: "X-API-Key"},
+		"bearer": {Type: "http", Scheme: "bearer"},
+	}
+	hc.Security = []map[string][]string{{"apiKey": {}}, {"bearer": {}}}
+	s.api = humago.New(s.mux, hc)
+	s.api.UseMiddleware(s.authMiddleware)
+
+	s.registerFields()
+	s.registerEvents()
+	for _, r := range cfg.Register {
+		r(s.api)
+	}
+	s.registerOps()
+
+	idem := &idempotency{store: cfg.Store, ttl: cfg.IdempotencyTTL, auth: s.auth, maxBody: cfg.MaxBodyBytes}
+	m := newHTTPMetrics(cfg.Registry)
+	s.handler = m.wrap(idem.wrap(s.mux))
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// API exposes the huma API so other packages' operations share its config.
+func (s *Server) API() huma.API { return s.api }
+
+// newError builds problem+json errors; failures located only in the query,
+// path or headers are the client's malformed parameters: 400, not 422.
+func newError(status int, msg string, errs ...error) huma.StatusError {
+	details := make([]*huma.ErrorDetail, 0, len(errs))
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		var d huma.ErrorDetailer
+		if errors.As(err, &d) {
+			details = append(details, d.ErrorDetail())
+		} else {
+			details = append(details, &huma.ErrorDetail{Message: err.Error()})
+		}
+	}
+	if status == http.StatusUnprocessableEntity && len(details) > 0 {
+		params := true
+		for _, d := range details {
+			if !strings.HasPrefix(d.Location, "query.") && !strings.HasPrefix(d.Location, "path.") && !strings.HasPrefix(d.Location, "header.") {
+				params = false
+			}
+		}
+		if params {
+			status = http.StatusBadRequest
+		}
+	}
+	return &huma.ErrorModel{Type: "about:blank", Status: status, Title: http.StatusText(status), Detail: msg, Errors: details}
+}
+
+// fail turns a domain error into an HTTP error.
+func fail(err error) error {
+	var ve *records.ValidationError
+	var se huma.StatusError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &se):
+		return se
+	case errors.As(err, &ve):
+		errs := make([]error, len(ve.Problems))
+		for i, p := range ve.Problems {
+			errs[i] = &huma.ErrorDetail{Location: p.Location, Message: p.Message, Value: p.Value}
+		}
+		return huma.Error422UnprocessableEntity("validation failed", errs...)
+	case errors.Is(err, store.ErrNotFound):
+		return huma.Error404NotFound(trimPrefixes(err))
+	case errors.Is(err, store.ErrConflict):
+		return huma.Error409Conflict(trimPrefixes(err))
+	case errors.Is(err, records.ErrVersionMismatch):
+		return huma.Error412PreconditionFailed(trimPrefixes(err))
+	case errors.Is(err, context.Canceled):
+		return huma.NewError(499, "client closed request")
+	}
+	slog.Error("request failed", "err", err)
+	return huma.Error500InternalServerError("internal error")
+}
+
+// trimPrefixes shows a client the error without the store's internals.
+func trimPrefixes(err error) string {
+	msg := err.Error()
+	for _, cut := range []string{"store: not found", "store: conflict"} {
+		if i := strings.Index(msg, cut); i >= 0 {
+			rest := strings.TrimPrefix(msg[i+len(cut):], ": ")
+			head := strings.TrimSuffix(msg[:i], ": ")
+			if rest != "" && !strings.Contains(rest, "constraint") && !strings.Contains(rest, "SQLSTATE") {
+				return head + ": " + rest
+			}
+			if cut == "store: not found" {
+				return head + ": not found"
+			}
+			return head + ": already exists"
+		}
+	}
+	return msg
+}

@@ -1,0 +1,101 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/fieldflow/fieldflow/internal/records"
+	"github.com/fieldflow/fieldflow/internal/store"
+)
+
+const tagEvents = "Events"
+
+// EventDetail is an event with what it caused.
+type EventDetail struct {
+	*records.Event
+	// Deliveries and Runs are filled in by the webhook and automation
+	// packages once they exist; empty lists until then.
+	Deliveries []any `json:"deliveries"`
+	Runs       []any `json:"runs"`
+}
+
+// EventPage is a page of the event log.
+type EventPage struct {
+	Data       []*records.Event `json:"data"`
+	NextCursor string           `json:"nextCursor,omitempty" doc:"Pass as cursor for the next page; absent on the last page."`
+}
+
+// EventDetailer adds deliveries and runs to an event; set by the app.
+type EventDetailer func(ctx context.Context, d *EventDetail) error
+
+func (s *Server) registerEvents() {
+	rs := s.cfg.Records
+	huma.Register(s.api, huma.Operation{OperationID: "publish-event", Method: http.MethodPost, Path: "/api/events",
+		Summary: "Publish a host event", Description: "Stores the event and fans it out to webhooks and automations in one transaction. " +
+			"An id already used (for the same tenant) returns the first event and fans out nothing.",
+		Tags: []string{tagEvents}, DefaultStatus: http.StatusAccepted},
+		func(ctx context.Context, in *struct{ Body records.PublishInput }) (*out[*records.Published], error) {
+			p := PrincipalFrom(ctx)
+			if p != nil && !p.Admin() {
+				if in.Body.TenantID == "" {
+					in.Body.TenantID = p.TenantID
+				}
+				if err := checkTenant(ctx, in.Body.TenantID); err != nil {
+					return nil, err
+				}
+			}
+			res, err := rs.Publish(ctx, &in.Body)
+			return &out[*records.Published]{res}, fail(err)
+		})
+	huma.Register(s.api, huma.Operation{OperationID: "list-events", Method: http.MethodGet, Path: "/api/events",
+		Summary: "List events, newest first", Tags: []string{tagEvents}},
+		func(ctx context.Context, in *struct {
+			Type     string    `query:"type" maxLength:"128"`
+			TenantID string    `query:"tenantId" maxLength:"128"`
+			Since    time.Time `query:"since" doc:"Only events at or after this time (RFC 3339)."`
+			Cursor   string    `query:"cursor" maxLength:"64"`
+			Limit    int       `query:"limit" minimum:"1" maximum:"500" default:"50"`
+		}) (*out[*EventPage], error) {
+			tenant, err := tenantFilter(ctx, in.TenantID)
+			if err != nil {
+				return nil, err
+			}
+			evs, next, err := rs.ListEvents(ctx, &records.ListEventsParams{Type: in.Type, TenantID: tenant, Since: in.Since, Cursor: in.Cursor, Limit: max(in.Limit, 1)})
+			if err != nil {
+				var ve *records.ValidationError
+				if errors.As(err, &ve) {
+					return nil, huma.Error400BadRequest("bad cursor", &huma.ErrorDetail{Location: "query.cursor", Message: ve.Problems[0].Message, Value: in.Cursor})
+				}
+				return nil, fail(err)
+			}
+			if evs == nil {
+				evs = []*records.Event{}
+			}
+			return &out[*EventPage]{&EventPage{Data: evs, NextCursor: next}}, nil
+		})
+	huma.Register(s.api, huma.Operation{OperationID: "get-event", Method: http.MethodGet, Path: "/api/events/{id}",
+		Summary: "Get an event with its deliveries and runs", Tags: []string{tagEvents}},
+		func(ctx context.Context, in *struct {
+			ID string `path:"id" maxLength:"64"`
+		}) (*out[*EventDetail], error) {
+			ev, err := s.cfg.Store.EventGet(ctx, in.ID)
+			if err != nil {
+				return nil, fail(err)
+			}
+			// Another tenant's event does not exist for a tenant key.
+			if p := PrincipalFrom(ctx); p != nil && !p.Admin() && ev.TenantID != p.TenantID {
+				return nil, fail(store.ErrNotFound)
+			}
+			d := &EventDetail{Event: records.ViewEvent(ev), Deliveries: []any{}, Runs: []any{}}
+			if s.cfg.EventDetail != nil {
+				if err := s.cfg.EventDetail(ctx, d); err != nil {
+					return nil, fail(err)
+				}
+			}
+			return &out[*EventDetail]{d}, nil
+		})
+}

@@ -1,0 +1,88 @@
+// Package app wires fieldflow together: configuration, store, services, the
+// HTTP server and background workers, and their start and stop order. It is
+// the only package that imports all the others; nothing imports it but the
+// command.
+package app
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+)
+
+// Config is everything fieldflow can be told. Zero values mean the
+// documented default.
+type Config struct {
+	// Addr is the listen address. Defaults to 127.0.0.1:8080.
+	Addr string
+	// DB is a SQLite file path or a postgres:// URL. Defaults to
+	// fieldflow.db.
+	DB string
+	// AdminKey, when set, is an admin API key that is stored (hashed) at
+	// start. When empty and the database has no admin key, one is generated
+	// and printed once.
+	AdminKey string
+	// MasterKey is the base64 of the 32-byte key that encrypts secrets at
+	// rest. Takes precedence over MasterKeyFile.
+	MasterKey string
+	// MasterKeyFile holds the master key. Defaults, for SQLite, to the
+	// database path plus ".key", created with mode 0600 when missing.
+	// PostgreSQL needs MasterKey or MasterKeyFile.
+	MasterKeyFile string
+	// AllowPrivateTargets lets outbound requests reach loopback and private
+	// addresses. Defaults to false; tests turn it on.
+	AllowPrivateTargets bool
+	// Role is all, api or worker. Defaults to all.
+	Role string
+	// ShutdownGrace is how long a stop waits for requests and attempts in
+	// flight. Defaults to 10 seconds.
+	ShutdownGrace time.Duration
+	// Logger defaults to text logs on stderr.
+	Logger *slog.Logger
+	// Stdout receives what commands print for the user (a generated admin
+	// key). Defaults to os.Stdout.
+	Stdout io.Writer
+}
+
+// WithDefaults returns the config with every zero field set to its default.
+func (c Config) WithDefaults() Config {
+	c.Addr = cmp.Or(c.Addr, "127.0.0.1:8080")
+	c.DB = cmp.Or(c.DB, "fieldflow.db")
+	c.Role = cmp.Or(c.Role, "all")
+	c.ShutdownGrace = cmp.Or(c.ShutdownGrace, 10*time.Second)
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	if c.Stdout == nil {
+		c.Stdout = os.Stdout
+	}
+	if c.MasterKey == "" && c.MasterKeyFile == "" && !c.postgres() {
+		c.MasterKeyFile = c.DB + ".key"
+	}
+	return c
+}
+
+// Validate reports the first field that cannot work.
+func (c Config) Validate() error {
+	switch c.Role {
+	case "all", "api", "worker":
+	default:
+		return fmt.Errorf("config: Role %q: must be all, api or worker", c.Role)
+	}
+	if c.postgres() && c.MasterKey == "" && c.MasterKeyFile == "" {
+		return errors.New("config: MasterKey: PostgreSQL needs FIELDFLOW_MASTER_KEY or --master-key-file")
+	}
+	if c.ShutdownGrace < 0 {
+		return errors.New("config: ShutdownGrace: must not be negative")
+	}
+	return nil
+}
+
+func (c Config) postgres() bool {
+	return strings.HasPrefix(c.DB, "postgres://") || strings.HasPrefix(c.DB, "postgresql://")
+}

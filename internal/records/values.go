@@ -1,0 +1,365 @@
+package records
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/fieldflow/fieldflow/internal/events"
+	"github.com/fieldflow/fieldflow/internal/fields"
+	"github.com/fieldflow/fieldflow/internal/store"
+)
+
+// errNoChange rolls back a save that changed nothing (the entity row that
+// locking may have created goes with it).
+var errNoChange = errors.New("records: no change")
+
+// SaveValuesParams is one partial save of an entity's values.
+type SaveValuesParams struct {
+	TenantID string
+	Group    string // id or key
+	EntityID string
+	// Values maps field keys to new values; a nil value removes the key.
+	Values map[string]any
+	// IfMatch, when set, refuses the save unless the entity is at that
+	// version.
+	IfMatch *int64
+	// Cause, when set, records what caused this save (automations).
+	Cause string
+}
+
+// SaveValues validates and stores a partial update, with one
+// field_value.saved or field_value.deleted event per changed key and one
+// entity.updated event. A save that changes nothing writes nothing.
+func (s *Service) SaveValues(ctx context.Context, p *SaveValuesParams) (*EntityValues, error) {
+	g, err := s.store.FieldGroupGet(ctx, p.Group)
+	if err != nil {
+		return nil, fmt.Errorf("save values: %w", err)
+	}
+	// Validation reads the schema outside the transaction so that the
+	// single SQLite writer spends its time only on the write.
+	schema, err := s.effective(ctx, s.store, p.TenantID, g.ID)
+	if err != nil {
+		return nil, fmt.Errorf("save values: %w", err)
+	}
+	byKey := make(map[string]*fields.Field, len(schema))
+	for i := range schema {
+		byKey[schema[i].Key] = &schema[i]
+	}
+	encoded := make(map[string]json.RawMessage, len(p.Values))
+	var ps []Problem
+	for _, key := range sortedKeys(p.Values) {
+		v := p.Values[key]
+		f, ok := byKey[key]
+		if !ok {
+			ps = append(ps, Problem{Location: "body." + key, Message: "unknown field: the group has no such field for this tenant", Value: v})
+			continue
+		}
+		if v == nil {
+			if f.Schema.Validation.Required {
+				ps = append(ps, Problem{Location: "body." + key, Message: "is required and cannot be removed", Value: v})
+			}
+			continue
+		}
+		for _, fp := range f.Schema.ValidateValue(v) {
+			ps = append(ps, Problem{Location: "body." + key, Message: fp.Message, Value: v})
+		}
+		raw, err := events.Encode(v)
+		if err != nil {
+			return nil, fmt.Errorf("save values: %w", err)
+		}
+		encoded[key] = raw
+	}
+	if ps != nil {
+		return nil, &ValidationError{Problems: ps}
+	}
+
+	key := store.EntityKey{TenantID: p.TenantID, FieldGroupID: g.ID, EntityID: p.EntityID}
+	var out *EntityValues
+	err = s.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		version, err := tx.EntityLock(ctx, key)
+		if err != nil {
+			return err
+		}
+		if p.IfMatch != nil && *p.IfMatch != version {
+			return fmt.Errorf("%w: entity is at version %d, not %d", ErrVersionMismatch, version, *p.IfMatch)
+		}
+		cur, err := tx.EntityGet(ctx, key)
+		if err != nil {
+			return err
+		}
+		save := &store.EntitySaveParams{EntityKey: key, Set: map[string]json.RawMessage{}, ValueText: map[string]string{}, Version: version + 1, At: s.Now()}
+		var changed []string
+		for _, k := range sortedKeys(p.Values) {
+			old, had := cur.Values[k]
+			if p.Values[k] == nil {
+				if had {
+					save.Delete = append(save.Delete, k)
+					changed = append(changed, k)
+				}
+				continue
+			}
+			if had && bytes.Equal(old, encoded[k]) {
+				continue
+			}
+			save.Set[k] = encoded[k]
+			save.ValueText[k] = valueText(p.Values[k], encoded[k])
+			changed = append(changed, k)
+		}
+		// Rules that depend on the whole entity: required fields present,
+		// unique values not held by another entity.
+		var ps []Problem
+		for _, f := range schema {
+			_, has := cur.Values[f.Key]
+			if _, set := save.Set[f.Key]; set {
+				has = true
+			}
+			if slices.Contains(save.Delete, f.Key) {
+				has = false
+			}
+			if f.Schema.Validation.Required && !has {
+				ps = append(ps, Problem{Location: "body." + f.Key, Message: "is required"})
+			}
+			if text, set := save.ValueText[f.Key]; set && f.Schema.Validation.Unique {
+				taken, err := tx.FieldValueTaken(ctx, &store.FieldValueTakenParams{EntityKey: key, FieldKey: f.Key, ValueText: text})
+				if err != nil {
+					return err
+				}
+				if taken {
+					ps = append(ps, Problem{Location: "body." + f.Key, Message: "must be unique: another entity already has this value", Value: p.Values[f.Key]})
+				}
+			}
+		}
+		if ps != nil {
+			return &ValidationError{Problems: ps}
+		}
+		if len(changed) == 0 {
+			vals, err := decodeValues(cur.Values)
+			if err != nil {
+				return err
+			}
+			out = &EntityValues{Data: vals, Version: version}
+			return errNoChange
+		}
+		if err := tx.EntitySave(ctx, save); err != nil {
+			return err
+		}
+		after := make(map[string]json.RawMessage, len(cur.Values)+len(save.Set))
+		for k, v := range cur.Values {
+			after[k] = v
+		}
+		for k, v := range save.Set {
+			after[k] = v
+		}
+		for _, k := range save.Delete {
+			delete(after, k)
+		}
+		evs, err := valueEvents(g, p.EntityID, p.TenantID, save.At, changed, cur.Values, after, save.Version)
+		if err != nil {
+			return err
+		}
+		if err := s.emit(ctx, tx, evs); err != nil {
+			return err
+		}
+		vals, err := decodeValues(after)
+		if err != nil {
+			return err
+		}
+		out = &EntityValues{Data: vals, Version: save.Version}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errNoChange) {
+		return nil, fmt.Errorf("save values: %w", err)
+	}
+	return out, nil
+}
+
+// valueEvents builds one field_value.* event per changed key and the
+// entity.updated event.
+func valueEvents(g *store.FieldGroup, entityID, tenantID string, at time.Time, changed []string, before, after map[string]json.RawMessage, version int64) ([]*events.Event, error) {
+	evs := make([]*events.Event, 0, len(changed)+1)
+	for _, k := range changed {
+		typ := events.FieldValueSaved
+		if _, ok := after[k]; !ok {
+			typ = events.FieldValueDeleted
+		}
+		ev, err := newEvent(typ, tenantID, at,
+			events.Member{Key: "fieldGroupId", Value: g.ID},
+			events.Member{Key: "fieldGroupKey", Value: g.Key},
+			events.Member{Key: "entityId", Value: entityID},
+			events.Member{Key: "fieldKey", Value: k},
+			events.Member{Key: "value", Value: rawOrNull(after, k)},
+			events.Member{Key: "previousValue", Value: rawOrNull(before, k)},
+		)
+		if err != nil {
+			return nil, err
+		}
+		evs = append(evs, ev)
+	}
+	ev, err := newEvent(events.EntityUpdated, tenantID, at,
+		events.Member{Key: "fieldGroupId", Value: g.ID},
+		events.Member{Key: "fieldGroupKey", Value: g.Key},
+		events.Member{Key: "entityId", Value: entityID},
+		events.Member{Key: "values", Value: rawObject(after, sortedKeys(after))},
+		events.Member{Key: "previousValues", Value: rawObject(before, changed)},
+		events.Member{Key: "changedKeys", Value: changed},
+		events.Member{Key: "version", Value: version},
+	)
+	if err != nil {
+		return nil, err
+	}
+	return append(evs, ev), nil
+}
+
+func rawOrNull(m map[string]json.RawMessage, k string) any {
+	if v, ok := m[k]; ok {
+		return v
+	}
+	return nil
+}
+
+func rawObject(m map[string]json.RawMessage, keys []string) events.Object {
+	obj := make(events.Object, 0, len(keys))
+	for _, k := range keys {
+		if v, ok := m[k]; ok {
+			obj = append(obj, events.Member{Key: k, Value: v})
+		} else {
+			obj = append(obj, events.Member{Key: k, Value: nil})
+		}
+	}
+	return obj
+}
+
+// valueText is what search and unique checks compare: a string's own text,
+// the canonical JSON of anything else.
+func valueText(v any, encoded json.RawMessage) string {
+	if s, ok := v.(string); ok {
+		return s
+	}
+	return string(encoded)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// GetValues returns an entity's values; an unknown entity has none.
+func (s *Service) GetValues(ctx context.Context, tenantID, group, entityID string) (*EntityValues, error) {
+	g, err := s.store.FieldGroupGet(ctx, group)
+	if err != nil {
+		return nil, err
+	}
+	e, err := s.store.EntityGet(ctx, store.EntityKey{TenantID: tenantID, FieldGroupID: g.ID, EntityID: entityID})
+	if err != nil {
+		return nil, err
+	}
+	vals, err := decodeValues(e.Values)
+	if err != nil {
+		return nil, err
+	}
+	return &EntityValues{Data: vals, Version: e.Version}, nil
+}
+
+// DeleteValues removes one value (fieldKey set) or all of an entity's
+// values, with the events a save removing them would have.
+func (s *Service) DeleteValues(ctx context.Context, tenantID, group, entityID, fieldKey string) error {
+	g, err := s.store.FieldGroupGet(ctx, group)
+	if err != nil {
+		return fmt.Errorf("delete values: %w", err)
+	}
+	key := store.EntityKey{TenantID: tenantID, FieldGroupID: g.ID, EntityID: entityID}
+	err = s.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		version, err := tx.EntityLock(ctx, key)
+		if err != nil {
+			return err
+		}
+		cur, err := tx.EntityGet(ctx, key)
+		if err != nil {
+			return err
+		}
+		var removed []string
+		if fieldKey != "" {
+			if _, ok := cur.Values[fieldKey]; !ok {
+				return fmt.Errorf("%w: entity has no value for %q", store.ErrNotFound, fieldKey)
+			}
+			removed = []string{fieldKey}
+		} else {
+			removed = sortedKeys(cur.Values)
+		}
+		if len(removed) == 0 {
+			return errNoChange
+		}
+		at := s.Now()
+		after := map[string]json.RawMessage{}
+		if fieldKey != "" {
+			for k, v := range cur.Values {
+				if k != fieldKey {
+					after[k] = v
+				}
+			}
+		}
+		save := &store.EntitySaveParams{EntityKey: key, Delete: removed, Version: version + 1, At: at}
+		if err := tx.EntitySave(ctx, save); err != nil {
+			return err
+		}
+		evs, err := valueEvents(g, entityID, tenantID, at, removed, cur.Values, after, save.Version)
+		if err != nil {
+			return err
+		}
+		return s.emit(ctx, tx, evs)
+	})
+	if err != nil && !errors.Is(err, errNoChange) {
+		return fmt.Errorf("delete values: %w", err)
+	}
+	return nil
+}
+
+// SearchParams filters a value search; empty strings match everything.
+type SearchParams struct {
+	store.Page
+	TenantID string
+	Group    string
+	EntityID string
+	FieldKey string
+	Value    *string
+}
+
+// Search finds stored values. Value matches a string value's text or the
+// JSON of any other value (42, true).
+func (s *Service) Search(ctx context.Context, p *SearchParams) ([]*FieldValueRow, int, error) {
+	params := &store.FieldValueSearchParams{Page: p.Page, TenantID: p.TenantID, EntityID: p.EntityID, FieldKey: p.FieldKey, Value: p.Value}
+	if p.Group != "" {
+		g, err := s.store.FieldGroupGet(ctx, p.Group)
+		if errors.Is(err, store.ErrNotFound) {
+			return []*FieldValueRow{}, 0, nil
+		}
+		if err != nil {
+			return nil, 0, err
+		}
+		params.FieldGroupID = g.ID
+	}
+	rows, total, err := s.store.FieldValueSearch(ctx, params)
+	if err != nil {
+		return nil, 0, err
+	}
+	out := make([]*FieldValueRow, len(rows))
+	for i, r := range rows {
+		var v any
+		if err := json.Unmarshal(r.Value, &v); err != nil {
+			return nil, 0, err
+		}
+		out[i] = &FieldValueRow{TenantID: r.TenantID, FieldGroupID: r.FieldGroupID, FieldGroupKey: r.FieldGroupKey, FieldGroupName: r.FieldGroupName,
+			EntityID: r.EntityID, FieldKey: r.FieldKey, Value: v, UpdatedAt: r.UpdatedAt}
+	}
+	return out, total, nil
+}
