@@ -11,6 +11,7 @@ import (
 	"database/sql"
 	"embed"
 	"errors"
+	"hash/fnv"
 	"fmt"
 	"io/fs"
 	"time"
@@ -75,7 +76,15 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}
-	locker, err := lock.NewPostgresSessionLocker()
+	// The lock is per schema, so that instances sharing a schema take turns
+	// while separate schemas (one per test) migrate at once.
+	var schema string
+	if err := db.QueryRowContext(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		return fmt.Errorf("migrations: read current schema: %w", err)
+	}
+	h := fnv.New64a()
+	h.Write([]byte("fieldflow-migrations:" + schema))
+	locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(int64(h.Sum64()>>1)), lock.WithLockTimeout(1, 300))
 	if err != nil {
 		return fmt.Errorf("migrations lock: %w", err)
 	}

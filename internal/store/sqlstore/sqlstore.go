@@ -132,19 +132,13 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx store.
 	return req.err
 }
 
-func (s *Store) runTx(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) (err error) {
+func (s *Store) runTx(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {
 	sqlTx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
 	t := &tx{queries: queries{db: sqlTx, d: s.d}}
-	defer func() {
-		if p := recover(); p != nil {
-			_ = sqlTx.Rollback()
-			panic(p)
-		}
-	}()
-	if err := fn(ctx, t); err != nil {
+	if err := runGuarded(ctx, t, fn); err != nil {
 		_ = sqlTx.Rollback()
 		return err
 	}
