@@ -11,8 +11,8 @@ import (
 	"database/sql"
 	"embed"
 	"errors"
-	"hash/fnv"
 	"fmt"
+	"hash/fnv"
 	"io/fs"
 	"time"
 
@@ -63,6 +63,7 @@ func Dialect() *sqlstore.Dialect {
 		IsUniqueViolation: isUniqueViolation,
 		TimeArg:           func(t time.Time) any { return t.UTC() },
 		LockSuffix:        "FOR UPDATE",
+		ClaimSuffix:       "FOR UPDATE SKIP LOCKED",
 	}
 }
 

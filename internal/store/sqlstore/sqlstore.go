@@ -27,6 +27,10 @@ type Dialect struct {
 	// LockSuffix ends a SELECT that must lock its rows ("FOR UPDATE"). Unlike
 	// Postgres, SQLite has one writer at a time, so it needs none.
 	LockSuffix string
+	// ClaimSuffix ends the sub-select that picks deliveries to claim
+	// ("FOR UPDATE SKIP LOCKED"), so concurrent claimers never wait on or
+	// take each other's rows. Unlike Postgres, SQLite needs none.
+	ClaimSuffix string
 	// GroupCommit makes InTx share one transaction among concurrent callers,
 	// each in a savepoint. Worth it where a commit costs one fsync that
 	// every caller would otherwise wait for in turn (SQLite).

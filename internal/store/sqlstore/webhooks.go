@@ -1,0 +1,336 @@
+package sqlstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/fieldflow/fieldflow/internal/store"
+)
+
+// placeholders returns "$n, $n+1, …" for k arguments starting at n.
+func placeholders(n, k int) string {
+	marks := make([]string, k)
+	for i := range marks {
+		marks[i] = fmt.Sprintf("$%d", n+i)
+	}
+	return strings.Join(marks, ", ")
+}
+
+func jsonText(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+const endpointCols = `id, url, description, tenant_id, events, filter, headers, signature_header, retry_schedule,
+	timeout_seconds, max_in_flight, active, disabled_reason, secret, prev_secret, prev_secret_until, failing_since, created_at, updated_at`
+
+func scanEndpoint(row interface{ Scan(...any) error }) (*store.Endpoint, error) {
+	e := &store.Endpoint{}
+	var evs, headers, sched string
+	err := row.Scan(&e.ID, &e.URL, &e.Description, &e.TenantID, &evs, &e.Filter, &headers, &e.SignatureHeader, &sched,
+		&e.TimeoutSeconds, &e.MaxInFlight, &e.Active, &e.DisabledReason, &e.Secret, &e.PrevSecret,
+		scanTime{&e.PrevSecretUntil}, scanTime{&e.FailingSince}, scanTime{&e.CreatedAt}, scanTime{&e.UpdatedAt})
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(evs), &e.Events); err != nil {
+		return nil, fmt.Errorf("decode endpoint events: %w", err)
+	}
+	if err := json.Unmarshal([]byte(headers), &e.Headers); err != nil {
+		return nil, fmt.Errorf("decode endpoint headers: %w", err)
+	}
+	if err := json.Unmarshal([]byte(sched), &e.RetrySchedule); err != nil {
+		return nil, fmt.Errorf("decode endpoint retry schedule: %w", err)
+	}
+	return e, nil
+}
+
+func (q *queries) endpointArgs(e *store.Endpoint) []any {
+	return []any{e.ID, e.URL, e.Description, e.TenantID, jsonText(e.Events), e.Filter, jsonText(e.Headers), e.SignatureHeader, jsonText(e.RetrySchedule),
+		e.TimeoutSeconds, e.MaxInFlight, e.Active, e.DisabledReason, e.Secret, e.PrevSecret,
+		q.t(e.PrevSecretUntil), q.t(e.FailingSince), q.t(e.CreatedAt), q.t(e.UpdatedAt)}
+}
+
+func (q *queries) EndpointCreate(ctx context.Context, e *store.Endpoint) error {
+	_, err := q.db.ExecContext(ctx, `INSERT INTO webhook_endpoints (`+endpointCols+`) VALUES (`+placeholders(1, 19)+`)`, q.endpointArgs(e)...)
+	if err != nil {
+		return fmt.Errorf("create endpoint: %w", q.interpret(err))
+	}
+	return nil
+}
+
+func (q *queries) EndpointUpdate(ctx context.Context, e *store.Endpoint) error {
+	res, err := q.db.ExecContext(ctx, `UPDATE webhook_endpoints SET url = $2, description = $3, tenant_id = $4, events = $5, filter = $6,
+		headers = $7, signature_header = $8, retry_schedule = $9, timeout_seconds = $10, max_in_flight = $11, active = $12,
+		disabled_reason = $13, secret = $14, prev_secret = $15, prev_secret_until = $16, failing_since = $17, created_at = $18, updated_at = $19
+		WHERE id = $1`, q.endpointArgs(e)...)
+	return q.checkAffected("update endpoint", res, err)
+}
+
+func (q *queries) EndpointDelete(ctx context.Context, id string) error {
+	res, err := q.db.ExecContext(ctx, `DELETE FROM webhook_endpoints WHERE id = $1`, id)
+	return q.checkAffected("delete endpoint", res, err)
+}
+
+func (q *queries) EndpointGet(ctx context.Context, id string) (*store.Endpoint, error) {
+	e, err := scanEndpoint(q.db.QueryRowContext(ctx, `SELECT `+endpointCols+` FROM webhook_endpoints WHERE id = $1`, id))
+	if err != nil {
+		return nil, fmt.Errorf("get endpoint: %w", q.interpret(err))
+	}
+	return e, nil
+}
+
+func (q *queries) EndpointList(ctx context.Context, p *store.EndpointListParams) ([]*store.Endpoint, int, error) {
+	where, args := "", []any{}
+	if p.TenantID != nil {
+		where, args = ` WHERE tenant_id = $1`, append(args, *p.TenantID)
+	}
+	total, err := q.count(ctx, `SELECT count(*) FROM webhook_endpoints`+where, args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("count endpoints: %w", err)
+	}
+	n := len(args)
+	rows, err := q.db.QueryContext(ctx, fmt.Sprintf(`SELECT `+endpointCols+` FROM webhook_endpoints`+where+` ORDER BY created_at, id LIMIT $%d OFFSET $%d`, n+1, n+2),
+		append(args, p.PageSize, p.Offset())...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list endpoints: %w", err)
+	}
+	out, err := collect(rows, scanEndpoint)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list endpoints: %w", err)
+	}
+	return out, total, nil
+}
+
+func (q *queries) EndpointListAll(ctx context.Context) ([]*store.Endpoint, error) {
+	rows, err := q.db.QueryContext(ctx, `SELECT `+endpointCols+` FROM webhook_endpoints ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("list all endpoints: %w", err)
+	}
+	out, err := collect(rows, scanEndpoint)
+	if err != nil {
+		return nil, fmt.Errorf("list all endpoints: %w", err)
+	}
+	return out, nil
+}
+
+// ---- deliveries
+
+const deliveryCols = `seq, id, endpoint_id, event_id, event_type, tenant_id, state, attempts, next_attempt_at, leased_until, lease_owner,
+	last_status, last_error, created_at, updated_at`
+
+func scanDelivery(row interface{ Scan(...any) error }) (*store.Delivery, error) {
+	d := &store.Delivery{}
+	err := row.Scan(&d.Seq, &d.ID, &d.EndpointID, &d.EventID, &d.EventType, &d.TenantID, &d.State, &d.Attempts,
+		scanTime{&d.NextAttemptAt}, scanTime{&d.LeasedUntil}, &d.LeaseOwner, &d.LastStatus, &d.LastError, scanTime{&d.CreatedAt}, scanTime{&d.UpdatedAt})
+	return d, err
+}
+
+func (q *queries) DeliveryInsert(ctx context.Context, ds []*store.Delivery) error {
+	for _, d := range ds {
+		err := q.db.QueryRowContext(ctx, `INSERT INTO deliveries (id, endpoint_id, event_id, event_type, tenant_id, state, attempts, next_attempt_at,
+			leased_until, lease_owner, last_status, last_error, created_at, updated_at) VALUES (`+placeholders(1, 14)+`) RETURNING seq`,
+			d.ID, d.EndpointID, d.EventID, d.EventType, d.TenantID, d.State, d.Attempts, q.t(d.NextAttemptAt),
+			q.t(d.LeasedUntil), d.LeaseOwner, d.LastStatus, d.LastError, q.t(d.CreatedAt), q.t(d.UpdatedAt)).Scan(&d.Seq)
+		if err != nil {
+			return fmt.Errorf("insert delivery: %w", q.interpret(err))
+		}
+	}
+	return nil
+}
+
+func (q *queries) DeliveryGet(ctx context.Context, id string) (*store.Delivery, error) {
+	d, err := scanDelivery(q.db.QueryRowContext(ctx, `SELECT `+deliveryCols+` FROM deliveries WHERE id = $1`, id))
+	if err != nil {
+		return nil, fmt.Errorf("get delivery: %w", q.interpret(err))
+	}
+	return d, nil
+}
+
+func (q *queries) DeliveryList(ctx context.Context, p *store.DeliveryListParams) ([]*store.Delivery, error) {
+	var conds []string
+	var args []any
+	add := func(cond string, v any) {
+		args = append(args, v)
+		conds = append(conds, fmt.Sprintf(cond, len(args)))
+	}
+	if p.EndpointID != "" {
+		add("endpoint_id = $%d", p.EndpointID)
+	}
+	if p.EventID != "" {
+		add("event_id = $%d", p.EventID)
+	}
+	if p.State != "" {
+		add("state = $%d", p.State)
+	}
+	if p.BeforeSeq > 0 {
+		add("seq < $%d", p.BeforeSeq)
+	}
+	query := `SELECT ` + deliveryCols + ` FROM deliveries`
+	if len(conds) > 0 {
+		query += " WHERE " + strings.Join(conds, " AND ")
+	}
+	args = append(args, p.Limit)
+	rows, err := q.db.QueryContext(ctx, query+fmt.Sprintf(" ORDER BY seq DESC LIMIT $%d", len(args)), args...)
+	if err != nil {
+		return nil, fmt.Errorf("list deliveries: %w", err)
+	}
+	out, err := collect(rows, scanDelivery)
+	if err != nil {
+		return nil, fmt.Errorf("list deliveries: %w", err)
+	}
+	return out, nil
+}
+
+func (q *queries) DeliveryEventsInRange(ctx context.Context, p *store.DeliveryRangeParams) ([]*store.Delivery, error) {
+	args := []any{p.EndpointID, q.t(p.Since)}
+	query := `SELECT ` + deliveryCols + ` FROM deliveries WHERE endpoint_id = $1 AND created_at >= $2`
+	if !p.Until.IsZero() {
+		args = append(args, q.t(p.Until))
+		query += fmt.Sprintf(" AND created_at < $%d", len(args))
+	}
+	if p.OnlyFailed {
+		args = append(args, store.DeliveryFailed)
+		query += fmt.Sprintf(" AND state = $%d", len(args))
+	}
+	args = append(args, p.Limit)
+	rows, err := q.db.QueryContext(ctx, query+fmt.Sprintf(" ORDER BY seq LIMIT $%d", len(args)), args...)
+	if err != nil {
+		return nil, fmt.Errorf("list deliveries to replay: %w", err)
+	}
+	out, err := collect(rows, scanDelivery)
+	if err != nil {
+		return nil, fmt.Errorf("list deliveries to replay: %w", err)
+	}
+	return out, nil
+}
+
+func (q *queries) DeliveryClaimDue(ctx context.Context, p *store.DeliveryClaimDueParams) ([]*store.Delivery, error) {
+	args := []any{store.DeliveryPending, q.t(p.Now)}
+	sub := `SELECT id FROM deliveries WHERE state = $1 AND next_attempt_at <= $2 AND leased_until < $2`
+	if len(p.ExcludeEndpoints) > 0 {
+		sub += ` AND endpoint_id NOT IN (` + placeholders(3, len(p.ExcludeEndpoints)) + `)`
+		for _, id := range p.ExcludeEndpoints {
+			args = append(args, id)
+		}
+	}
+	args = append(args, p.Limit, q.t(p.LeaseUntil), p.Owner)
+	n := len(args)
+	sub += fmt.Sprintf(` ORDER BY next_attempt_at LIMIT $%d %s`, n-2, q.d.ClaimSuffix)
+	rows, err := q.db.QueryContext(ctx, fmt.Sprintf(`UPDATE deliveries SET leased_until = $%d, lease_owner = $%d WHERE id IN (%s) RETURNING `+deliveryCols, n-1, n, sub), args...)
+	if err != nil {
+		return nil, fmt.Errorf("claim due deliveries: %w", q.interpret(err))
+	}
+	out, err := collect(rows, scanDelivery)
+	if err != nil {
+		return nil, fmt.Errorf("claim due deliveries: %w", err)
+	}
+	return out, nil
+}
+
+func (q *queries) DeliveryExtendLeases(ctx context.Context, owner string, ids []string, until time.Time) error {
+	for start := 0; start < len(ids); start += 500 {
+		chunk := ids[start:min(start+500, len(ids))]
+		args := []any{q.t(until), owner}
+		for _, id := range chunk {
+			args = append(args, id)
+		}
+		if _, err := q.db.ExecContext(ctx, `UPDATE deliveries SET leased_until = $1 WHERE lease_owner = $2 AND state = 'pending' AND id IN (`+placeholders(3, len(chunk))+`)`, args...); err != nil {
+			return fmt.Errorf("extend delivery leases: %w", err)
+		}
+	}
+	return nil
+}
+
+func (q *queries) DeliveryReleaseLeases(ctx context.Context) error {
+	if _, err := q.db.ExecContext(ctx, `UPDATE deliveries SET leased_until = $1, lease_owner = '' WHERE state = 'pending' AND lease_owner <> ''`, q.t(time.Time{})); err != nil {
+		return fmt.Errorf("release delivery leases: %w", err)
+	}
+	return nil
+}
+
+func (q *queries) DeliverySetStateIfLeased(ctx context.Context, p *store.DeliverySetStateParams) (bool, error) {
+	res, err := q.db.ExecContext(ctx, `UPDATE deliveries SET state = $3, attempts = $4, next_attempt_at = $5, last_status = $6, last_error = $7,
+		updated_at = $8, leased_until = $9, lease_owner = '' WHERE id = $1 AND lease_owner = $2 AND state = 'pending'`,
+		p.ID, p.Owner, p.State, p.Attempts, q.t(p.NextAttemptAt), p.LastStatus, p.LastError, q.t(p.At), q.t(time.Time{}))
+	if err != nil {
+		return false, fmt.Errorf("set delivery state: %w", q.interpret(err))
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("set delivery state: %w", err)
+	}
+	return n == 1, nil
+}
+
+func (q *queries) DeliveryRetryNow(ctx context.Context, id string, now time.Time) error {
+	res, err := q.db.ExecContext(ctx, `UPDATE deliveries SET state = 'pending', next_attempt_at = $2, leased_until = $3, lease_owner = '', updated_at = $2 WHERE id = $1`,
+		id, q.t(now), q.t(time.Time{}))
+	return q.checkAffected("retry delivery", res, err)
+}
+
+func (q *queries) AttemptInsert(ctx context.Context, a *store.Attempt) error {
+	_, err := q.db.ExecContext(ctx, `INSERT INTO delivery_attempts (delivery_id, attempt, started_at, duration_ms, request_headers, response_status,
+		response_headers, response_body, error) VALUES (`+placeholders(1, 9)+`)`,
+		a.DeliveryID, a.Attempt, q.t(a.StartedAt), a.DurationMS, jsonText(a.RequestHeaders), a.ResponseStatus, jsonText(a.ResponseHeaders), a.ResponseBody, a.Error)
+	if err != nil {
+		return fmt.Errorf("insert attempt: %w", q.interpret(err))
+	}
+	return nil
+}
+
+func (q *queries) AttemptList(ctx context.Context, deliveryIDs []string) ([]*store.Attempt, error) {
+	if len(deliveryIDs) == 0 {
+		return nil, nil
+	}
+	args := make([]any, len(deliveryIDs))
+	for i, id := range deliveryIDs {
+		args[i] = id
+	}
+	rows, err := q.db.QueryContext(ctx, `SELECT delivery_id, attempt, started_at, duration_ms, request_headers, response_status, response_headers, response_body, error
+		FROM delivery_attempts WHERE delivery_id IN (`+placeholders(1, len(args))+`) ORDER BY delivery_id, attempt`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list attempts: %w", err)
+	}
+	return collect(rows, func(r interface{ Scan(...any) error }) (*store.Attempt, error) {
+		a := &store.Attempt{}
+		var reqH, respH string
+		if err := r.Scan(&a.DeliveryID, &a.Attempt, scanTime{&a.StartedAt}, &a.DurationMS, &reqH, &a.ResponseStatus, &respH, &a.ResponseBody, &a.Error); err != nil {
+			return nil, err
+		}
+		_ = json.Unmarshal([]byte(reqH), &a.RequestHeaders)
+		_ = json.Unmarshal([]byte(respH), &a.ResponseHeaders)
+		return a, nil
+	})
+}
+
+func (q *queries) EventPayloads(ctx context.Context, eventIDs []string) (map[string][]byte, error) {
+	out := make(map[string][]byte, len(eventIDs))
+	for start := 0; start < len(eventIDs); start += 500 {
+		chunk := eventIDs[start:min(start+500, len(eventIDs))]
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		rows, err := q.db.QueryContext(ctx, `SELECT id, payload FROM events WHERE id IN (`+placeholders(1, len(args))+`)`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("get event payloads: %w", err)
+		}
+		for rows.Next() {
+			var id, payload string
+			if err := rows.Scan(&id, &payload); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("get event payloads: %w", err)
+			}
+			out[id] = []byte(payload)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("get event payloads: %w", err)
+		}
+	}
+	return out, nil
+}
