@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"time"
 
 	"github.com/fieldflow/fieldflow/internal/app"
 )
@@ -27,6 +28,7 @@ Flags (each also read from the environment variable shown):
   --allow-private-targets  FIELDFLOW_ALLOW_PRIVATE_TARGETS  let outbound requests reach private addresses
   --role                   FIELDFLOW_ROLE                   all, api or worker (all)
                            FIELDFLOW_ADMIN_KEY              an admin key to accept (else one is generated)
+                           FIELDFLOW_DELIVERY_LEASE         how long a crashed process's deliveries wait before another takes them (30s)
 `
 
 func run(ctx context.Context, args []string) error {
@@ -100,6 +102,13 @@ func parseConfig(name string, args []string, more func(*flag.FlagSet)) (app.Conf
 			return cfg, nil, fmt.Errorf("FIELDFLOW_ALLOW_PRIVATE_TARGETS=%q: want true or false", v)
 		}
 		cfg.AllowPrivateTargets = b
+	}
+	if v := os.Getenv("FIELDFLOW_DELIVERY_LEASE"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Second {
+			return cfg, nil, fmt.Errorf("FIELDFLOW_DELIVERY_LEASE=%q: want a duration of at least 1s, like 30s", v)
+		}
+		cfg.DeliveryLease = d
 	}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen address (default 127.0.0.1:8080)")

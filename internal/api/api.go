@@ -17,6 +17,7 @@ import (
 
 	"github.com/fieldflow/fieldflow/internal/records"
 	"github.com/fieldflow/fieldflow/internal/store"
+	"github.com/fieldflow/fieldflow/internal/webhooks"
 )
 
 // Config configures the API.
@@ -34,6 +35,8 @@ type Config struct {
 	// IdempotencyTTL is how long an Idempotency-Key is remembered.
 	// Defaults to 24 hours.
 	IdempotencyTTL time.Duration
+	// Webhooks serves the webhook routes when set.
+	Webhooks *webhooks.Service
 	// EventDetail adds deliveries and runs to GET /api/events/{id}.
 	EventDetail EventDetailer
 	// Register adds more operations (webhooks, automations) to the API.
@@ -84,6 +87,7 @@ func New(cfg Config) *Server {
 
 	s.registerFields()
 	s.registerEvents()
+	s.registerWebhooks()
 	for _, r := range cfg.Register {
 		r(s.api)
 	}

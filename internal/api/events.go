@@ -10,6 +10,7 @@ import (
 
 	"github.com/fieldflow/fieldflow/internal/records"
 	"github.com/fieldflow/fieldflow/internal/store"
+	"github.com/fieldflow/fieldflow/internal/webhooks"
 )
 
 const tagEvents = "Events"
@@ -17,10 +18,9 @@ const tagEvents = "Events"
 // EventDetail is an event with what it caused.
 type EventDetail struct {
 	*records.Event
-	// Deliveries and Runs are filled in by the webhook and automation
-	// packages once they exist; empty lists until then.
-	Deliveries []any `json:"deliveries"`
-	Runs       []any `json:"runs"`
+	Deliveries []*webhooks.DeliveryView `json:"deliveries"`
+	// Runs are the automation runs the event caused.
+	Runs []any `json:"runs"`
 }
 
 // EventPage is a page of the event log.
@@ -90,7 +90,16 @@ func (s *Server) registerEvents() {
 			if p := PrincipalFrom(ctx); p != nil && !p.Admin() && ev.TenantID != p.TenantID {
 				return nil, fail(store.ErrNotFound)
 			}
-			d := &EventDetail{Event: records.ViewEvent(ev), Deliveries: []any{}, Runs: []any{}}
+			d := &EventDetail{Event: records.ViewEvent(ev), Deliveries: []*webhooks.DeliveryView{}, Runs: []any{}}
+			if s.cfg.Webhooks != nil {
+				ds, err := s.cfg.Webhooks.EventDeliveries(ctx, ev.ID)
+				if err != nil {
+					return nil, fail(err)
+				}
+				if ds != nil {
+					d.Deliveries = ds
+				}
+			}
 			if s.cfg.EventDetail != nil {
 				if err := s.cfg.EventDetail(ctx, d); err != nil {
 					return nil, fail(err)

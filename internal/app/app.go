@@ -18,9 +18,11 @@ import (
 	"github.com/fieldflow/fieldflow/internal/api"
 	"github.com/fieldflow/fieldflow/internal/events"
 	"github.com/fieldflow/fieldflow/internal/records"
+	"github.com/fieldflow/fieldflow/internal/secretbox"
 	"github.com/fieldflow/fieldflow/internal/store"
 	"github.com/fieldflow/fieldflow/internal/store/postgres"
 	"github.com/fieldflow/fieldflow/internal/store/sqlite"
+	"github.com/fieldflow/fieldflow/internal/webhooks"
 )
 
 // Version is the build's version, set by the linker.
@@ -74,6 +76,7 @@ type App struct {
 	listener  net.Listener
 	masterKey []byte
 	handler   http.Handler
+	webhooks  *webhooks.Service
 }
 
 // New opens the store, makes sure an admin key exists and builds the
@@ -98,16 +101,36 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	rs := records.New(records.Config{Store: s})
-	a.handler = api.New(api.Config{Records: rs, Store: s, Version: Version, Logger: cfg.Logger, Registry: reg})
+	box, err := secretbox.New(mk)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	a.webhooks = webhooks.New(webhooks.Config{
+		Store:                s,
+		Box:                  box,
+		Client:               webhooks.NewHTTPClient(cfg.AllowPrivateTargets),
+		Version:              Version,
+		LeaseDuration:        cfg.DeliveryLease,
+		PollInterval:         cfg.DeliveryPoll,
+		ReleaseLeasesOnStart: s.Dialect() == "sqlite",
+		Dispatch:             cfg.Role != "api",
+		Logger:               cfg.Logger,
+		Registry:             reg,
+	})
+	rs := records.New(records.Config{Store: s, Emit: a.webhooks.Fanout})
+	a.handler = api.New(api.Config{Records: rs, Store: s, Webhooks: a.webhooks, Version: Version, Logger: cfg.Logger, Registry: reg})
 	return a, nil
 }
 
 // Handler is the HTTP handler, for tests that serve it themselves.
 func (a *App) Handler() http.Handler { return a.handler }
 
-// Start listens and serves in the background.
+// Start starts the workers, then listens and serves in the background.
 func (a *App) Start(ctx context.Context) error {
+	if err := a.webhooks.Start(ctx); err != nil {
+		return fmt.Errorf("start webhook dispatcher: %w", err)
+	}
 	ln, err := net.Listen("tcp", a.cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", a.cfg.Addr, err)
@@ -137,6 +160,11 @@ func (a *App) Stop(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("stop HTTP server: %w", err))
 		}
 		a.server = nil
+	}
+	if a.webhooks != nil {
+		ctx, cancel := context.WithTimeout(ctx, a.cfg.ShutdownGrace)
+		a.webhooks.Stop(ctx)
+		cancel()
 	}
 	if a.store != nil {
 		if err := a.store.Close(); err != nil {

@@ -39,6 +39,13 @@ type Config struct {
 	AllowPrivateTargets bool
 	// Role is all, api or worker. Defaults to all.
 	Role string
+	// DeliveryLease is how long a claimed delivery stays with this process
+	// without a heartbeat before another process may take it. Defaults to
+	// 30 seconds.
+	DeliveryLease time.Duration
+	// DeliveryPoll is how often due deliveries nobody holds are looked for.
+	// Defaults to 1 second.
+	DeliveryPoll time.Duration
 	// ShutdownGrace is how long a stop waits for requests and attempts in
 	// flight. Defaults to 10 seconds.
 	ShutdownGrace time.Duration
@@ -55,6 +62,8 @@ func (c Config) WithDefaults() Config {
 	c.DB = cmp.Or(c.DB, "fieldflow.db")
 	c.Role = cmp.Or(c.Role, "all")
 	c.ShutdownGrace = cmp.Or(c.ShutdownGrace, 10*time.Second)
+	c.DeliveryLease = cmp.Or(c.DeliveryLease, 30*time.Second)
+	c.DeliveryPoll = cmp.Or(c.DeliveryPoll, time.Second)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}

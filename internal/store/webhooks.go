@@ -35,9 +35,10 @@ type EndpointWriter interface {
 	DeliveryClaimDue(ctx context.Context, p *DeliveryClaimDueParams) ([]*Delivery, error)
 	// DeliveryExtendLeases pushes the lease of deliveries the owner holds.
 	DeliveryExtendLeases(ctx context.Context, owner string, ids []string, until time.Time) error
-	// DeliveryReleaseLeases drops every lease, for a single-process database
-	// starting up (its previous process is gone).
-	DeliveryReleaseLeases(ctx context.Context) error
+	// DeliveryReleaseLeases drops the leases of pending deliveries held by
+	// owner, or by anyone when owner is empty (a single-process database
+	// starting up: its previous process is gone).
+	DeliveryReleaseLeases(ctx context.Context, owner string) error
 	// DeliverySetStateIfLeased applies a state change built by one of the
 	// constructors below, only while owner holds the lease; it reports
 	// whether it applied.

@@ -245,8 +245,12 @@ func (q *queries) DeliveryExtendLeases(ctx context.Context, owner string, ids []
 	return nil
 }
 
-func (q *queries) DeliveryReleaseLeases(ctx context.Context) error {
-	if _, err := q.db.ExecContext(ctx, `UPDATE deliveries SET leased_until = $1, lease_owner = '' WHERE state = 'pending' AND lease_owner <> ''`, q.t(time.Time{})); err != nil {
+func (q *queries) DeliveryReleaseLeases(ctx context.Context, owner string) error {
+	query, args := `UPDATE deliveries SET leased_until = $1, lease_owner = '' WHERE state = 'pending' AND lease_owner <> ''`, []any{q.t(time.Time{})}
+	if owner != "" {
+		query, args = query+` AND lease_owner = $2`, append(args, owner)
+	}
+	if _, err := q.db.ExecContext(ctx, query, args...); err != nil {
 		return fmt.Errorf("release delivery leases: %w", err)
 	}
 	return nil
@@ -274,7 +278,7 @@ func (q *queries) DeliveryRetryNow(ctx context.Context, id string, now time.Time
 
 func (q *queries) AttemptInsert(ctx context.Context, a *store.Attempt) error {
 	_, err := q.db.ExecContext(ctx, `INSERT INTO delivery_attempts (delivery_id, attempt, started_at, duration_ms, request_headers, response_status,
-		response_headers, response_body, error) VALUES (`+placeholders(1, 9)+`)`,
+		response_headers, response_body, error) VALUES (`+placeholders(1, 9)+`) ON CONFLICT DO NOTHING`,
 		a.DeliveryID, a.Attempt, q.t(a.StartedAt), a.DurationMS, jsonText(a.RequestHeaders), a.ResponseStatus, jsonText(a.ResponseHeaders), a.ResponseBody, a.Error)
 	if err != nil {
 		return fmt.Errorf("insert attempt: %w", q.interpret(err))

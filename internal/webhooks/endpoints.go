@@ -1,0 +1,548 @@
+package webhooks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/fieldflow/fieldflow/internal/events"
+	"github.com/fieldflow/fieldflow/internal/records"
+	"github.com/fieldflow/fieldflow/internal/store"
+)
+
+// Defaults of an endpoint.
+const (
+	DefaultSignatureHeader = "X-Fieldflow-Signature"
+	DefaultTimeoutSeconds  = 30
+	DefaultMaxInFlight     = 10
+	DefaultGraceHours      = 24
+)
+
+// EndpointInput registers an endpoint.
+type EndpointInput struct {
+	URL             string            `json:"url" minLength:"1" maxLength:"2000" doc:"http or https URL, without credentials."`
+	Events          []string          `json:"events" minItems:"1" maxItems:"100" doc:"Event types: exact names, prefix.* or *."`
+	TenantID        *string           `json:"tenantId,omitempty" maxLength:"128" doc:"Only this tenant's events; absent or null for all tenants."`
+	Description     string            `json:"description,omitempty" maxLength:"2000"`
+	Filter          string            `json:"filter,omitempty" maxLength:"4000" doc:"CEL expression over the payload as event, e.g. event.fieldKey == 'stage'."`
+	Headers         map[string]string `json:"headers,omitempty" doc:"Extra request headers."`
+	SignatureHeader string            `json:"signatureHeader,omitempty" maxLength:"100" doc:"Name of the hex signature header. Default X-Fieldflow-Signature."`
+	RetrySchedule   []string          `json:"retrySchedule,omitempty" maxItems:"20" doc:"Waits before each retry. Default [1m, 5m, 30m, 2h, 12h]."`
+	TimeoutSeconds  int               `json:"timeoutSeconds,omitempty" minimum:"1" maximum:"300" doc:"Default 30."`
+	MaxInFlight     int               `json:"maxInFlight,omitempty" minimum:"1" maximum:"1000" doc:"Concurrent attempts to this endpoint. Default 10."`
+	Active          *bool             `json:"active,omitempty" doc:"Default true."`
+}
+
+// EndpointPatch changes an endpoint; absent fields keep their values.
+type EndpointPatch struct {
+	URL             *string           `json:"url,omitempty" minLength:"1" maxLength:"2000"`
+	Events          []string          `json:"events,omitempty" minItems:"1" maxItems:"100"`
+	Description     *string           `json:"description,omitempty" maxLength:"2000"`
+	Filter          *string           `json:"filter,omitempty" maxLength:"4000"`
+	Headers         map[string]string `json:"headers,omitempty"`
+	SignatureHeader *string           `json:"signatureHeader,omitempty" maxLength:"100"`
+	RetrySchedule   []string          `json:"retrySchedule,omitempty" maxItems:"20"`
+	TimeoutSeconds  *int              `json:"timeoutSeconds,omitempty" minimum:"1" maximum:"300"`
+	MaxInFlight     *int              `json:"maxInFlight,omitempty" minimum:"1" maximum:"1000"`
+	Active          *bool             `json:"active,omitempty"`
+}
+
+// Endpoint is an endpoint as clients see it. Secret is shown only when
+// created or rotated.
+type Endpoint struct {
+	ID              string            `json:"id"`
+	URL             string            `json:"url"`
+	TenantID        *string           `json:"tenantId"`
+	Description     string            `json:"description"`
+	Events          []string          `json:"events"`
+	Filter          string            `json:"filter,omitempty"`
+	Headers         map[string]string `json:"headers"`
+	SignatureHeader string            `json:"signatureHeader"`
+	RetrySchedule   []string          `json:"retrySchedule"`
+	TimeoutSeconds  int               `json:"timeoutSeconds"`
+	MaxInFlight     int               `json:"maxInFlight"`
+	Active          bool              `json:"active"`
+	DisabledReason  string            `json:"disabledReason,omitempty"`
+	Secret          string            `json:"secret,omitempty"`
+	CreatedAt       time.Time         `json:"createdAt"`
+	UpdatedAt       time.Time         `json:"updatedAt"`
+}
+
+func view(ep *store.Endpoint) *Endpoint {
+	v := &Endpoint{ID: ep.ID, URL: ep.URL, Description: ep.Description, Events: ep.Events, Filter: ep.Filter, Headers: ep.Headers,
+		SignatureHeader: ep.SignatureHeader, RetrySchedule: ep.RetrySchedule, TimeoutSeconds: ep.TimeoutSeconds, MaxInFlight: ep.MaxInFlight,
+		Active: ep.Active, DisabledReason: ep.DisabledReason, CreatedAt: ep.CreatedAt, UpdatedAt: ep.UpdatedAt}
+	if ep.TenantID != "" {
+		t := ep.TenantID
+		v.TenantID = &t
+	}
+	if v.Headers == nil {
+		v.Headers = map[string]string{}
+	}
+	return v
+}
+
+var (
+	headerName  = regexp.MustCompile("^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$")
+	eventFilter = regexp.MustCompile(`^(\*|[!-~]{1,128})$`)
+	tenantIDRe  = regexp.MustCompile(`^[A-Za-z0-9._:@-]{1,128}$`)
+	// Headers fieldflow sets itself; an endpoint cannot override them.
+	reservedHeaders = map[string]bool{"content-type": true, "content-length": true, "host": true, "user-agent": true,
+		"x-fieldflow-event": true, "x-fieldflow-delivery": true, "webhook-id": true, "webhook-timestamp": true,
+		"webhook-signature": true, "transfer-encoding": true, "connection": true}
+)
+
+// checkEndpoint validates an endpoint as it would be stored.
+func checkEndpoint(ep *store.Endpoint) error {
+	var ps []records.Problem
+	add := func(loc, msg string, v any) { ps = append(ps, records.Problem{Location: loc, Message: msg, Value: v}) }
+	if u, err := url.Parse(ep.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		add("body.url", "must be an absolute http or https URL", ep.URL)
+	} else if u.User != nil {
+		add("body.url", "must not contain credentials; send them in headers", nil)
+	}
+	for i, e := range ep.Events {
+		if !eventFilter.MatchString(e) || (strings.Contains(e, "*") && e != "*" && !strings.HasSuffix(e, ".*")) || strings.Count(e, "*") > 1 {
+			add(fmt.Sprintf("body.events[%d]", i), "must be an event type, prefix.* or *", e)
+		}
+	}
+	if ep.TenantID != "" && !tenantIDRe.MatchString(ep.TenantID) {
+		add("body.tenantId", "must be 1-128 characters of A-Z a-z 0-9 . _ : @ -", ep.TenantID)
+	}
+	if ep.Filter != "" {
+		if _, err := CompileFilter(ep.Filter); err != nil {
+			add("body.filter", err.Error(), ep.Filter)
+		}
+	}
+	for k, v := range ep.Headers {
+		switch {
+		case !headerName.MatchString(k):
+			add("body.headers."+k, "is not a valid header name", k)
+		case reservedHeaders[strings.ToLower(k)] || strings.EqualFold(k, ep.SignatureHeader):
+			add("body.headers."+k, "is set by fieldflow and cannot be overridden", k)
+		case strings.ContainsAny(v, "\r\n\x00"):
+			add("body.headers."+k, "must not contain CR, LF or NUL", nil)
+		}
+	}
+	if !headerName.MatchString(ep.SignatureHeader) || reservedHeaders[strings.ToLower(ep.SignatureHeader)] {
+		add("body.signatureHeader", "must be a header name fieldflow does not set itself", ep.SignatureHeader)
+	}
+	if _, err := ParseSchedule(ep.RetrySchedule); err != nil {
+		add("body.retrySchedule", err.Error(), ep.RetrySchedule)
+	}
+	if ps != nil {
+		return &records.ValidationError{Problems: ps}
+	}
+	return nil
+}
+
+func scheduleStrings(ds []time.Duration) []string {
+	out := make([]string, len(ds))
+	for i, d := range ds {
+		out[i] = d.String()
+	}
+	return out
+}
+
+// CreateEndpoint registers an endpoint and returns it with its secret.
+func (s *Service) CreateEndpoint(ctx context.Context, in *EndpointInput) (*Endpoint, error) {
+	now := s.now()
+	secret := NewSecret()
+	ep := &store.Endpoint{ID: events.NewID("wh_"), URL: in.URL, Description: in.Description, Events: in.Events, Filter: in.Filter,
+		Headers: in.Headers, SignatureHeader: in.SignatureHeader, RetrySchedule: in.RetrySchedule,
+		TimeoutSeconds: in.TimeoutSeconds, MaxInFlight: in.MaxInFlight, Active: true, Secret: s.box.Seal(secret),
+		CreatedAt: now, UpdatedAt: now}
+	if in.TenantID != nil {
+		ep.TenantID = *in.TenantID
+	}
+	if in.Active != nil {
+		ep.Active = *in.Active
+	}
+	if ep.Headers == nil {
+		ep.Headers = map[string]string{}
+	}
+	if ep.SignatureHeader == "" {
+		ep.SignatureHeader = DefaultSignatureHeader
+	}
+	if ep.RetrySchedule == nil {
+		ep.RetrySchedule = scheduleStrings(DefaultRetrySchedule)
+	}
+	if ep.TimeoutSeconds == 0 {
+		ep.TimeoutSeconds = DefaultTimeoutSeconds
+	}
+	if ep.MaxInFlight == 0 {
+		ep.MaxInFlight = DefaultMaxInFlight
+	}
+	if err := checkEndpoint(ep); err != nil {
+		return nil, err
+	}
+	err := s.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		tx.AfterCommit(s.cache.invalidate)
+		return tx.EndpointCreate(ctx, ep)
+	})
+	if err != nil {
+		return nil, errorf("create endpoint", err)
+	}
+	v := view(ep)
+	v.Secret = secret
+	return v, nil
+}
+
+// GetEndpoint returns an endpoint; tenantID, when set, must own it.
+func (s *Service) GetEndpoint(ctx context.Context, id string, tenantID *string) (*Endpoint, error) {
+	ep, err := s.owned(ctx, s.store, id, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	return view(ep), nil
+}
+
+// owned loads an endpoint, hiding other tenants' endpoints from a tenant.
+func (s *Service) owned(ctx context.Context, r store.Reader, id string, tenantID *string) (*store.Endpoint, error) {
+	ep, err := r.EndpointGet(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if tenantID != nil && ep.TenantID != *tenantID {
+		return nil, fmt.Errorf("get endpoint: %w", store.ErrNotFound)
+	}
+	return ep, nil
+}
+
+// ListEndpoints returns a page of endpoints.
+func (s *Service) ListEndpoints(ctx context.Context, tenantID *string, p store.Page) ([]*Endpoint, int, error) {
+	eps, total, err := s.store.EndpointList(ctx, &store.EndpointListParams{Page: p, TenantID: tenantID})
+	if err != nil {
+		return nil, 0, err
+	}
+	out := make([]*Endpoint, len(eps))
+	for i, ep := range eps {
+		out[i] = view(ep)
+	}
+	return out, total, nil
+}
+
+// UpdateEndpoint applies a patch. Re-activating an endpoint clears its
+// disabled reason and failure history.
+func (s *Service) UpdateEndpoint(ctx context.Context, id string, tenantID *string, p *EndpointPatch) (*Endpoint, error) {
+	var out *Endpoint
+	err := s.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		ep, err := s.owned(ctx, tx, id, tenantID)
+		if err != nil {
+			return err
+		}
+		set := func(dst *string, v *string) {
+			if v != nil {
+				*dst = *v
+			}
+		}
+		set(&ep.URL, p.URL)
+		set(&ep.Description, p.Description)
+		set(&ep.Filter, p.Filter)
+		set(&ep.SignatureHeader, p.SignatureHeader)
+		if p.Events != nil {
+			ep.Events = p.Events
+		}
+		if p.Headers != nil {
+			ep.Headers = p.Headers
+		}
+		if p.RetrySchedule != nil {
+			ep.RetrySchedule = p.RetrySchedule
+		}
+		if p.TimeoutSeconds != nil {
+			ep.TimeoutSeconds = *p.TimeoutSeconds
+		}
+		if p.MaxInFlight != nil {
+			ep.MaxInFlight = *p.MaxInFlight
+		}
+		if p.Active != nil {
+			if *p.Active && !ep.Active {
+				ep.DisabledReason, ep.FailingSince = "", time.Time{}
+			}
+			ep.Active = *p.Active
+		}
+		if err := checkEndpoint(ep); err != nil {
+			return err
+		}
+		ep.UpdatedAt = s.now()
+		if err := tx.EndpointUpdate(ctx, ep); err != nil {
+			return err
+		}
+		tx.AfterCommit(s.cache.invalidate)
+		out = view(ep)
+		return nil
+	})
+	if err != nil {
+		return nil, errorf("update endpoint", err)
+	}
+	return out, nil
+}
+
+// DeleteEndpoint removes an endpoint with its deliveries and their log.
+func (s *Service) DeleteEndpoint(ctx context.Context, id string, tenantID *string) error {
+	err := s.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		if _, err := s.owned(ctx, tx, id, tenantID); err != nil {
+			return err
+		}
+		tx.AfterCommit(s.cache.invalidate)
+		return tx.EndpointDelete(ctx, id)
+	})
+	return errorf("delete endpoint", err)
+}
+
+// RotateSecret makes a new secret; the old one keeps signing beside it for
+// graceHours (default 24).
+func (s *Service) RotateSecret(ctx context.Context, id string, tenantID *string, graceHours *int) (string, error) {
+	grace := DefaultGraceHours
+	if graceHours != nil {
+		grace = *graceHours
+	}
+	secret := NewSecret()
+	err := s.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		ep, err := s.owned(ctx, tx, id, tenantID)
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		if grace > 0 {
+			ep.PrevSecret = ep.Secret
+			ep.PrevSecretUntil = now.Add(time.Duration(grace) * time.Hour)
+		} else {
+			ep.PrevSecret, ep.PrevSecretUntil = "", time.Time{}
+		}
+		ep.Secret = s.box.Seal(secret)
+		ep.UpdatedAt = now
+		tx.AfterCommit(s.cache.invalidate)
+		return tx.EndpointUpdate(ctx, ep)
+	})
+	if err != nil {
+		return "", errorf("rotate secret", err)
+	}
+	return secret, nil
+}
+
+// AttemptView is one attempt as clients see it.
+type AttemptView struct {
+	Attempt         int               `json:"attempt"`
+	StartedAt       time.Time         `json:"startedAt"`
+	DurationMS      int64             `json:"durationMs"`
+	RequestHeaders  map[string]string `json:"requestHeaders"`
+	ResponseStatus  int               `json:"responseStatus,omitempty"`
+	ResponseHeaders map[string]string `json:"responseHeaders,omitempty"`
+	ResponseBody    string            `json:"responseBody,omitempty"`
+	Error           string            `json:"error,omitempty"`
+}
+
+// DeliveryView is a delivery with its attempts.
+type DeliveryView struct {
+	ID            string         `json:"id"`
+	EndpointID    string         `json:"endpointId"`
+	EventID       string         `json:"eventId"`
+	EventType     string         `json:"eventType"`
+	TenantID      string         `json:"tenantId,omitempty"`
+	Status        string         `json:"status" enum:"pending,succeeded,failed"`
+	AttemptCount  int            `json:"attemptCount"`
+	NextAttemptAt *time.Time     `json:"nextAttemptAt,omitempty"`
+	LastStatus    int            `json:"lastStatus,omitempty"`
+	LastError     string         `json:"lastError,omitempty"`
+	CreatedAt     time.Time      `json:"createdAt"`
+	UpdatedAt     time.Time      `json:"updatedAt"`
+	Attempts      []*AttemptView `json:"attempts"`
+}
+
+func (s *Service) viewDeliveries(ctx context.Context, ds []*store.Delivery) ([]*DeliveryView, error) {
+	ids := make([]string, len(ds))
+	for i, d := range ds {
+		ids[i] = d.ID
+	}
+	attempts, err := s.store.AttemptList(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	by := map[string][]*AttemptView{}
+	for _, a := range attempts {
+		by[a.DeliveryID] = append(by[a.DeliveryID], &AttemptView{Attempt: a.Attempt, StartedAt: a.StartedAt, DurationMS: a.DurationMS,
+			RequestHeaders: a.RequestHeaders, ResponseStatus: a.ResponseStatus, ResponseHeaders: a.ResponseHeaders, ResponseBody: a.ResponseBody, Error: a.Error})
+	}
+	out := make([]*DeliveryView, len(ds))
+	for i, d := range ds {
+		v := &DeliveryView{ID: d.ID, EndpointID: d.EndpointID, EventID: d.EventID, EventType: d.EventType, TenantID: d.TenantID, Status: d.State,
+			AttemptCount: d.Attempts, LastStatus: d.LastStatus, LastError: d.LastError, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt, Attempts: by[d.ID]}
+		if d.State == store.DeliveryPending {
+			t := d.NextAttemptAt
+			v.NextAttemptAt = &t
+		}
+		if v.Attempts == nil {
+			v.Attempts = []*AttemptView{}
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
+// ListDeliveries returns an endpoint's deliveries, newest first, and the
+// cursor of the next page.
+func (s *Service) ListDeliveries(ctx context.Context, endpointID string, tenantID *string, status, cursor string, limit int) ([]*DeliveryView, string, error) {
+	if _, err := s.owned(ctx, s.store, endpointID, tenantID); err != nil {
+		return nil, "", err
+	}
+	before, err := records.DecodeCursor(cursor)
+	if err != nil {
+		return nil, "", &records.ValidationError{Problems: []records.Problem{{Location: "query.cursor", Message: "is not a cursor this server gave out", Value: cursor}}}
+	}
+	ds, err := s.store.DeliveryList(ctx, &store.DeliveryListParams{EndpointID: endpointID, State: status, BeforeSeq: before, Limit: limit + 1})
+	if err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(ds) > limit {
+		ds = ds[:limit]
+		next = records.EncodeCursor(ds[len(ds)-1].Seq)
+	}
+	out, err := s.viewDeliveries(ctx, ds)
+	return out, next, err
+}
+
+// EventDeliveries lists the deliveries of one event.
+func (s *Service) EventDeliveries(ctx context.Context, eventID string) ([]*DeliveryView, error) {
+	ds, err := s.store.DeliveryList(ctx, &store.DeliveryListParams{EventID: eventID, Limit: 1000})
+	if err != nil {
+		return nil, err
+	}
+	return s.viewDeliveries(ctx, ds)
+}
+
+// GetDelivery returns one delivery with its attempts.
+func (s *Service) GetDelivery(ctx context.Context, id string, tenantID *string) (*DeliveryView, error) {
+	d, err := s.store.DeliveryGet(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if tenantID != nil {
+		if _, err := s.owned(ctx, s.store, d.EndpointID, tenantID); err != nil {
+			return nil, fmt.Errorf("get delivery: %w", store.ErrNotFound)
+		}
+	}
+	vs, err := s.viewDeliveries(ctx, []*store.Delivery{d})
+	if err != nil {
+		return nil, err
+	}
+	return vs[0], nil
+}
+
+// RetryDelivery makes a delivery due now, whatever its state.
+func (s *Service) RetryDelivery(ctx context.Context, id string, tenantID *string) error {
+	if _, err := s.GetDelivery(ctx, id, tenantID); err != nil {
+		return err
+	}
+	err := s.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		return tx.DeliveryRetryNow(ctx, id, s.now())
+	})
+	if err != nil {
+		return errorf("retry delivery", err)
+	}
+	s.disp.poke()
+	return nil
+}
+
+// ReplayInput selects deliveries to send again.
+type ReplayInput struct {
+	Since      time.Time  `json:"since" doc:"Deliveries created at or after this time."`
+	Until      *time.Time `json:"until,omitempty" doc:"Before this time; default now."`
+	OnlyFailed bool       `json:"onlyFailed,omitempty"`
+}
+
+// maxReplay bounds one replay call; call again with a later since for more.
+const maxReplay = 10000
+
+// Replay creates a new delivery (same event, new delivery id) for each of
+// the endpoint's deliveries in the range, and returns how many.
+func (s *Service) Replay(ctx context.Context, endpointID string, tenantID *string, in *ReplayInput) (int, error) {
+	if in.Until != nil && !in.Until.After(in.Since) {
+		return 0, &records.ValidationError{Problems: []records.Problem{{Location: "body.until", Message: "must be after since"}}}
+	}
+	count := 0
+	err := s.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		if _, err := s.owned(ctx, tx, endpointID, tenantID); err != nil {
+			return err
+		}
+		p := &store.DeliveryRangeParams{EndpointID: endpointID, Since: in.Since, OnlyFailed: in.OnlyFailed, Limit: maxReplay}
+		if in.Until != nil {
+			p.Until = *in.Until
+		}
+		old, err := tx.DeliveryEventsInRange(ctx, p)
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		ds := make([]*store.Delivery, 0, len(old))
+		for _, o := range old {
+			ev := &events.Event{ID: o.EventID, Type: o.EventType, TenantID: o.TenantID}
+			d := s.newDelivery(ev, endpointID, now)
+			d.LeaseOwner, d.LeasedUntil = "", time.Time{} // the claimer takes them with their payloads
+			ds = append(ds, d)
+		}
+		count = len(ds)
+		return tx.DeliveryInsert(ctx, ds)
+	})
+	if err != nil {
+		return 0, errorf("replay", err)
+	}
+	s.disp.poke()
+	return count, nil
+}
+
+// TestResult is the outcome of a test send.
+type TestResult struct {
+	EventID    string       `json:"eventId"`
+	DeliveryID string       `json:"deliveryId"`
+	Success    bool         `json:"success"`
+	Attempt    *AttemptView `json:"attempt"`
+}
+
+// SendTest stores a webhook.test event with one delivery to this endpoint,
+// sends it now and returns the attempt. A failed test is retried like any
+// delivery.
+func (s *Service) SendTest(ctx context.Context, endpointID string, tenantID *string) (*TestResult, error) {
+	ep, err := s.owned(ctx, s.store, endpointID, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	ev, err := events.New(events.WebhookTest, ep.TenantID, now,
+		events.Member{Key: "data", Value: events.Object{{Key: "message", Value: "This is a test event from fieldflow."}, {Key: "webhookId", Value: ep.ID}}})
+	if err != nil {
+		return nil, err
+	}
+	d := &store.Delivery{ID: events.NewID("dlv_"), EndpointID: ep.ID, EventID: ev.ID, EventType: ev.Type, TenantID: ev.TenantID,
+		State: store.DeliveryPending, NextAttemptAt: now, LeaseOwner: s.cfg.Owner, LeasedUntil: now.Add(s.cfg.LeaseDuration), CreatedAt: now, UpdatedAt: now}
+	err = s.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		if err := tx.EventInsert(ctx, []*events.Event{ev}); err != nil {
+			return err
+		}
+		return tx.DeliveryInsert(ctx, []*store.Delivery{d})
+	})
+	if err != nil {
+		return nil, errorf("send test", err)
+	}
+	s.cache.invalidate()
+	r := s.attempt(ctx, &deliveryTaskV1{d: d, payload: ev.Payload})
+	if r == nil {
+		return nil, errorf("send test", errors.New("cancelled"))
+	}
+	r.done = make(chan error, 1)
+	s.writeResults(context.WithoutCancel(ctx), []*result{r})
+	if err := <-r.done; err != nil {
+		return nil, errorf("send test", err)
+	}
+	out := &TestResult{EventID: ev.ID, DeliveryID: d.ID, Success: r.success}
+	if a := r.attempt; a != nil {
+		out.Attempt = &AttemptView{Attempt: a.Attempt, StartedAt: a.StartedAt, DurationMS: a.DurationMS, RequestHeaders: a.RequestHeaders,
+			ResponseStatus: a.ResponseStatus, ResponseHeaders: a.ResponseHeaders, ResponseBody: a.ResponseBody, Error: a.Error}
+	}
+	return out, nil
+}

@@ -1,0 +1,223 @@
+// Package webhooks delivers events to registered endpoints: the endpoint
+// registry, fan-out inside the transaction that writes an event, the
+// dispatcher (in-memory hand-over after commit, per-endpoint limits, leases
+// and claims as the recovery path), signing, retries with backoff, the
+// attempt log, and the safe HTTP sender.
+package webhooks
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/fieldflow/fieldflow/internal/events"
+	"github.com/fieldflow/fieldflow/internal/secretbox"
+	"github.com/fieldflow/fieldflow/internal/store"
+)
+
+// Config configures the webhook service.
+type Config struct {
+	Store store.Store
+	// Box seals endpoint secrets at rest.
+	Box *secretbox.Box
+	// Client sends every request; defaults to NewHTTPClient(false).
+	Client *http.Client
+	// Owner names this process in delivery leases. Defaults to a random id.
+	Owner string
+	// Version goes into the User-Agent.
+	Version string
+	// Workers is the number of concurrent attempts across all endpoints.
+	// Defaults to 256.
+	Workers int
+	// QueuePerEndpoint caps deliveries held in memory per endpoint; the
+	// rest wait in the database. Defaults to 2048.
+	QueuePerEndpoint int
+	// LeaseDuration is how long a claimed delivery stays with this process
+	// without a heartbeat. Defaults to 30 seconds.
+	LeaseDuration time.Duration
+	// PollInterval is how often the database is checked for due deliveries
+	// nobody holds. Defaults to 1 second.
+	PollInterval time.Duration
+	// ReleaseLeasesOnStart drops every lease at start: right for a
+	// single-process database (SQLite), whose previous process is gone.
+	ReleaseLeasesOnStart bool
+	// Dispatch turns the dispatcher on (roles all and worker).
+	Dispatch bool
+	// Now is the clock; defaults to time.Now.
+	Now func() time.Time
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+	// Registry receives the delivery metrics.
+	Registry prometheus.Registerer
+}
+
+// Service is the webhook engine.
+type Service struct {
+	cfg     Config
+	store   store.Store
+	box     *secretbox.Box
+	client  *http.Client
+	cache   *endpointCache
+	disp    *dispatcher
+	log     *slog.Logger
+	now     func() time.Time
+	metrics *metrics
+	// emit stores events with every fan-out (webhooks, automations); set
+	// by SetEmitter, defaults to Fanout.
+	emit func(ctx context.Context, tx store.Tx, evs []*events.Event) error
+}
+
+// New returns a Service; Start runs its dispatcher.
+func New(cfg Config) *Service {
+	cfg.Owner = cmp.Or(cfg.Owner, events.NewID("w_"))
+	cfg.Workers = cmp.Or(cfg.Workers, 256)
+	cfg.QueuePerEndpoint = cmp.Or(cfg.QueuePerEndpoint, 2048)
+	cfg.LeaseDuration = cmp.Or(cfg.LeaseDuration, 30*time.Second)
+	cfg.PollInterval = cmp.Or(cfg.PollInterval, time.Second)
+	cfg.Version = cmp.Or(cfg.Version, "dev")
+	if cfg.Client == nil {
+		cfg.Client = NewHTTPClient(false)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+	}
+	s := &Service{cfg: cfg, store: cfg.Store, box: cfg.Box, client: cfg.Client, log: cfg.Logger,
+		metrics: newMetrics(cfg.Registry)}
+	s.now = func() time.Time { return cfg.Now().UTC().Truncate(time.Microsecond) }
+	s.cache = &endpointCache{store: cfg.Store, box: cfg.Box, refreshEvery: 2 * time.Second}
+	s.disp = newDispatcher(s)
+	s.emit = s.Fanout
+	return s
+}
+
+// SetEmitter makes the service store its own events (webhook.disabled,
+// webhook.test) through the app's full emitter.
+func (s *Service) SetEmitter(emit func(ctx context.Context, tx store.Tx, evs []*events.Event) error) {
+	s.emit = emit
+}
+
+// Start runs the dispatcher when configured to.
+func (s *Service) Start(ctx context.Context) error {
+	if !s.cfg.Dispatch {
+		return nil
+	}
+	return s.disp.start(ctx)
+}
+
+// Stop stops the dispatcher, letting attempts in flight finish until ctx
+// ends. It tolerates a second call.
+func (s *Service) Stop(ctx context.Context) {
+	s.disp.stop(ctx)
+}
+
+// Fanout stores events and, in the same transaction, one delivery per
+// matching endpoint. It is a records.Emitter.
+func (s *Service) Fanout(ctx context.Context, tx store.Tx, evs []*events.Event) error {
+	if err := tx.EventInsert(ctx, evs); err != nil {
+		return err
+	}
+	return s.AddDeliveries(ctx, tx, evs)
+}
+
+// AddDeliveries writes one delivery per event and matching endpoint, and
+// hands them to the dispatcher once the transaction commits.
+func (s *Service) AddDeliveries(ctx context.Context, tx store.Tx, evs []*events.Event) error {
+	eps, err := s.cache.snapshot(ctx)
+	if err != nil {
+		return err
+	}
+	if len(eps) == 0 {
+		return nil
+	}
+	now := s.now()
+	var ds []*store.Delivery
+	var tasks []*deliveryTaskV1
+	for _, ev := range evs {
+		var payload map[string]any
+		for _, conf := range eps {
+			ep := conf.ep
+			if !ep.Active || (ep.TenantID != "" && ep.TenantID != ev.TenantID) || !MatchType(ep.Events, ev.Type) {
+				continue
+			}
+			if conf.filter != nil {
+				if payload == nil {
+					payload = decodePayload(ev.Payload)
+				}
+				if !conf.filter.Match(payload) {
+					continue
+				}
+			}
+			d := s.newDelivery(ev, ep.ID, now)
+			ds = append(ds, d)
+			if d.LeaseOwner != "" {
+				tasks = append(tasks, &deliveryTaskV1{d: d, payload: ev.Payload})
+			}
+		}
+	}
+	if len(ds) == 0 {
+		return nil
+	}
+	if err := tx.DeliveryInsert(ctx, ds); err != nil {
+		return err
+	}
+	if len(tasks) > 0 {
+		tx.AfterCommit(func() { s.disp.enqueue(tasks) })
+	}
+	return nil
+}
+
+// newDelivery builds a pending delivery, leased to this process when its
+// dispatcher will take it straight from memory.
+func (s *Service) newDelivery(ev *events.Event, endpointID string, now time.Time) *store.Delivery {
+	d := &store.Delivery{ID: events.NewID("dlv_"), EndpointID: endpointID, EventID: ev.ID, EventType: ev.Type, TenantID: ev.TenantID,
+		State: store.DeliveryPending, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now}
+	if s.cfg.Dispatch && s.disp.accepting(endpointID) {
+		d.LeaseOwner = s.cfg.Owner
+		d.LeasedUntil = now.Add(s.cfg.LeaseDuration)
+	}
+	return d
+}
+
+type metrics struct {
+	deliveries      *prometheus.CounterVec
+	attempts        *prometheus.CounterVec
+	attemptDuration prometheus.Histogram
+	queueDepth      prometheus.Gauge
+	inFlight        *prometheus.GaugeVec
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "fieldflow_webhook_deliveries_total",
+			Help: "Deliveries that reached a final state, by state (succeeded, failed)."}, []string{"state"}),
+		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "fieldflow_webhook_attempts_total",
+			Help: "Delivery attempts by outcome (success, http_error, network_error, timeout)."}, []string{"outcome"}),
+		attemptDuration: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "fieldflow_webhook_attempt_duration_seconds",
+			Help: "Time from sending a delivery to its complete response.", Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 12)}),
+		queueDepth: prometheus.NewGauge(prometheus.GaugeOpts{Name: "fieldflow_webhook_queue_depth",
+			Help: "Deliveries held in memory waiting for a worker."}),
+		inFlight: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "fieldflow_webhook_in_flight",
+			Help: "Attempts in flight per endpoint."}, []string{"endpoint"}),
+	}
+	reg.MustRegister(m.deliveries, m.attempts, m.attemptDuration, m.queueDepth, m.inFlight)
+	return m
+}
+
+// errorf wraps with the action's name.
+func errorf(action string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", action, err)
+}
