@@ -9,5 +9,6 @@ import (
 
 func TestConformance(t *testing.T) {
 	t.Parallel()
-	storetest.Run(t, func(t *testing.T) store.Store { return storetest.Open(t, "postgres") })
+	schemas := storetest.NewPostgresSchemas(t)
+	storetest.Run(t, func(t *testing.T) store.Store { return schemas.Open(t) })
 }

@@ -607,9 +607,15 @@ func (q *queries) IdempotencyGet(ctx context.Context, scope, key string) (*store
 }
 
 func (q *queries) IdempotencyPut(ctx context.Context, r *store.IdempotencyRecord) error {
+	// A response without a body (204) has a nil Body, which both drivers
+	// would send as NULL into a NOT NULL column.
+	body := r.Body
+	if body == nil {
+		body = []byte{}
+	}
 	_, err := q.db.ExecContext(ctx, `INSERT INTO idempotency_keys (scope, key, request_hash, status, content_type, body, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
 		ON CONFLICT (scope, key) DO UPDATE SET request_hash = excluded.request_hash, status = excluded.status, content_type = excluded.content_type, body = excluded.body, created_at = excluded.created_at`,
-		r.Scope, r.Key, r.RequestHash, r.Status, r.ContentType, r.Body, q.t(r.CreatedAt))
+		r.Scope, r.Key, r.RequestHash, r.Status, r.ContentType, body, q.t(r.CreatedAt))
 	if err != nil {
 		return fmt.Errorf("put idempotency key: %w", q.interpret(err))
 	}

@@ -10,6 +10,8 @@ import (
 	"encoding/hex"
 	"net/url"
 	"os"
+	"strings"
+	"sync"
 	"testing"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver for schema setup
@@ -50,9 +52,7 @@ func NewPostgresURL(t testing.TB) string {
 		t.Fatalf("open postgres %s: %v", base, err)
 	}
 	defer db.Close()
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	schema := "t_" + hex.EncodeToString(b)
+	schema := newSchemaName()
 	if _, err := db.Exec("CREATE SCHEMA " + schema); err != nil {
 		t.Fatalf("create test schema in %s (is PostgreSQL running? set FIELDFLOW_TEST_POSTGRES_URL): %v", base, err)
 	}
@@ -64,6 +64,19 @@ func NewPostgresURL(t testing.TB) string {
 		defer db.Close()
 		_, _ = db.Exec("DROP SCHEMA " + schema + " CASCADE")
 	})
+	return schemaURL(t, schema)
+}
+
+func newSchemaName() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return "t_" + hex.EncodeToString(b)
+}
+
+// schemaURL is the test database's URL with schema as its search path.
+func schemaURL(t testing.TB, schema string) string {
+	t.Helper()
+	base := PostgresURL()
 	u, err := url.Parse(base)
 	if err != nil {
 		t.Fatalf("parse %s: %v", base, err)
@@ -106,4 +119,97 @@ func Open(t testing.TB, dialect string) store.Store {
 	}
 	t.Cleanup(func() { _ = s.Close() })
 	return s
+}
+
+// PostgresSchemas hands out migrated PostgreSQL schemas, each emptied
+// before it is handed out again: truncating a schema's tables costs a
+// fraction of creating and migrating a new one. A store from it starts as
+// empty as one from Open, identities included. The schemas are dropped when
+// the test that made the pool ends, after all its subtests.
+type PostgresSchemas struct {
+	admin *sql.DB
+	mu    sync.Mutex
+	free  []string // guarded by mu
+	all   []string // guarded by mu
+}
+
+// NewPostgresSchemas returns an empty pool of schemas in the test database.
+func NewPostgresSchemas(t testing.TB) *PostgresSchemas {
+	t.Helper()
+	admin, err := sql.Open("pgx", PostgresURL())
+	if err != nil {
+		t.Fatalf("open postgres %s: %v", PostgresURL(), err)
+	}
+	p := &PostgresSchemas{admin: admin}
+	t.Cleanup(func() {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		for _, schema := range p.all {
+			_, _ = admin.Exec("DROP SCHEMA " + schema + " CASCADE")
+		}
+		_ = admin.Close()
+	})
+	return p
+}
+
+// Open opens a store on an empty schema of the pool, closed and its schema
+// emptied and returned to the pool when the test ends.
+func (p *PostgresSchemas) Open(t testing.TB) store.Store {
+	t.Helper()
+	p.mu.Lock()
+	var schema string
+	if n := len(p.free); n > 0 {
+		schema, p.free = p.free[n-1], p.free[:n-1]
+	}
+	p.mu.Unlock()
+	if schema == "" {
+		schema = newSchemaName()
+		if _, err := p.admin.Exec("CREATE SCHEMA " + schema); err != nil {
+			t.Fatalf("create test schema (is PostgreSQL running? set FIELDFLOW_TEST_POSTGRES_URL): %v", err)
+		}
+		p.mu.Lock()
+		p.all = append(p.all, schema)
+		p.mu.Unlock()
+	}
+	s, err := postgres.Open(context.Background(), schemaURL(t, schema))
+	if err != nil {
+		t.Fatalf("open postgres store: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = s.Close()
+		if err := p.truncate(schema); err != nil {
+			t.Errorf("empty test schema %s: %v", schema, err)
+			return
+		}
+		p.mu.Lock()
+		p.free = append(p.free, schema)
+		p.mu.Unlock()
+	})
+	return s
+}
+
+// truncate empties every table but goose's, restarting identities.
+func (p *PostgresSchemas) truncate(schema string) error {
+	rows, err := p.admin.Query(`SELECT quote_ident(schemaname) || '.' || quote_ident(tablename) FROM pg_tables
+		WHERE schemaname = $1 AND tablename <> 'goose_db_version'`, schema)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var tables []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return err
+		}
+		tables = append(tables, name)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if len(tables) == 0 {
+		return nil
+	}
+	_, err = p.admin.Exec("TRUNCATE " + strings.Join(tables, ", ") + " RESTART IDENTITY")
+	return err
 }
