@@ -527,7 +527,7 @@ func (q *queries) EventGet(ctx context.Context, id string) (*events.Event, error
 func (q *queries) EventGetByDedupKey(ctx context.Context, tenantID, dedupKey string) (*events.Event, error) {
 	e, err := scanEvent(q.db.QueryRowContext(ctx, `SELECT `+eventCols+` FROM events WHERE tenant_id = $1 AND dedup_key = $2`, tenantID, dedupKey))
 	if err != nil {
-		return nil, fmt.Errorf("get event by id: %w", q.interpret(err))
+		return nil, fmt.Errorf("get event by dedup key: %w", q.interpret(err))
 	}
 	return e, nil
 }

@@ -1,7 +1,7 @@
 -- +goose Up
 CREATE TABLE field_groups (
     id          TEXT PRIMARY KEY,
-    key         TEXT NOT NULL UNIQUE,
+    key         TEXT COLLATE "C" NOT NULL UNIQUE,
     name        TEXT NOT NULL,
     description TEXT NOT NULL DEFAULT '',
     created_at  TIMESTAMPTZ NOT NULL,
@@ -10,7 +10,7 @@ CREATE TABLE field_groups (
 
 CREATE TABLE global_fields (
     id         TEXT PRIMARY KEY,
-    key        TEXT NOT NULL,
+    key        TEXT COLLATE "C" NOT NULL,
     label      TEXT NOT NULL,
     schema     TEXT NOT NULL,
     created_at  TIMESTAMPTZ NOT NULL,
@@ -30,7 +30,7 @@ CREATE TABLE tenant_fields (
     id             TEXT PRIMARY KEY,
     tenant_id      TEXT NOT NULL,
     field_group_id TEXT NOT NULL REFERENCES field_groups (id) ON DELETE CASCADE,
-    key            TEXT NOT NULL,
+    key            TEXT COLLATE "C" NOT NULL,
     label          TEXT NOT NULL,
     schema         TEXT NOT NULL,
     created_at  TIMESTAMPTZ NOT NULL,
