@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -67,7 +68,7 @@ func New(cfg Config) *Server {
 	if cfg.IdempotencyTTL == 0 {
 		cfg.IdempotencyTTL = 24 * time.Hour
 	}
-	huma.NewError = newError
+	setNewError.Do(func() { huma.NewError = newError })
 
 	s := &Server{cfg: cfg, mux: http.NewServeMux(), auth: newAuthenticator(cfg.Store)}
 	hc := huma.DefaultConfig("fieldflow", cfg.Version)
@@ -92,12 +93,26 @@ func New(cfg Config) *Server {
 		r(s.api)
 	}
 	s.registerOps()
+	// huma caps typed bodies at its own 1 MiB default and RawBody ones not
+	// at all; its handlers read the *Operation the document holds. It also
+	// refuses a body that fills the cap, hence the +1.
+	for _, item := range s.api.OpenAPI().Paths {
+		for _, op := range []*huma.Operation{item.Post, item.Put, item.Patch, item.Delete} {
+			if op != nil {
+				op.MaxBodyBytes = cfg.MaxBodyBytes + 1
+			}
+		}
+	}
 
 	idem := &idempotency{store: cfg.Store, ttl: cfg.IdempotencyTTL, auth: s.auth, maxBody: cfg.MaxBodyBytes}
 	m := newHTTPMetrics(cfg.Registry)
 	s.handler = m.wrap(idem.wrap(s.mux))
 	return s
 }
+
+// setNewError sets huma's global error constructor once: servers built
+// while another serves would otherwise race on it.
+var setNewError sync.Once
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
@@ -115,7 +130,15 @@ func newError(status int, msg string, errs ...error) huma.StatusError {
 		}
 		var d huma.ErrorDetailer
 		if errors.As(err, &d) {
-			details = append(details, d.ErrorDetail())
+			detail := d.ErrorDetail()
+			// huma puts a missing property at its parent ("body"); the
+			// contract names the offending part: "body.name".
+			if name, ok := strings.CutPrefix(detail.Message, "expected required property "); ok && strings.HasPrefix(detail.Location, "body") {
+				if name, ok = strings.CutSuffix(name, " to be present"); ok {
+					detail.Location += "." + name
+				}
+			}
+			details = append(details, detail)
 		} else {
 			details = append(details, &huma.ErrorDetail{Message: err.Error()})
 		}

@@ -3,12 +3,15 @@ package records
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"sort"
 	"time"
+	"unicode/utf8"
 
 	"github.com/fieldflow/fieldflow/internal/events"
 	"github.com/fieldflow/fieldflow/internal/fields"
@@ -236,12 +239,31 @@ func rawObject(m map[string]json.RawMessage, keys []string) events.Object {
 }
 
 // valueText is what search and unique checks compare: a string's own text,
-// the canonical JSON of anything else.
+// the canonical JSON of anything else, bounded by indexText.
 func valueText(v any, encoded json.RawMessage) string {
 	if s, ok := v.(string); ok {
+		return indexText(s)
+	}
+	return indexText(string(encoded))
+}
+
+// maxIndexText bounds the compared text: PostgreSQL's btree indexes refuse
+// rows over about 2.7 kB.
+const maxIndexText = 1024
+
+// indexText keeps a text longer than maxIndexText as its head and SHA-256.
+// The result is longer than maxIndexText, so it never equals a text kept
+// whole; search values go through it too.
+func indexText(s string) string {
+	if len(s) <= maxIndexText {
 		return s
 	}
-	return string(encoded)
+	cut := maxIndexText
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	sum := sha256.Sum256([]byte(s))
+	return s[:cut] + "#sha256:" + hex.EncodeToString(sum[:])
 }
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -276,6 +298,19 @@ func (s *Service) DeleteValues(ctx context.Context, tenantID, group, entityID, f
 	g, err := s.store.FieldGroupGet(ctx, group)
 	if err != nil {
 		return fmt.Errorf("delete values: %w", err)
+	}
+	if fieldKey != "" {
+		// Removing one required value is refused as the save
+		// {"<fieldKey>": null} would be.
+		schema, err := s.effective(ctx, s.store, tenantID, g.ID)
+		if err != nil {
+			return fmt.Errorf("delete values: %w", err)
+		}
+		for _, f := range schema {
+			if f.Key == fieldKey && f.Schema.Validation.Required {
+				return invalid("body."+fieldKey, "is required and cannot be removed", nil)
+			}
+		}
 	}
 	key := store.EntityKey{TenantID: tenantID, FieldGroupID: g.ID, EntityID: entityID}
 	err = s.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
@@ -337,7 +372,11 @@ type SearchParams struct {
 // Search finds stored values. Value matches a string value's text or the
 // JSON of any other value (42, true).
 func (s *Service) Search(ctx context.Context, p *SearchParams) ([]*FieldValueRow, int, error) {
-	params := &store.FieldValueSearchParams{Page: p.Page, TenantID: p.TenantID, EntityID: p.EntityID, FieldKey: p.FieldKey, Value: p.Value}
+	params := &store.FieldValueSearchParams{Page: p.Page, TenantID: p.TenantID, EntityID: p.EntityID, FieldKey: p.FieldKey}
+	if p.Value != nil {
+		v := indexText(*p.Value)
+		params.Value = &v
+	}
 	if p.Group != "" {
 		g, err := s.store.FieldGroupGet(ctx, p.Group)
 		if errors.Is(err, store.ErrNotFound) {
