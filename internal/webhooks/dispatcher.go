@@ -2,6 +2,7 @@ package webhooks
 
 import (
 	"bytes"
+	"container/heap"
 	"context"
 	"errors"
 	"fmt"
@@ -54,7 +55,7 @@ type dispatcher struct {
 	held     map[string]bool              // deliveries in memory; guarded by mu
 	queued   int                          // guarded by mu
 	stopping bool                         // guarded by mu
-	nextWake time.Time                    // guarded by mu
+	wakes    wakeHeap                     // retry times coming due, soonest first; guarded by mu
 
 	wake        chan struct{}
 	results     chan *result
@@ -263,12 +264,38 @@ func (d *dispatcher) poke() {
 	}
 }
 
-// wakeAt makes the claimer look again at t (a retry coming due).
-func (d *dispatcher) wakeAt(t time.Time) {
+// maxWakes bounds the retry times kept in memory. Beyond it only a time
+// sooner than all kept ones is added; the others are found by the poll.
+const maxWakes = 4096
+
+// wakeHeap is a min-heap of times.
+type wakeHeap []time.Time
+
+func (h wakeHeap) Len() int           { return len(h) }
+func (h wakeHeap) Less(i, j int) bool { return h[i].Before(h[j]) }
+func (h wakeHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *wakeHeap) Push(x any)        { *h = append(*h, x.(time.Time)) }
+func (h *wakeHeap) Pop() any {
+	old := *h
+	t := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return t
+}
+
+// wakeAt makes the claimer look again at each of ts (retries coming due).
+// Every time is kept until a claim that began at or after it: keeping only
+// the soonest one lost the others, and a poke arriving while the claimer
+// was busy used to clear the pending wake, leaving a retry to the poll.
+func (d *dispatcher) wakeAt(ts ...time.Time) {
 	d.mu.Lock()
-	sooner := d.nextWake.IsZero() || t.Before(d.nextWake)
-	if sooner {
-		d.nextWake = t
+	sooner := false
+	for _, t := range ts {
+		first := len(d.wakes) == 0 || t.Before(d.wakes[0])
+		if len(d.wakes) >= maxWakes && !first {
+			continue
+		}
+		sooner = sooner || first
+		heap.Push(&d.wakes, t)
 	}
 	d.mu.Unlock()
 	if sooner {
@@ -289,6 +316,8 @@ func (d *dispatcher) claimLoop(ctx context.Context) {
 		case <-d.wake:
 		case <-timer.C:
 		}
+		// Retries due by now are all claimable by the claims below.
+		claimStart := d.svc.now()
 		for {
 			n, err := d.claim(ctx)
 			if err != nil {
@@ -304,13 +333,11 @@ func (d *dispatcher) claimLoop(ctx context.Context) {
 		now := d.svc.now()
 		wait := d.svc.cfg.PollInterval
 		d.mu.Lock()
-		if !d.nextWake.IsZero() {
-			if d.nextWake.After(now) {
-				wait = min(wait, d.nextWake.Sub(now))
-			} else {
-				wait = 0
-			}
-			d.nextWake = time.Time{}
+		for len(d.wakes) > 0 && !d.wakes[0].After(claimStart) {
+			heap.Pop(&d.wakes)
+		}
+		if len(d.wakes) > 0 {
+			wait = min(wait, d.wakes[0].Sub(now))
 		}
 		d.mu.Unlock()
 		if !timer.Stop() {
@@ -470,7 +497,10 @@ func (s *Service) attempt(ctx context.Context, t *deliveryTaskV1) *result {
 		r.disable = "the endpoint answered 410 Gone"
 		r.state = store.DeliveryFailedAt(t.d.ID, s.cfg.Owner, attempts, status, "410 Gone: endpoint disabled", now)
 	default:
-		if next, ok := NextAttemptAt(now, conf.schedule, attempts, retryAfter, rand.Float64()); ok {
+		// The wait runs from the end of this attempt, as Retry-After
+		// does: from its start, a timeout as long as the wait would
+		// leave no pause at all before the retry.
+		if next, ok := NextAttemptAt(s.now(), conf.schedule, attempts, retryAfter, rand.Float64()); ok {
 			r.state = store.DeliveryRetryAt(t.d.ID, s.cfg.Owner, attempts, status, a.Error, next, now)
 		} else {
 			r.state = store.DeliveryFailedAt(t.d.ID, s.cfg.Owner, attempts, status, a.Error, now)
@@ -525,9 +555,10 @@ func (s *Service) buildRequest(conf *endpointConf, t *deliveryTaskV1, now time.T
 // (failing since, disabled) with its webhook.disabled events.
 func (s *Service) writeResults(ctx context.Context, batch []*result) {
 	now := s.now()
-	var retryAt time.Time
+	var retryAt []time.Time
 	disabled := false
 	err := s.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		retryAt = retryAt[:0]
 		health := map[string]*result{} // last result per endpoint
 		for _, r := range batch {
 			if r.state == nil {
@@ -546,8 +577,8 @@ func (s *Service) writeResults(ctx context.Context, batch []*result) {
 				}
 				health[r.task.d.EndpointID] = r
 			}
-			if r.state.State == store.DeliveryPending && (retryAt.IsZero() || r.state.NextAttemptAt.Before(retryAt)) {
-				retryAt = r.state.NextAttemptAt
+			if r.state.State == store.DeliveryPending {
+				retryAt = append(retryAt, r.state.NextAttemptAt)
 			}
 		}
 		for id, r := range health {
@@ -582,8 +613,8 @@ func (s *Service) writeResults(ctx context.Context, batch []*result) {
 	if disabled {
 		s.cache.invalidate()
 	}
-	if !retryAt.IsZero() {
-		s.disp.wakeAt(retryAt)
+	if len(retryAt) > 0 {
+		s.disp.wakeAt(retryAt...)
 	}
 }
 
