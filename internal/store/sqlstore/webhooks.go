@@ -185,16 +185,25 @@ func (q *queries) DeliveryList(ctx context.Context, p *store.DeliveryListParams)
 	return out, nil
 }
 
+// DeliveryEventsInRange returns the first matching delivery of each event,
+// so that a range holding earlier replays sends every event once. With
+// OnlyFailed, an event that has since been delivered (or is about to be
+// tried again) to the endpoint is left out.
 func (q *queries) DeliveryEventsInRange(ctx context.Context, p *store.DeliveryRangeParams) ([]*store.Delivery, error) {
 	args := []any{p.EndpointID, q.t(p.Since)}
-	query := `SELECT ` + deliveryCols + ` FROM deliveries WHERE endpoint_id = $1 AND created_at >= $2`
+	sub := `SELECT min(seq) FROM deliveries WHERE endpoint_id = $1 AND created_at >= $2`
 	if !p.Until.IsZero() {
 		args = append(args, q.t(p.Until))
-		query += fmt.Sprintf(" AND created_at < $%d", len(args))
+		sub += fmt.Sprintf(" AND created_at < $%d", len(args))
 	}
+	query := `SELECT ` + deliveryCols + ` FROM deliveries WHERE seq IN (` + sub
 	if p.OnlyFailed {
 		args = append(args, store.DeliveryFailed)
-		query += fmt.Sprintf(" AND state = $%d", len(args))
+		n := len(args)
+		query += fmt.Sprintf(` AND state = $%d GROUP BY event_id) AND NOT EXISTS (SELECT 1 FROM deliveries o
+			WHERE o.endpoint_id = $1 AND o.event_id = deliveries.event_id AND o.state <> $%d)`, n, n)
+	} else {
+		query += ` GROUP BY event_id)`
 	}
 	args = append(args, p.Limit)
 	rows, err := q.db.QueryContext(ctx, query+fmt.Sprintf(" ORDER BY seq LIMIT $%d", len(args)), args...)
