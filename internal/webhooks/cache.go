@@ -84,6 +84,14 @@ func (c *endpointCache) get(ctx context.Context, id string) (*endpointConf, bool
 	return conf, ok
 }
 
+// peek returns the endpoint as last loaded, without reloading.
+func (c *endpointCache) peek(id string) (*endpointConf, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	conf, ok := c.byID[id]
+	return conf, ok
+}
+
 func (c *endpointCache) prepare(ep *store.Endpoint) (*endpointConf, error) {
 	conf := &endpointConf{ep: ep, timeout: time.Duration(ep.TimeoutSeconds) * time.Second}
 	var err error

@@ -213,8 +213,10 @@ func (d *dispatcher) pickLocked() *deliveryTaskV1 {
 	return nil
 }
 
+// limit is an endpoint's in-flight limit. It runs under d.mu, so it reads
+// the cache as it is and never reloads it from the database.
 func (d *dispatcher) limit(endpointID string) int {
-	if conf, ok := d.svc.cache.get(context.Background(), endpointID); ok && conf.ep.MaxInFlight > 0 {
+	if conf, ok := d.svc.cache.peek(endpointID); ok && conf.ep.MaxInFlight > 0 {
 		return conf.ep.MaxInFlight
 	}
 	return 1
