@@ -10,6 +10,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/fieldflow/fieldflow/internal/store"
@@ -39,14 +40,23 @@ type Dialect struct {
 	MaxBatch int
 }
 
+// ErrClosed is returned by InTx once Close has been called.
+var ErrClosed = errors.New("sqlstore: store is closed")
+
 // Store implements store.Store.
 type Store struct {
 	queries
 	writer *sql.DB
 	d      *Dialect
-	reqs   chan *txRequest
-	done   chan struct{}
 	ping   func(ctx context.Context) error
+
+	// mu is held for reading while InTx hands a request to the committer
+	// and for writing while Close closes reqs, so that no send can meet a
+	// closed channel.
+	mu     sync.RWMutex
+	closed bool            // guarded by mu
+	reqs   chan *txRequest // closed by Close; sent on only while holding mu
+	done   chan struct{}   // closed when the committer has stopped
 }
 
 var _ store.Store = (*Store)(nil)
@@ -93,12 +103,21 @@ func (s *Store) Dialect() string { return s.d.Name }
 func (s *Store) Ping(ctx context.Context) error { return s.ping(ctx) }
 
 // Close stops the committer (after the transactions already queued) and
-// closes the databases.
+// closes the databases. InTx called after Close returns ErrClosed. A second
+// Close does nothing.
 func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
 	if s.reqs != nil {
 		close(s.reqs)
+	}
+	s.mu.Unlock()
+	if s.done != nil {
 		<-s.done
-		s.reqs = nil
 	}
 	err := s.writer.Close()
 	if s.queries.db != s.writer {
@@ -117,13 +136,14 @@ func (t *tx) AfterCommit(f func()) { t.after = append(t.after, f) }
 // InTx implements store.Store.
 func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {
 	if !s.d.GroupCommit {
+		if s.isClosed() {
+			return fmt.Errorf("begin transaction: %w", ErrClosed)
+		}
 		return s.runTx(ctx, fn)
 	}
 	req := &txRequest{ctx: ctx, fn: fn, done: make(chan struct{})}
-	select {
-	case s.reqs <- req:
-	case <-ctx.Done():
-		return ctx.Err()
+	if err := s.enqueue(ctx, req); err != nil {
+		return err
 	}
 	// Once queued, wait for the outcome even if ctx ends: the caller must
 	// not report failure for writes that may still commit.
@@ -134,6 +154,29 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx store.
 		}
 	}
 	return req.err
+}
+
+func (s *Store) isClosed() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.closed
+}
+
+// enqueue hands req to the committer, or fails once the store is closed.
+// It holds mu for reading while it waits, so Close cannot close reqs under
+// it; the committer keeps taking requests until then, so the wait ends.
+func (s *Store) enqueue(ctx context.Context, req *txRequest) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return fmt.Errorf("begin transaction: %w", ErrClosed)
+	}
+	select {
+	case s.reqs <- req:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func (s *Store) runTx(ctx context.Context, fn func(ctx context.Context, tx store.Tx) error) error {

@@ -1,9 +1,11 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -237,6 +239,12 @@ func (q *queries) DeliveryClaimDue(ctx context.Context, p *store.DeliveryClaimDu
 	if err != nil {
 		return nil, fmt.Errorf("claim due deliveries: %w", err)
 	}
+	// RETURNING comes in no particular order on either database; the
+	// dispatcher queues what it is given in order, so put the oldest due
+	// first here.
+	slices.SortFunc(out, func(a, b *store.Delivery) int {
+		return cmp.Or(a.NextAttemptAt.Compare(b.NextAttemptAt), cmp.Compare(a.Seq, b.Seq))
+	})
 	return out, nil
 }
 

@@ -24,8 +24,13 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Run("Events", func(t *testing.T) { t.Parallel(); testEvents(t, newStore) })
 	t.Run("APIKeys", func(t *testing.T) { t.Parallel(); testAPIKeys(t, newStore) })
 	t.Run("Idempotency", func(t *testing.T) { t.Parallel(); testIdempotency(t, newStore) })
+	t.Run("Endpoints", func(t *testing.T) { t.Parallel(); testEndpoints(t, newStore) })
+	t.Run("Deliveries", func(t *testing.T) { t.Parallel(); testDeliveries(t, newStore) })
+	t.Run("DeliveryLeases", func(t *testing.T) { t.Parallel(); testDeliveryLeases(t, newStore) })
+	t.Run("Attempts", func(t *testing.T) { t.Parallel(); testAttempts(t, newStore) })
 	t.Run("InTx", func(t *testing.T) { t.Parallel(); testInTx(t, newStore) })
 	t.Run("Store", func(t *testing.T) { t.Parallel(); testStore(t, newStore) })
+	t.Run("Close", func(t *testing.T) { t.Parallel(); testClose(t, newStore) })
 }
 
 // now is the current time as both databases keep it: UTC, microseconds.
