@@ -100,6 +100,8 @@ func startBenchServer(ctx context.Context, db string) (*benchServer, func(), err
 		AdminKey: "ffk_bench_" + base64.RawURLEncoding.EncodeToString(key[:16]),
 		Logger:   slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		Stdout:   io.Discard,
+		// The events scenario's receiver listens on 127.0.0.1.
+		AllowPrivateTargets: true,
 	}
 	cleanup := func() {}
 	name := "PostgreSQL"

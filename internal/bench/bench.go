@@ -29,7 +29,7 @@ import (
 )
 
 // Scenarios are the scenario names Run accepts.
-var Scenarios = []string{"saves"}
+var Scenarios = []string{"saves", "events"}
 
 // Config says what to measure.
 type Config struct {
@@ -108,6 +108,11 @@ type Result struct {
 	Elapsed    time.Duration
 	// Latency percentiles of the successful operations.
 	P50, P95, P99, Max time.Duration
+	// Lost and Duplicates count accepted events never delivered and
+	// deliveries beyond the first (events scenario).
+	Lost, Duplicates int
+	// Extra holds a scenario's own figures, one line each.
+	Extra []string
 }
 
 // PerSecond is the throughput of successful operations.
@@ -130,6 +135,9 @@ func (r *Result) Print(w io.Writer) {
 	fmt.Fprintf(w, "  errors:   %d\n", r.Errors)
 	if r.FirstError != "" {
 		fmt.Fprintf(w, "  first error: %s\n", r.FirstError)
+	}
+	for _, line := range r.Extra {
+		fmt.Fprintf(w, "  %s\n", line)
 	}
 }
 
@@ -157,10 +165,13 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	c := &client{http: cfg.HTTPClient, base: cfg.URL, key: cfg.Key}
 	var do op
+	var events *eventsScenario
 	var err error
 	switch cfg.Scenario {
 	case "saves":
 		do, err = setupSaves(ctx, c)
+	case "events":
+		do, events, err = setupEvents(ctx, c)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("bench: set up scenario %s: %w", cfg.Scenario, err)
@@ -181,7 +192,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	start := time.Now()
 	res := d.run(ctx, cfg.Duration)
+	if events != nil {
+		events.finish(ctx, res, start, 30*time.Second)
+	}
 	if err := ctx.Err(); err != nil {
 		return res, err
 	}

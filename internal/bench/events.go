@@ -1,0 +1,192 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// eventsScenario publishes host events through POST /api/events to an
+// endpoint that points at a receiver in this process, and measures what
+// arrives: delivered per second, publish→receive latency, lost and
+// duplicated events.
+type eventsScenario struct {
+	ln   net.Listener
+	srv  *http.Server
+	c    *client
+	whID string
+
+	mu       sync.Mutex
+	accepted map[string]time.Time // event id → when the publish was sent; guarded by mu
+	received map[string]int       // event id → deliveries seen; guarded by mu
+	latency  []time.Duration      // publish sent → delivery received; guarded by mu
+	first    time.Time            // guarded by mu
+	last     time.Time            // guarded by mu
+}
+
+// eventsPayload is the part of the delivered body the receiver reads.
+type eventsPayload struct {
+	EventID string `json:"eventId"`
+}
+
+func setupEvents(ctx context.Context, c *client) (op, *eventsScenario, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, nil, fmt.Errorf("receiver: %w", err)
+	}
+	s := &eventsScenario{ln: ln, c: c, accepted: map[string]time.Time{}, received: map[string]int{}}
+	s.srv = &http.Server{Handler: http.HandlerFunc(s.receive), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = s.srv.Serve(ln) }()
+
+	var wh struct {
+		ID string `json:"id"`
+	}
+	err = c.postJSON(ctx, "/api/webhooks", map[string]any{
+		"url": "http://" + ln.Addr().String() + "/hook", "events": []string{"bench.*"},
+		"description": "fieldflow bench receiver", "maxInFlight": 64, "retrySchedule": []string{"1s", "5s"},
+	}, &wh)
+	if err != nil {
+		_ = s.srv.Close()
+		return nil, nil, fmt.Errorf("register endpoint (the server must allow private targets): %w", err)
+	}
+	s.whID = wh.ID
+	return s.publish, s, nil
+}
+
+func (s *eventsScenario) receive(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	now := time.Now()
+	if err != nil {
+		http.Error(w, "read", http.StatusBadRequest)
+		return
+	}
+	var p eventsPayload
+	if err := json.Unmarshal(body, &p); err != nil || p.EventID == "" {
+		http.Error(w, "bad body", http.StatusBadRequest)
+		return
+	}
+	s.mu.Lock()
+	s.received[p.EventID]++
+	if sent, ok := s.accepted[p.EventID]; ok && s.received[p.EventID] == 1 {
+		s.latency = append(s.latency, now.Sub(sent))
+	}
+	if s.first.IsZero() {
+		s.first = now
+	}
+	s.last = now
+	s.mu.Unlock()
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *eventsScenario) publish(ctx context.Context, client, seq int) error {
+	body := []byte(`{"type":"bench.published","tenantId":"bench","data":{"client":` + strconv.Itoa(client) + `,"seq":` + strconv.Itoa(seq) + `}}`)
+	sent := time.Now()
+	var out struct {
+		ID string `json:"id"`
+	}
+	if err := s.c.do(ctx, http.MethodPost, "/api/events", body, &out); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.accepted[out.ID] = sent
+	if n := s.received[out.ID]; n > 0 {
+		// Delivered before the publish answer was read: count it now.
+		s.latency = append(s.latency, time.Since(sent))
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+// finish waits up to drain for every accepted event to arrive, then adds
+// the delivery figures to res.
+func (s *eventsScenario) finish(ctx context.Context, res *Result, start time.Time, drain time.Duration) {
+	deadline := time.Now().Add(drain)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		if s.missing() == 0 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	_ = s.srv.Close()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	dups := 0
+	for _, n := range s.received {
+		if n > 1 {
+			dups += n - 1
+		}
+	}
+	lost := 0
+	for id := range s.accepted {
+		if s.received[id] == 0 {
+			lost++
+		}
+	}
+	slices.Sort(s.latency)
+	pct := func(p float64) time.Duration {
+		if len(s.latency) == 0 {
+			return 0
+		}
+		i := int(float64(len(s.latency))*p+0.5) - 1
+		return s.latency[min(max(i, 0), len(s.latency)-1)]
+	}
+	// Delivered per second counts the events published in the measured
+	// phase, over the time from its start to the last delivery.
+	measured, last := 0, start
+	for id, sent := range s.accepted {
+		if !sent.Before(start) && s.received[id] > 0 {
+			measured++
+		}
+	}
+	if s.last.After(last) {
+		last = s.last
+	}
+	delivered := 0.0
+	if span := last.Sub(start); span > 0 {
+		delivered = float64(measured) / span.Seconds()
+	}
+	res.Extra = append(res.Extra,
+		fmt.Sprintf("accepted: %d (all phases), delivered: %d unique, lost: %d, duplicates: %d", len(s.accepted), len(s.latency), lost, dups),
+		fmt.Sprintf("delivered/s: %.0f (events published in the measured phase, until the last delivery)", delivered),
+		fmt.Sprintf("publish→receive: p50 %s  p95 %s  p99 %s  max %s", roundDur(pct(.5)), roundDur(pct(.95)), roundDur(pct(.99)), roundDur(pct(1))),
+	)
+	if rss := peakRSS(); rss != "" {
+		res.Extra = append(res.Extra, "peak RSS of this process (server, clients and receiver): "+rss)
+	}
+	res.Lost, res.Duplicates = lost, dups
+}
+
+func (s *eventsScenario) missing() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for id := range s.accepted {
+		if s.received[id] == 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// peakRSS reads the process's high-water resident set size (Linux).
+func peakRSS() string {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
