@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/fieldflow/fieldflow/internal/events"
@@ -25,6 +26,72 @@ type dbtx interface {
 type queries struct {
 	db dbtx
 	d  *Dialect
+	// stmts holds prepared statements: the read pool's, or the
+	// transaction's own (shared by every caller of a group commit).
+	stmts *stmtCache
+}
+
+// stmtCache prepares each statement text once: parsing SQL costs SQLite
+// about as much as running a small insert. A transaction's cache prepares
+// on the transaction, never on the pool, because the single SQLite writer
+// connection is the one the transaction holds.
+type stmtCache struct {
+	prepare func(ctx context.Context, query string) (*sql.Stmt, error)
+	mu      sync.Mutex
+	m       map[string]*sql.Stmt // guarded by mu
+}
+
+// maxCachedStmts bounds a cache; statement texts built for variable-length
+// id lists could otherwise grow it without end.
+const maxCachedStmts = 512
+
+func newStmtCache(prepare func(ctx context.Context, query string) (*sql.Stmt, error)) *stmtCache {
+	return &stmtCache{prepare: prepare, m: map[string]*sql.Stmt{}}
+}
+
+func (c *stmtCache) get(ctx context.Context, query string) *sql.Stmt {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st, ok := c.m[query]; ok {
+		return st
+	}
+	if len(c.m) >= maxCachedStmts {
+		return nil
+	}
+	st, err := c.prepare(ctx, query)
+	if err != nil {
+		return nil // run it unprepared; a real error shows there
+	}
+	c.m[query] = st
+	return st
+}
+
+func (q *queries) stmt(ctx context.Context, query string) *sql.Stmt {
+	if q.stmts == nil {
+		return nil
+	}
+	return q.stmts.get(ctx, query)
+}
+
+func (q *queries) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if st := q.stmt(ctx, query); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return q.db.ExecContext(ctx, query, args...)
+}
+
+func (q *queries) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := q.stmt(ctx, query); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return q.db.QueryContext(ctx, query, args...)
+}
+
+func (q *queries) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := q.stmt(ctx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return q.db.QueryRowContext(ctx, query, args...)
 }
 
 // interpret maps driver errors to store sentinels, in one place.
@@ -67,7 +134,7 @@ func (s scanTime) Scan(src any) error {
 
 func (q *queries) count(ctx context.Context, query string, args ...any) (int, error) {
 	var n int
-	err := q.db.QueryRowContext(ctx, query, args...).Scan(&n)
+	err := q.queryRow(ctx, query, args...).Scan(&n)
 	return n, err
 }
 
@@ -82,7 +149,7 @@ func scanFieldGroup(row interface{ Scan(...any) error }) (*store.FieldGroup, err
 }
 
 func (q *queries) FieldGroupCreate(ctx context.Context, g *store.FieldGroup) error {
-	_, err := q.db.ExecContext(ctx, `INSERT INTO field_groups (`+fieldGroupCols+`) VALUES ($1, $2, $3, $4, $5, $6)`,
+	_, err := q.exec(ctx, `INSERT INTO field_groups (`+fieldGroupCols+`) VALUES ($1, $2, $3, $4, $5, $6)`,
 		g.ID, g.Key, g.Name, g.Description, q.t(g.CreatedAt), q.t(g.UpdatedAt))
 	if err != nil {
 		return fmt.Errorf("create field group: %w", q.interpret(err))
@@ -91,7 +158,7 @@ func (q *queries) FieldGroupCreate(ctx context.Context, g *store.FieldGroup) err
 }
 
 func (q *queries) FieldGroupGet(ctx context.Context, idOrKey string) (*store.FieldGroup, error) {
-	g, err := scanFieldGroup(q.db.QueryRowContext(ctx,
+	g, err := scanFieldGroup(q.queryRow(ctx,
 		`SELECT `+fieldGroupCols+` FROM field_groups WHERE id = $1 OR key = $1`, idOrKey))
 	if err != nil {
 		return nil, fmt.Errorf("get field group: %w", q.interpret(err))
@@ -104,7 +171,7 @@ func (q *queries) FieldGroupList(ctx context.Context, p store.Page) ([]*store.Fi
 	if err != nil {
 		return nil, 0, fmt.Errorf("count field groups: %w", err)
 	}
-	rows, err := q.db.QueryContext(ctx, `SELECT `+fieldGroupCols+` FROM field_groups ORDER BY key LIMIT $1 OFFSET $2`,
+	rows, err := q.query(ctx, `SELECT `+fieldGroupCols+` FROM field_groups ORDER BY key LIMIT $1 OFFSET $2`,
 		p.PageSize, p.Offset())
 	if err != nil {
 		return nil, 0, fmt.Errorf("list field groups: %w", err)
@@ -117,7 +184,7 @@ func (q *queries) FieldGroupList(ctx context.Context, p store.Page) ([]*store.Fi
 }
 
 func (q *queries) FieldGroupUpdate(ctx context.Context, g *store.FieldGroup) error {
-	res, err := q.db.ExecContext(ctx, `UPDATE field_groups SET key = $2, name = $3, description = $4, updated_at = $5 WHERE id = $1`,
+	res, err := q.exec(ctx, `UPDATE field_groups SET key = $2, name = $3, description = $4, updated_at = $5 WHERE id = $1`,
 		g.ID, g.Key, g.Name, g.Description, q.t(g.UpdatedAt))
 	return q.checkAffected("update field group", res, err)
 }
@@ -125,7 +192,7 @@ func (q *queries) FieldGroupUpdate(ctx context.Context, g *store.FieldGroup) err
 func (q *queries) FieldGroupDelete(ctx context.Context, id string) error {
 	// Values are not tied to field_groups by a foreign key (they hang off
 	// entities), so they go with their entities' cascade.
-	res, err := q.db.ExecContext(ctx, `DELETE FROM field_groups WHERE id = $1`, id)
+	res, err := q.exec(ctx, `DELETE FROM field_groups WHERE id = $1`, id)
 	return q.checkAffected("delete field group", res, err)
 }
 
@@ -169,7 +236,7 @@ func scanGlobalField(row interface{ Scan(...any) error }) (*store.GlobalField, e
 }
 
 func (q *queries) GlobalFieldCreate(ctx context.Context, f *store.GlobalField) error {
-	_, err := q.db.ExecContext(ctx, `INSERT INTO global_fields (`+globalFieldCols+`) VALUES ($1, $2, $3, $4, $5, $6)`,
+	_, err := q.exec(ctx, `INSERT INTO global_fields (`+globalFieldCols+`) VALUES ($1, $2, $3, $4, $5, $6)`,
 		f.ID, f.Key, f.Label, string(f.Schema), q.t(f.CreatedAt), q.t(f.UpdatedAt))
 	if err != nil {
 		return fmt.Errorf("create global field: %w", q.interpret(err))
@@ -181,11 +248,11 @@ func (q *queries) GlobalFieldCreate(ctx context.Context, f *store.GlobalField) e
 }
 
 func (q *queries) linkGroups(ctx context.Context, f *store.GlobalField) error {
-	if _, err := q.db.ExecContext(ctx, `DELETE FROM global_field_groups WHERE global_field_id = $1`, f.ID); err != nil {
+	if _, err := q.exec(ctx, `DELETE FROM global_field_groups WHERE global_field_id = $1`, f.ID); err != nil {
 		return q.interpret(err)
 	}
 	for i, gid := range f.FieldGroupIDs {
-		if _, err := q.db.ExecContext(ctx,
+		if _, err := q.exec(ctx,
 			`INSERT INTO global_field_groups (global_field_id, field_group_id, key, position) VALUES ($1, $2, $3, $4)`,
 			f.ID, gid, f.Key, i); err != nil {
 			return q.interpret(err)
@@ -195,7 +262,7 @@ func (q *queries) linkGroups(ctx context.Context, f *store.GlobalField) error {
 }
 
 func (q *queries) groupIDs(ctx context.Context, fieldID string) ([]string, error) {
-	rows, err := q.db.QueryContext(ctx, `SELECT field_group_id FROM global_field_groups WHERE global_field_id = $1 ORDER BY position`, fieldID)
+	rows, err := q.query(ctx, `SELECT field_group_id FROM global_field_groups WHERE global_field_id = $1 ORDER BY position`, fieldID)
 	if err != nil {
 		return nil, err
 	}
@@ -210,7 +277,7 @@ func (q *queries) groupIDs(ctx context.Context, fieldID string) ([]string, error
 }
 
 func (q *queries) GlobalFieldGet(ctx context.Context, id string) (*store.GlobalField, error) {
-	f, err := scanGlobalField(q.db.QueryRowContext(ctx, `SELECT `+globalFieldCols+` FROM global_fields WHERE id = $1`, id))
+	f, err := scanGlobalField(q.queryRow(ctx, `SELECT `+globalFieldCols+` FROM global_fields WHERE id = $1`, id))
 	if err != nil {
 		return nil, fmt.Errorf("get global field: %w", q.interpret(err))
 	}
@@ -231,7 +298,7 @@ func (q *queries) GlobalFieldList(ctx context.Context, p *store.GlobalFieldListP
 		return nil, 0, fmt.Errorf("count global fields: %w", err)
 	}
 	n := len(args)
-	rows, err := q.db.QueryContext(ctx, fmt.Sprintf(`SELECT `+globalFieldCols+` FROM global_fields`+where+
+	rows, err := q.query(ctx, fmt.Sprintf(`SELECT `+globalFieldCols+` FROM global_fields`+where+
 		` ORDER BY key, id LIMIT $%d OFFSET $%d`, n+1, n+2), append(args, p.PageSize, p.Offset())...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list global fields: %w", err)
@@ -249,7 +316,7 @@ func (q *queries) GlobalFieldList(ctx context.Context, p *store.GlobalFieldListP
 }
 
 func (q *queries) GlobalFieldsInGroup(ctx context.Context, groupID string) ([]*store.GlobalField, error) {
-	rows, err := q.db.QueryContext(ctx, `SELECT `+globalFieldCols+` FROM global_fields
+	rows, err := q.query(ctx, `SELECT `+globalFieldCols+` FROM global_fields
 		WHERE id IN (SELECT global_field_id FROM global_field_groups WHERE field_group_id = $1) ORDER BY created_at, id`, groupID)
 	if err != nil {
 		return nil, fmt.Errorf("list global fields of group: %w", err)
@@ -262,7 +329,7 @@ func (q *queries) GlobalFieldsInGroup(ctx context.Context, groupID string) ([]*s
 }
 
 func (q *queries) GlobalFieldUpdate(ctx context.Context, f *store.GlobalField) error {
-	res, err := q.db.ExecContext(ctx, `UPDATE global_fields SET label = $2, schema = $3, updated_at = $4 WHERE id = $1`,
+	res, err := q.exec(ctx, `UPDATE global_fields SET label = $2, schema = $3, updated_at = $4 WHERE id = $1`,
 		f.ID, f.Label, string(f.Schema), q.t(f.UpdatedAt))
 	if err := q.checkAffected("update global field", res, err); err != nil {
 		return err
@@ -274,7 +341,7 @@ func (q *queries) GlobalFieldUpdate(ctx context.Context, f *store.GlobalField) e
 }
 
 func (q *queries) GlobalFieldDelete(ctx context.Context, id string) error {
-	res, err := q.db.ExecContext(ctx, `DELETE FROM global_fields WHERE id = $1`, id)
+	res, err := q.exec(ctx, `DELETE FROM global_fields WHERE id = $1`, id)
 	return q.checkAffected("delete global field", res, err)
 }
 
@@ -291,7 +358,7 @@ func scanTenantField(row interface{ Scan(...any) error }) (*store.TenantField, e
 }
 
 func (q *queries) TenantFieldCreate(ctx context.Context, f *store.TenantField) error {
-	_, err := q.db.ExecContext(ctx, `INSERT INTO tenant_fields (`+tenantFieldCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+	_, err := q.exec(ctx, `INSERT INTO tenant_fields (`+tenantFieldCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 		f.ID, f.TenantID, f.FieldGroupID, f.Key, f.Label, string(f.Schema), q.t(f.CreatedAt), q.t(f.UpdatedAt))
 	if err != nil {
 		return fmt.Errorf("create tenant field: %w", q.interpret(err))
@@ -300,7 +367,7 @@ func (q *queries) TenantFieldCreate(ctx context.Context, f *store.TenantField) e
 }
 
 func (q *queries) TenantFieldGet(ctx context.Context, id string) (*store.TenantField, error) {
-	f, err := scanTenantField(q.db.QueryRowContext(ctx, `SELECT `+tenantFieldCols+` FROM tenant_fields WHERE id = $1`, id))
+	f, err := scanTenantField(q.queryRow(ctx, `SELECT `+tenantFieldCols+` FROM tenant_fields WHERE id = $1`, id))
 	if err != nil {
 		return nil, fmt.Errorf("get tenant field: %w", q.interpret(err))
 	}
@@ -313,7 +380,7 @@ func (q *queries) TenantFieldList(ctx context.Context, p *store.TenantFieldListP
 	if err != nil {
 		return nil, 0, fmt.Errorf("count tenant fields: %w", err)
 	}
-	rows, err := q.db.QueryContext(ctx, `SELECT `+tenantFieldCols+where+` ORDER BY key LIMIT $3 OFFSET $4`,
+	rows, err := q.query(ctx, `SELECT `+tenantFieldCols+where+` ORDER BY key LIMIT $3 OFFSET $4`,
 		p.TenantID, p.FieldGroupID, p.PageSize, p.Offset())
 	if err != nil {
 		return nil, 0, fmt.Errorf("list tenant fields: %w", err)
@@ -343,13 +410,13 @@ func (q *queries) TenantFieldKeyTaken(ctx context.Context, groupIDs []string, ke
 }
 
 func (q *queries) TenantFieldUpdate(ctx context.Context, f *store.TenantField) error {
-	res, err := q.db.ExecContext(ctx, `UPDATE tenant_fields SET label = $2, schema = $3, updated_at = $4 WHERE id = $1`,
+	res, err := q.exec(ctx, `UPDATE tenant_fields SET label = $2, schema = $3, updated_at = $4 WHERE id = $1`,
 		f.ID, f.Label, string(f.Schema), q.t(f.UpdatedAt))
 	return q.checkAffected("update tenant field", res, err)
 }
 
 func (q *queries) TenantFieldDelete(ctx context.Context, id string) error {
-	res, err := q.db.ExecContext(ctx, `DELETE FROM tenant_fields WHERE id = $1`, id)
+	res, err := q.exec(ctx, `DELETE FROM tenant_fields WHERE id = $1`, id)
 	return q.checkAffected("delete tenant field", res, err)
 }
 
@@ -357,7 +424,7 @@ func (q *queries) TenantFieldDelete(ctx context.Context, id string) error {
 
 func (q *queries) EntityGet(ctx context.Context, k store.EntityKey) (*store.Entity, error) {
 	e := &store.Entity{EntityKey: k, Values: map[string]json.RawMessage{}}
-	err := q.db.QueryRowContext(ctx, `SELECT version, updated_at FROM entities WHERE tenant_id = $1 AND field_group_id = $2 AND entity_id = $3`,
+	err := q.queryRow(ctx, `SELECT version, updated_at FROM entities WHERE tenant_id = $1 AND field_group_id = $2 AND entity_id = $3`,
 		k.TenantID, k.FieldGroupID, k.EntityID).Scan(&e.Version, scanTime{&e.UpdatedAt})
 	if errors.Is(err, sql.ErrNoRows) {
 		return e, nil
@@ -365,7 +432,7 @@ func (q *queries) EntityGet(ctx context.Context, k store.EntityKey) (*store.Enti
 	if err != nil {
 		return nil, fmt.Errorf("get entity: %w", err)
 	}
-	rows, err := q.db.QueryContext(ctx, `SELECT field_key, value FROM field_values WHERE tenant_id = $1 AND field_group_id = $2 AND entity_id = $3`,
+	rows, err := q.query(ctx, `SELECT field_key, value FROM field_values WHERE tenant_id = $1 AND field_group_id = $2 AND entity_id = $3`,
 		k.TenantID, k.FieldGroupID, k.EntityID)
 	if err != nil {
 		return nil, fmt.Errorf("get entity values: %w", err)
@@ -385,12 +452,12 @@ func (q *queries) EntityGet(ctx context.Context, k store.EntityKey) (*store.Enti
 }
 
 func (q *queries) EntityLock(ctx context.Context, k store.EntityKey) (int64, error) {
-	if _, err := q.db.ExecContext(ctx, `INSERT INTO entities (tenant_id, field_group_id, entity_id, version, updated_at)
+	if _, err := q.exec(ctx, `INSERT INTO entities (tenant_id, field_group_id, entity_id, version, updated_at)
 		VALUES ($1, $2, $3, 0, $4) ON CONFLICT DO NOTHING`, k.TenantID, k.FieldGroupID, k.EntityID, q.t(time.Time{})); err != nil {
 		return 0, fmt.Errorf("lock entity: %w", q.interpret(err))
 	}
 	var v int64
-	err := q.db.QueryRowContext(ctx, `SELECT version FROM entities WHERE tenant_id = $1 AND field_group_id = $2 AND entity_id = $3 `+q.d.LockSuffix,
+	err := q.queryRow(ctx, `SELECT version FROM entities WHERE tenant_id = $1 AND field_group_id = $2 AND entity_id = $3 `+q.d.LockSuffix,
 		k.TenantID, k.FieldGroupID, k.EntityID).Scan(&v)
 	if err != nil {
 		return 0, fmt.Errorf("lock entity: %w", q.interpret(err))
@@ -400,12 +467,12 @@ func (q *queries) EntityLock(ctx context.Context, k store.EntityKey) (int64, err
 
 func (q *queries) EntitySave(ctx context.Context, p *store.EntitySaveParams) error {
 	at := q.t(p.At)
-	if _, err := q.db.ExecContext(ctx, `UPDATE entities SET version = $4, updated_at = $5 WHERE tenant_id = $1 AND field_group_id = $2 AND entity_id = $3`,
+	if _, err := q.exec(ctx, `UPDATE entities SET version = $4, updated_at = $5 WHERE tenant_id = $1 AND field_group_id = $2 AND entity_id = $3`,
 		p.TenantID, p.FieldGroupID, p.EntityID, p.Version, at); err != nil {
 		return fmt.Errorf("save entity: %w", q.interpret(err))
 	}
 	for key, val := range p.Set {
-		if _, err := q.db.ExecContext(ctx, `INSERT INTO field_values (tenant_id, field_group_id, entity_id, field_key, value, value_text, updated_at)
+		if _, err := q.exec(ctx, `INSERT INTO field_values (tenant_id, field_group_id, entity_id, field_key, value, value_text, updated_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7)
 			ON CONFLICT (tenant_id, field_group_id, entity_id, field_key) DO UPDATE SET value = excluded.value, value_text = excluded.value_text, updated_at = excluded.updated_at`,
 			p.TenantID, p.FieldGroupID, p.EntityID, key, string(val), p.ValueText[key], at); err != nil {
@@ -413,7 +480,7 @@ func (q *queries) EntitySave(ctx context.Context, p *store.EntitySaveParams) err
 		}
 	}
 	for _, key := range p.Delete {
-		if _, err := q.db.ExecContext(ctx, `DELETE FROM field_values WHERE tenant_id = $1 AND field_group_id = $2 AND entity_id = $3 AND field_key = $4`,
+		if _, err := q.exec(ctx, `DELETE FROM field_values WHERE tenant_id = $1 AND field_group_id = $2 AND entity_id = $3 AND field_key = $4`,
 			p.TenantID, p.FieldGroupID, p.EntityID, key); err != nil {
 			return fmt.Errorf("delete value %s: %w", key, q.interpret(err))
 		}
@@ -422,7 +489,7 @@ func (q *queries) EntitySave(ctx context.Context, p *store.EntitySaveParams) err
 }
 
 func (q *queries) EntityDelete(ctx context.Context, k store.EntityKey) error {
-	if _, err := q.db.ExecContext(ctx, `DELETE FROM entities WHERE tenant_id = $1 AND field_group_id = $2 AND entity_id = $3`,
+	if _, err := q.exec(ctx, `DELETE FROM entities WHERE tenant_id = $1 AND field_group_id = $2 AND entity_id = $3`,
 		k.TenantID, k.FieldGroupID, k.EntityID); err != nil {
 		return fmt.Errorf("delete entity: %w", q.interpret(err))
 	}
@@ -460,7 +527,7 @@ func (q *queries) FieldValueSearch(ctx context.Context, p *store.FieldValueSearc
 		return nil, 0, fmt.Errorf("count field values: %w", err)
 	}
 	n := len(args)
-	rows, err := q.db.QueryContext(ctx, fmt.Sprintf(`SELECT v.tenant_id, v.field_group_id, g.key, g.name, v.entity_id, v.field_key, v.value, v.updated_at`+
+	rows, err := q.query(ctx, fmt.Sprintf(`SELECT v.tenant_id, v.field_group_id, g.key, g.name, v.entity_id, v.field_key, v.value, v.updated_at`+
 		from+` ORDER BY v.tenant_id, g.key, v.entity_id, v.field_key LIMIT $%d OFFSET $%d`, n+1, n+2), append(args, p.PageSize, p.Offset())...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("search field values: %w", err)
@@ -507,7 +574,7 @@ func (q *queries) EventInsert(ctx context.Context, evs []*events.Event) error {
 		if e.DedupKey != "" {
 			dedup = e.DedupKey
 		}
-		err := q.db.QueryRowContext(ctx, `INSERT INTO events (id, type, tenant_id, occurred_at, payload, dedup_key) VALUES ($1, $2, $3, $4, $5, $6) RETURNING seq`,
+		err := q.queryRow(ctx, `INSERT INTO events (id, type, tenant_id, occurred_at, payload, dedup_key) VALUES ($1, $2, $3, $4, $5, $6) RETURNING seq`,
 			e.ID, e.Type, e.TenantID, q.t(e.OccurredAt), string(e.Payload), dedup).Scan(&e.Seq)
 		if err != nil {
 			return fmt.Errorf("insert event: %w", q.interpret(err))
@@ -517,7 +584,7 @@ func (q *queries) EventInsert(ctx context.Context, evs []*events.Event) error {
 }
 
 func (q *queries) EventGet(ctx context.Context, id string) (*events.Event, error) {
-	e, err := scanEvent(q.db.QueryRowContext(ctx, `SELECT `+eventCols+` FROM events WHERE id = $1`, id))
+	e, err := scanEvent(q.queryRow(ctx, `SELECT `+eventCols+` FROM events WHERE id = $1`, id))
 	if err != nil {
 		return nil, fmt.Errorf("get event: %w", q.interpret(err))
 	}
@@ -525,7 +592,7 @@ func (q *queries) EventGet(ctx context.Context, id string) (*events.Event, error
 }
 
 func (q *queries) EventGetByDedupKey(ctx context.Context, tenantID, dedupKey string) (*events.Event, error) {
-	e, err := scanEvent(q.db.QueryRowContext(ctx, `SELECT `+eventCols+` FROM events WHERE tenant_id = $1 AND dedup_key = $2`, tenantID, dedupKey))
+	e, err := scanEvent(q.queryRow(ctx, `SELECT `+eventCols+` FROM events WHERE tenant_id = $1 AND dedup_key = $2`, tenantID, dedupKey))
 	if err != nil {
 		return nil, fmt.Errorf("get event by dedup key: %w", q.interpret(err))
 	}
@@ -556,7 +623,7 @@ func (q *queries) EventList(ctx context.Context, p *store.EventListParams) ([]*e
 		query += " WHERE " + strings.Join(conds, " AND ")
 	}
 	args = append(args, p.Limit)
-	rows, err := q.db.QueryContext(ctx, query+fmt.Sprintf(" ORDER BY seq DESC LIMIT $%d", len(args)), args...)
+	rows, err := q.query(ctx, query+fmt.Sprintf(" ORDER BY seq DESC LIMIT $%d", len(args)), args...)
 	if err != nil {
 		return nil, fmt.Errorf("list events: %w", err)
 	}
@@ -570,7 +637,7 @@ func (q *queries) EventList(ctx context.Context, p *store.EventListParams) ([]*e
 // ---- API keys and idempotency
 
 func (q *queries) APIKeyCreate(ctx context.Context, k *store.APIKey) error {
-	_, err := q.db.ExecContext(ctx, `INSERT INTO api_keys (id, hash, role, tenant_id, created_at) VALUES ($1, $2, $3, $4, $5)`,
+	_, err := q.exec(ctx, `INSERT INTO api_keys (id, hash, role, tenant_id, created_at) VALUES ($1, $2, $3, $4, $5)`,
 		k.ID, k.Hash, k.Role, k.TenantID, q.t(k.CreatedAt))
 	if err != nil {
 		return fmt.Errorf("create API key: %w", q.interpret(err))
@@ -580,7 +647,7 @@ func (q *queries) APIKeyCreate(ctx context.Context, k *store.APIKey) error {
 
 func (q *queries) APIKeyGetByHash(ctx context.Context, hash string) (*store.APIKey, error) {
 	k := &store.APIKey{}
-	err := q.db.QueryRowContext(ctx, `SELECT id, hash, role, tenant_id, created_at FROM api_keys WHERE hash = $1`, hash).
+	err := q.queryRow(ctx, `SELECT id, hash, role, tenant_id, created_at FROM api_keys WHERE hash = $1`, hash).
 		Scan(&k.ID, &k.Hash, &k.Role, &k.TenantID, scanTime{&k.CreatedAt})
 	if err != nil {
 		return nil, fmt.Errorf("get API key: %w", q.interpret(err))
@@ -598,7 +665,7 @@ func (q *queries) APIKeyCountAdmins(ctx context.Context) (int, error) {
 
 func (q *queries) IdempotencyGet(ctx context.Context, scope, key string) (*store.IdempotencyRecord, error) {
 	r := &store.IdempotencyRecord{Scope: scope, Key: key}
-	err := q.db.QueryRowContext(ctx, `SELECT request_hash, status, content_type, body, created_at FROM idempotency_keys WHERE scope = $1 AND key = $2`, scope, key).
+	err := q.queryRow(ctx, `SELECT request_hash, status, content_type, body, created_at FROM idempotency_keys WHERE scope = $1 AND key = $2`, scope, key).
 		Scan(&r.RequestHash, &r.Status, &r.ContentType, &r.Body, scanTime{&r.CreatedAt})
 	if err != nil {
 		return nil, fmt.Errorf("get idempotency key: %w", q.interpret(err))
@@ -613,7 +680,7 @@ func (q *queries) IdempotencyPut(ctx context.Context, r *store.IdempotencyRecord
 	if body == nil {
 		body = []byte{}
 	}
-	_, err := q.db.ExecContext(ctx, `INSERT INTO idempotency_keys (scope, key, request_hash, status, content_type, body, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
+	_, err := q.exec(ctx, `INSERT INTO idempotency_keys (scope, key, request_hash, status, content_type, body, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
 		ON CONFLICT (scope, key) DO UPDATE SET request_hash = excluded.request_hash, status = excluded.status, content_type = excluded.content_type, body = excluded.body, created_at = excluded.created_at`,
 		r.Scope, r.Key, r.RequestHash, r.Status, r.ContentType, body, q.t(r.CreatedAt))
 	if err != nil {
@@ -623,7 +690,7 @@ func (q *queries) IdempotencyPut(ctx context.Context, r *store.IdempotencyRecord
 }
 
 func (q *queries) IdempotencyDeleteBefore(ctx context.Context, before time.Time) (int, error) {
-	res, err := q.db.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE created_at < $1`, q.t(before))
+	res, err := q.exec(ctx, `DELETE FROM idempotency_keys WHERE created_at < $1`, q.t(before))
 	if err != nil {
 		return 0, fmt.Errorf("delete old idempotency keys: %w", err)
 	}

@@ -80,7 +80,7 @@ func New(cfg Config) *Store {
 		d.MaxBatch = 128
 	}
 	s := &Store{
-		queries: queries{db: cfg.Reader, d: d},
+		queries: queries{db: cfg.Reader, d: d, stmts: newStmtCache(cfg.Reader.PrepareContext)},
 		writer:  cfg.Writer,
 		d:       d,
 		ping:    cfg.Ping,
@@ -249,6 +249,7 @@ func (s *Store) commitBatch(batch []*txRequest) {
 		return
 	}
 	ok := 0
+	stmts := newStmtCache(sqlTx.PrepareContext)
 	for _, r := range batch {
 		if r.ctx.Err() != nil {
 			r.err = r.ctx.Err()
@@ -259,7 +260,7 @@ func (s *Store) commitBatch(batch []*txRequest) {
 			finish(fmt.Errorf("savepoint: %w", err))
 			return
 		}
-		t := &tx{queries: queries{db: sqlTx, d: s.d}}
+		t := &tx{queries: queries{db: sqlTx, d: s.d, stmts: stmts}}
 		r.err = runGuarded(context.WithoutCancel(r.ctx), t, r.fn)
 		if r.err != nil {
 			if _, err := sqlTx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT req"); err != nil {

@@ -57,7 +57,7 @@ func (q *queries) endpointArgs(e *store.Endpoint) []any {
 }
 
 func (q *queries) EndpointCreate(ctx context.Context, e *store.Endpoint) error {
-	_, err := q.db.ExecContext(ctx, `INSERT INTO webhook_endpoints (`+endpointCols+`) VALUES (`+placeholders(1, 19)+`)`, q.endpointArgs(e)...)
+	_, err := q.exec(ctx, `INSERT INTO webhook_endpoints (`+endpointCols+`) VALUES (`+placeholders(1, 19)+`)`, q.endpointArgs(e)...)
 	if err != nil {
 		return fmt.Errorf("create endpoint: %w", q.interpret(err))
 	}
@@ -65,7 +65,7 @@ func (q *queries) EndpointCreate(ctx context.Context, e *store.Endpoint) error {
 }
 
 func (q *queries) EndpointUpdate(ctx context.Context, e *store.Endpoint) error {
-	res, err := q.db.ExecContext(ctx, `UPDATE webhook_endpoints SET url = $2, description = $3, tenant_id = $4, events = $5, filter = $6,
+	res, err := q.exec(ctx, `UPDATE webhook_endpoints SET url = $2, description = $3, tenant_id = $4, events = $5, filter = $6,
 		headers = $7, signature_header = $8, retry_schedule = $9, timeout_seconds = $10, max_in_flight = $11, active = $12,
 		disabled_reason = $13, secret = $14, prev_secret = $15, prev_secret_until = $16, failing_since = $17, created_at = $18, updated_at = $19
 		WHERE id = $1`, q.endpointArgs(e)...)
@@ -73,12 +73,12 @@ func (q *queries) EndpointUpdate(ctx context.Context, e *store.Endpoint) error {
 }
 
 func (q *queries) EndpointDelete(ctx context.Context, id string) error {
-	res, err := q.db.ExecContext(ctx, `DELETE FROM webhook_endpoints WHERE id = $1`, id)
+	res, err := q.exec(ctx, `DELETE FROM webhook_endpoints WHERE id = $1`, id)
 	return q.checkAffected("delete endpoint", res, err)
 }
 
 func (q *queries) EndpointGet(ctx context.Context, id string) (*store.Endpoint, error) {
-	e, err := scanEndpoint(q.db.QueryRowContext(ctx, `SELECT `+endpointCols+` FROM webhook_endpoints WHERE id = $1`, id))
+	e, err := scanEndpoint(q.queryRow(ctx, `SELECT `+endpointCols+` FROM webhook_endpoints WHERE id = $1`, id))
 	if err != nil {
 		return nil, fmt.Errorf("get endpoint: %w", q.interpret(err))
 	}
@@ -95,7 +95,7 @@ func (q *queries) EndpointList(ctx context.Context, p *store.EndpointListParams)
 		return nil, 0, fmt.Errorf("count endpoints: %w", err)
 	}
 	n := len(args)
-	rows, err := q.db.QueryContext(ctx, fmt.Sprintf(`SELECT `+endpointCols+` FROM webhook_endpoints`+where+` ORDER BY created_at, id LIMIT $%d OFFSET $%d`, n+1, n+2),
+	rows, err := q.query(ctx, fmt.Sprintf(`SELECT `+endpointCols+` FROM webhook_endpoints`+where+` ORDER BY created_at, id LIMIT $%d OFFSET $%d`, n+1, n+2),
 		append(args, p.PageSize, p.Offset())...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list endpoints: %w", err)
@@ -108,7 +108,7 @@ func (q *queries) EndpointList(ctx context.Context, p *store.EndpointListParams)
 }
 
 func (q *queries) EndpointListAll(ctx context.Context) ([]*store.Endpoint, error) {
-	rows, err := q.db.QueryContext(ctx, `SELECT `+endpointCols+` FROM webhook_endpoints ORDER BY id`)
+	rows, err := q.query(ctx, `SELECT `+endpointCols+` FROM webhook_endpoints ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("list all endpoints: %w", err)
 	}
@@ -133,7 +133,7 @@ func scanDelivery(row interface{ Scan(...any) error }) (*store.Delivery, error) 
 
 func (q *queries) DeliveryInsert(ctx context.Context, ds []*store.Delivery) error {
 	for _, d := range ds {
-		err := q.db.QueryRowContext(ctx, `INSERT INTO deliveries (id, endpoint_id, event_id, event_type, tenant_id, state, attempts, next_attempt_at,
+		err := q.queryRow(ctx, `INSERT INTO deliveries (id, endpoint_id, event_id, event_type, tenant_id, state, attempts, next_attempt_at,
 			leased_until, lease_owner, last_status, last_error, created_at, updated_at) VALUES (`+placeholders(1, 14)+`) RETURNING seq`,
 			d.ID, d.EndpointID, d.EventID, d.EventType, d.TenantID, d.State, d.Attempts, q.t(d.NextAttemptAt),
 			q.t(d.LeasedUntil), d.LeaseOwner, d.LastStatus, d.LastError, q.t(d.CreatedAt), q.t(d.UpdatedAt)).Scan(&d.Seq)
@@ -145,7 +145,7 @@ func (q *queries) DeliveryInsert(ctx context.Context, ds []*store.Delivery) erro
 }
 
 func (q *queries) DeliveryGet(ctx context.Context, id string) (*store.Delivery, error) {
-	d, err := scanDelivery(q.db.QueryRowContext(ctx, `SELECT `+deliveryCols+` FROM deliveries WHERE id = $1`, id))
+	d, err := scanDelivery(q.queryRow(ctx, `SELECT `+deliveryCols+` FROM deliveries WHERE id = $1`, id))
 	if err != nil {
 		return nil, fmt.Errorf("get delivery: %w", q.interpret(err))
 	}
@@ -176,7 +176,7 @@ func (q *queries) DeliveryList(ctx context.Context, p *store.DeliveryListParams)
 		query += " WHERE " + strings.Join(conds, " AND ")
 	}
 	args = append(args, p.Limit)
-	rows, err := q.db.QueryContext(ctx, query+fmt.Sprintf(" ORDER BY seq DESC LIMIT $%d", len(args)), args...)
+	rows, err := q.query(ctx, query+fmt.Sprintf(" ORDER BY seq DESC LIMIT $%d", len(args)), args...)
 	if err != nil {
 		return nil, fmt.Errorf("list deliveries: %w", err)
 	}
@@ -208,7 +208,7 @@ func (q *queries) DeliveryEventsInRange(ctx context.Context, p *store.DeliveryRa
 		query += ` GROUP BY event_id)`
 	}
 	args = append(args, p.Limit)
-	rows, err := q.db.QueryContext(ctx, query+fmt.Sprintf(" ORDER BY seq LIMIT $%d", len(args)), args...)
+	rows, err := q.query(ctx, query+fmt.Sprintf(" ORDER BY seq LIMIT $%d", len(args)), args...)
 	if err != nil {
 		return nil, fmt.Errorf("list deliveries to replay: %w", err)
 	}
@@ -231,7 +231,7 @@ func (q *queries) DeliveryClaimDue(ctx context.Context, p *store.DeliveryClaimDu
 	args = append(args, p.Limit, q.t(p.LeaseUntil), p.Owner)
 	n := len(args)
 	sub += fmt.Sprintf(` ORDER BY next_attempt_at LIMIT $%d %s`, n-2, q.d.ClaimSuffix)
-	rows, err := q.db.QueryContext(ctx, fmt.Sprintf(`UPDATE deliveries SET leased_until = $%d, lease_owner = $%d WHERE id IN (%s) RETURNING `+deliveryCols, n-1, n, sub), args...)
+	rows, err := q.query(ctx, fmt.Sprintf(`UPDATE deliveries SET leased_until = $%d, lease_owner = $%d WHERE id IN (%s) RETURNING `+deliveryCols, n-1, n, sub), args...)
 	if err != nil {
 		return nil, fmt.Errorf("claim due deliveries: %w", q.interpret(err))
 	}
@@ -255,7 +255,7 @@ func (q *queries) DeliveryExtendLeases(ctx context.Context, owner string, ids []
 		for _, id := range chunk {
 			args = append(args, id)
 		}
-		if _, err := q.db.ExecContext(ctx, `UPDATE deliveries SET leased_until = $1 WHERE lease_owner = $2 AND state = 'pending' AND id IN (`+placeholders(3, len(chunk))+`)`, args...); err != nil {
+		if _, err := q.exec(ctx, `UPDATE deliveries SET leased_until = $1 WHERE lease_owner = $2 AND state = 'pending' AND id IN (`+placeholders(3, len(chunk))+`)`, args...); err != nil {
 			return fmt.Errorf("extend delivery leases: %w", err)
 		}
 	}
@@ -267,14 +267,14 @@ func (q *queries) DeliveryReleaseLeases(ctx context.Context, owner string) error
 	if owner != "" {
 		query, args = query+` AND lease_owner = $2`, append(args, owner)
 	}
-	if _, err := q.db.ExecContext(ctx, query, args...); err != nil {
+	if _, err := q.exec(ctx, query, args...); err != nil {
 		return fmt.Errorf("release delivery leases: %w", err)
 	}
 	return nil
 }
 
 func (q *queries) DeliverySetStateIfLeased(ctx context.Context, p *store.DeliverySetStateParams) (bool, error) {
-	res, err := q.db.ExecContext(ctx, `UPDATE deliveries SET state = $3, attempts = $4, next_attempt_at = $5, last_status = $6, last_error = $7,
+	res, err := q.exec(ctx, `UPDATE deliveries SET state = $3, attempts = $4, next_attempt_at = $5, last_status = $6, last_error = $7,
 		updated_at = $8, leased_until = $9, lease_owner = '' WHERE id = $1 AND lease_owner = $2 AND state = 'pending'`,
 		p.ID, p.Owner, p.State, p.Attempts, q.t(p.NextAttemptAt), p.LastStatus, p.LastError, q.t(p.At), q.t(time.Time{}))
 	if err != nil {
@@ -288,13 +288,13 @@ func (q *queries) DeliverySetStateIfLeased(ctx context.Context, p *store.Deliver
 }
 
 func (q *queries) DeliveryRetryNow(ctx context.Context, id string, now time.Time) error {
-	res, err := q.db.ExecContext(ctx, `UPDATE deliveries SET state = 'pending', next_attempt_at = $2, leased_until = $3, lease_owner = '', updated_at = $2 WHERE id = $1`,
+	res, err := q.exec(ctx, `UPDATE deliveries SET state = 'pending', next_attempt_at = $2, leased_until = $3, lease_owner = '', updated_at = $2 WHERE id = $1`,
 		id, q.t(now), q.t(time.Time{}))
 	return q.checkAffected("retry delivery", res, err)
 }
 
 func (q *queries) AttemptInsert(ctx context.Context, a *store.Attempt) error {
-	_, err := q.db.ExecContext(ctx, `INSERT INTO delivery_attempts (delivery_id, attempt, started_at, duration_ms, request_headers, response_status,
+	_, err := q.exec(ctx, `INSERT INTO delivery_attempts (delivery_id, attempt, started_at, duration_ms, request_headers, response_status,
 		response_headers, response_body, error) VALUES (`+placeholders(1, 9)+`) ON CONFLICT DO NOTHING`,
 		a.DeliveryID, a.Attempt, q.t(a.StartedAt), a.DurationMS, jsonText(a.RequestHeaders), a.ResponseStatus, jsonText(a.ResponseHeaders), a.ResponseBody, a.Error)
 	if err != nil {
@@ -311,7 +311,7 @@ func (q *queries) AttemptList(ctx context.Context, deliveryIDs []string) ([]*sto
 	for i, id := range deliveryIDs {
 		args[i] = id
 	}
-	rows, err := q.db.QueryContext(ctx, `SELECT delivery_id, attempt, started_at, duration_ms, request_headers, response_status, response_headers, response_body, error
+	rows, err := q.query(ctx, `SELECT delivery_id, attempt, started_at, duration_ms, request_headers, response_status, response_headers, response_body, error
 		FROM delivery_attempts WHERE delivery_id IN (`+placeholders(1, len(args))+`) ORDER BY delivery_id, attempt`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list attempts: %w", err)
@@ -336,7 +336,7 @@ func (q *queries) EventPayloads(ctx context.Context, eventIDs []string) (map[str
 		for i, id := range chunk {
 			args[i] = id
 		}
-		rows, err := q.db.QueryContext(ctx, `SELECT id, payload FROM events WHERE id IN (`+placeholders(1, len(args))+`)`, args...)
+		rows, err := q.query(ctx, `SELECT id, payload FROM events WHERE id IN (`+placeholders(1, len(args))+`)`, args...)
 		if err != nil {
 			return nil, fmt.Errorf("get event payloads: %w", err)
 		}
