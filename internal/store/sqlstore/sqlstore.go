@@ -250,12 +250,13 @@ func (s *Store) commitBatch(batch []*txRequest) {
 	}
 	ok := 0
 	stmts := newStmtCache(sqlTx.PrepareContext)
+	q := &queries{db: sqlTx, d: s.d, stmts: stmts}
 	for _, r := range batch {
 		if r.ctx.Err() != nil {
 			r.err = r.ctx.Err()
 			continue
 		}
-		if _, err := sqlTx.ExecContext(ctx, "SAVEPOINT req"); err != nil {
+		if _, err := q.exec(ctx, "SAVEPOINT req"); err != nil {
 			_ = sqlTx.Rollback()
 			finish(fmt.Errorf("savepoint: %w", err))
 			return
@@ -263,7 +264,7 @@ func (s *Store) commitBatch(batch []*txRequest) {
 		t := &tx{queries: queries{db: sqlTx, d: s.d, stmts: stmts}}
 		r.err = runGuarded(context.WithoutCancel(r.ctx), t, r.fn)
 		if r.err != nil {
-			if _, err := sqlTx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT req"); err != nil {
+			if _, err := q.exec(ctx, "ROLLBACK TO SAVEPOINT req"); err != nil {
 				_ = sqlTx.Rollback()
 				finish(fmt.Errorf("rollback to savepoint: %w", err))
 				return
@@ -272,7 +273,7 @@ func (s *Store) commitBatch(batch []*txRequest) {
 			r.after = t.after
 			ok++
 		}
-		if _, err := sqlTx.ExecContext(ctx, "RELEASE SAVEPOINT req"); err != nil {
+		if _, err := q.exec(ctx, "RELEASE SAVEPOINT req"); err != nil {
 			_ = sqlTx.Rollback()
 			finish(fmt.Errorf("release savepoint: %w", err))
 			return
