@@ -41,6 +41,8 @@ type serverOptions struct {
 	AdminKey string
 	// MasterKey, when set, is passed as FIELDFLOW_MASTER_KEY.
 	MasterKey string
+	// Env adds KEY=value variables.
+	Env []string
 }
 
 // serverProcess is a running `fieldflow serve`.
@@ -68,6 +70,7 @@ func startServer(t *testing.T, opts serverOptions) *serverProcess {
 	if opts.MasterKey != "" {
 		env = append(env, "FIELDFLOW_MASTER_KEY="+opts.MasterKey)
 	}
+	env = append(env, opts.Env...)
 	cmd.Env = env
 	p := &serverProcess{URL: "http://" + addr, cmd: cmd, output: &lockedBuffer{}, exited: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.output, p.output

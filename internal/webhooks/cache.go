@@ -32,7 +32,6 @@ func (c *endpointConf) signingSecrets(now time.Time) []string {
 // invalidate it at once; changes made by other instances are picked up
 // within refreshEvery.
 type endpointCache struct {
-	store        store.Reader
 	box          *secretbox.Box
 	refreshEvery time.Duration
 
@@ -48,15 +47,17 @@ func (c *endpointCache) invalidate() {
 	c.mu.Unlock()
 }
 
-// snapshot returns the current endpoints, reloading when stale. The map
-// must not be modified.
-func (c *endpointCache) snapshot(ctx context.Context) (map[string]*endpointConf, error) {
+// snapshot returns the current endpoints, reloading through r when stale.
+// Inside a transaction r must be that transaction: a PostgreSQL pool whose
+// connections are all held by transactions waiting on this reload would
+// never hand out another. The map must not be modified.
+func (c *endpointCache) snapshot(ctx context.Context, r store.Reader) (map[string]*endpointConf, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.byID != nil && !c.stale && time.Since(c.loadedAt) < c.refreshEvery {
 		return c.byID, nil
 	}
-	eps, err := c.store.EndpointListAll(ctx)
+	eps, err := r.EndpointListAll(ctx)
 	if err != nil {
 		if c.byID != nil {
 			return c.byID, nil // serve the last good copy rather than fail writes
@@ -75,8 +76,8 @@ func (c *endpointCache) snapshot(ctx context.Context) (map[string]*endpointConf,
 	return byID, nil
 }
 
-func (c *endpointCache) get(ctx context.Context, id string) (*endpointConf, bool) {
-	m, err := c.snapshot(ctx)
+func (c *endpointCache) get(ctx context.Context, r store.Reader, id string) (*endpointConf, bool) {
+	m, err := c.snapshot(ctx, r)
 	if err != nil {
 		return nil, false
 	}

@@ -93,7 +93,14 @@ func (d *dispatcher) start(ctx context.Context) error {
 	d.attemptCtx, d.stopAttempt = context.WithCancel(context.WithoutCancel(ctx))
 	loopCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	d.writerDone = make(chan struct{})
-	go func() { d.writeLoop(); close(d.writerDone) }()
+	// Several writers, because on PostgreSQL each result costs round trips
+	// and one writer falls behind the attempts; unwritten results are what
+	// a crash turns into duplicate deliveries.
+	var writers sync.WaitGroup
+	for range resultWriters {
+		writers.Go(d.writeLoop)
+	}
+	go func() { writers.Wait(); close(d.writerDone) }()
 	for range cfg.Workers {
 		d.workers.Add(1)
 		go func() { defer d.workers.Done(); d.workLoop() }()
@@ -419,6 +426,9 @@ func (d *dispatcher) heartbeatLoop(ctx context.Context) {
 	}
 }
 
+// resultWriters is the number of goroutines writing attempt results.
+const resultWriters = 4
+
 // writeLoop writes attempt results in batches: one transaction for
 // whatever has arrived while the previous one committed.
 func (d *dispatcher) writeLoop() {
@@ -445,7 +455,7 @@ func (d *dispatcher) writeLoop() {
 // the attempt was cut short by shutdown.
 func (s *Service) attempt(ctx context.Context, t *deliveryTaskV1) *result {
 	now := s.now()
-	conf, ok := s.cache.get(ctx, t.d.EndpointID)
+	conf, ok := s.cache.get(ctx, s.store, t.d.EndpointID)
 	if !ok {
 		// The endpoint was deleted; its deliveries went with it.
 		return &result{task: t}
@@ -623,7 +633,7 @@ func (s *Service) writeResults(ctx context.Context, batch []*result) {
 // updateHealth tracks how long an endpoint has failed and disables it on
 // 410 Gone or after five days of failing everything.
 func (s *Service) updateHealth(ctx context.Context, tx store.Tx, endpointID string, r *result, now time.Time) (bool, error) {
-	conf, ok := s.cache.get(ctx, endpointID)
+	conf, ok := s.cache.get(ctx, tx, endpointID)
 	if !ok {
 		return false, nil
 	}

@@ -95,7 +95,7 @@ func New(cfg Config) *Service {
 	s := &Service{cfg: cfg, store: cfg.Store, box: cfg.Box, client: cfg.Client, log: cfg.Logger,
 		metrics: newMetrics(cfg.Registry)}
 	s.now = func() time.Time { return cfg.Now().UTC().Truncate(time.Microsecond) }
-	s.cache = &endpointCache{store: cfg.Store, box: cfg.Box, refreshEvery: 2 * time.Second}
+	s.cache = &endpointCache{box: cfg.Box, refreshEvery: 2 * time.Second}
 	s.disp = newDispatcher(s)
 	s.emit = s.Fanout
 	return s
@@ -133,7 +133,7 @@ func (s *Service) Fanout(ctx context.Context, tx store.Tx, evs []*events.Event) 
 // AddDeliveries writes one delivery per event and matching endpoint, and
 // hands them to the dispatcher once the transaction commits.
 func (s *Service) AddDeliveries(ctx context.Context, tx store.Tx, evs []*events.Event) error {
-	eps, err := s.cache.snapshot(ctx)
+	eps, err := s.cache.snapshot(ctx, tx)
 	if err != nil {
 		return err
 	}
