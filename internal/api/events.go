@@ -58,7 +58,7 @@ func (s *Server) registerEvents() {
 			TenantID string    `query:"tenantId" maxLength:"128"`
 			Since    time.Time `query:"since" doc:"Only events at or after this time (RFC 3339)."`
 			Cursor   string    `query:"cursor" maxLength:"64"`
-			Limit    int       `query:"limit" minimum:"1" maximum:"500" default:"50"`
+			Limit    int       `query:"pageSize" minimum:"1" maximum:"500" default:"50" doc:"Events per page, at most 500."`
 		}) (*out[*EventPage], error) {
 			tenant, err := tenantFilter(ctx, in.TenantID)
 			if err != nil {

@@ -112,7 +112,7 @@ func TestEventsCursorPagingReturnsEveryEventOnce(t *testing.T) {
 		cursor := ""
 		for pages := 0; ; pages++ {
 			require.Less(t, pages, 4, "3 pages of 3, 3 and 1")
-			path := "/api/events?limit=3"
+			path := "/api/events?pageSize=3"
 			if cursor != "" {
 				path += "&cursor=" + url.QueryEscape(cursor)
 			}
@@ -134,7 +134,7 @@ func TestEventsCursorPagingReturnsEveryEventOnce(t *testing.T) {
 		require.Equal(t, want, got)
 
 		requireProblem(t, b.do(t, http.MethodGet, "/api/events?cursor=not-a-cursor", nil), http.StatusBadRequest, "query.cursor")
-		requireProblem(t, b.do(t, http.MethodGet, "/api/events?limit=501", nil), http.StatusBadRequest, "query.limit")
+		requireProblem(t, b.do(t, http.MethodGet, "/api/events?pageSize=501", nil), http.StatusBadRequest, "query.pageSize")
 		requireProblem(t, b.do(t, http.MethodGet, "/api/events?since=yesterday", nil), http.StatusBadRequest, "query.since")
 	})
 }

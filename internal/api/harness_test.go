@@ -191,7 +191,7 @@ func (b *testBundle) listEvents(t *testing.T, key, query string) []map[string]an
 	var all []map[string]any
 	cursor := ""
 	for range 1000 {
-		q := url.Values{"limit": {"500"}}
+		q := url.Values{"pageSize": {"500"}}
 		if query != "" {
 			parsed, err := url.ParseQuery(query)
 			require.NoError(t, err)

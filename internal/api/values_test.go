@@ -62,7 +62,7 @@ func setupCustomer(t *testing.T, dialect string, opts *serverOpts) *testBundle {
 // first, exactly as stored.
 func (b *testBundle) rawEvents(t *testing.T, query string) []json.RawMessage {
 	t.Helper()
-	res := b.do(t, http.MethodGet, "/api/events?limit=500&"+query, nil)
+	res := b.do(t, http.MethodGet, "/api/events?pageSize=500&"+query, nil)
 	require.Equal(t, http.StatusOK, res.status, "%s", res)
 	var page struct {
 		Data []struct {

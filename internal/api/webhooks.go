@@ -115,7 +115,7 @@ func (s *Server) registerWebhooks() {
 			WebhookPath
 			Status string `query:"status" enum:"pending,succeeded,failed"`
 			Cursor string `query:"cursor" maxLength:"64"`
-			Limit  int    `query:"limit" minimum:"1" maximum:"500" default:"50"`
+			Limit  int    `query:"pageSize" minimum:"1" maximum:"500" default:"50" doc:"Deliveries per page, at most 500."`
 		}) (*out[*DeliveryPage], error) {
 			ds, next, err := wh.ListDeliveries(ctx, in.ID, scope(ctx), in.Status, in.Cursor, max(in.Limit, 1))
 			if err != nil {

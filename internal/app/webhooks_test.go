@@ -277,7 +277,7 @@ func (b *testBundle) waitFinished(t *testing.T, endpointID string, n int, within
 	t.Helper()
 	var ds []delivery
 	waitUntil(t, within, fmt.Sprintf("%d finished deliveries of %s", n, endpointID), func() bool {
-		ds = b.deliveries(t, endpointID, "limit=500").Data
+		ds = b.deliveries(t, endpointID, "pageSize=500").Data
 		if len(ds) != n {
 			return false
 		}
@@ -1065,7 +1065,7 @@ func TestWebhookDeliveryLog(t *testing.T) {
 		cursor := ""
 		pages := 0
 		for {
-			q := url.Values{"limit": {"2"}}
+			q := url.Values{"pageSize": {"2"}}
 			if cursor != "" {
 				q.Set("cursor", cursor)
 			}
