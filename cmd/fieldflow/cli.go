@@ -110,6 +110,9 @@ func parseConfig(name string, args []string, more func(*flag.FlagSet)) (app.Conf
 		}
 		cfg.DeliveryLease = d
 	}
+	if os.Getenv("GOGC") != "" {
+		cfg.GCPercent = -1 // the operator chose; leave the runtime alone
+	}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen address (default 127.0.0.1:8080)")
 	fs.StringVar(&cfg.DB, "db", cfg.DB, "SQLite file or postgres:// URL (default fieldflow.db)")
