@@ -16,6 +16,7 @@ import (
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/fieldflow/fieldflow/internal/automations"
 	"github.com/fieldflow/fieldflow/internal/records"
 	"github.com/fieldflow/fieldflow/internal/store"
 	"github.com/fieldflow/fieldflow/internal/webhooks"
@@ -36,6 +37,8 @@ type Config struct {
 	// IdempotencyTTL is how long an Idempotency-Key is remembered.
 	// Defaults to 24 hours.
 	IdempotencyTTL time.Duration
+	// Automations serves the automation settings routes when set.
+	Automations *automations.Service
 	// Webhooks serves the webhook routes when set.
 	Webhooks *webhooks.Service
 	// EventDetail adds deliveries and runs to GET /api/events/{id}.
@@ -89,6 +92,7 @@ func New(cfg Config) *Server {
 	s.registerFields()
 	s.registerEvents()
 	s.registerWebhooks()
+	s.registerSettings()
 	for _, r := range cfg.Register {
 		r(s.api)
 	}

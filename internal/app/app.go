@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/fieldflow/fieldflow/internal/api"
+	"github.com/fieldflow/fieldflow/internal/automations"
 	"github.com/fieldflow/fieldflow/internal/events"
 	"github.com/fieldflow/fieldflow/internal/records"
 	"github.com/fieldflow/fieldflow/internal/secretbox"
@@ -123,7 +124,8 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		Registry:             reg,
 	})
 	rs := records.New(records.Config{Store: s, Emit: a.webhooks.Fanout})
-	a.handler = api.New(api.Config{Records: rs, Store: s, Webhooks: a.webhooks, Version: Version, Logger: cfg.Logger, Registry: reg})
+	as := automations.New(automations.Config{Store: s, Box: box})
+	a.handler = api.New(api.Config{Records: rs, Store: s, Webhooks: a.webhooks, Automations: as, Version: Version, Logger: cfg.Logger, Registry: reg})
 	return a, nil
 }
 

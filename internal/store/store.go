@@ -48,6 +48,7 @@ type Tx interface {
 // Reader holds the read queries.
 type Reader interface {
 	EndpointReader
+	SettingsReader
 	FieldGroupGet(ctx context.Context, idOrKey string) (*FieldGroup, error)
 	FieldGroupList(ctx context.Context, p Page) ([]*FieldGroup, int, error)
 
@@ -83,6 +84,7 @@ type Reader interface {
 // Writer holds the write queries; only a Tx has them.
 type Writer interface {
 	EndpointWriter
+	SettingsWriter
 	FieldGroupCreate(ctx context.Context, g *FieldGroup) error
 	FieldGroupUpdate(ctx context.Context, g *FieldGroup) error
 	FieldGroupDelete(ctx context.Context, id string) error

@@ -1,0 +1,161 @@
+package api
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/fieldflow/fieldflow/internal/automations"
+)
+
+const tagSettings = "Automation settings"
+
+// VariablePath names a variable in a path.
+type VariablePath struct {
+	Name string `path:"name" maxLength:"64" doc:"Variable name: letters, digits and _."`
+}
+
+type variableList struct {
+	Data []*automations.Variable `json:"data"`
+}
+
+func (s *Server) registerSettings() {
+	as := s.cfg.Automations
+	if as == nil {
+		return
+	}
+	admin := map[string]any{"admin": true}
+	listOut := func(vs []*automations.Variable, err error) (*out[*variableList], error) {
+		if vs == nil {
+			vs = []*automations.Variable{}
+		}
+		return &out[*variableList]{&variableList{Data: vs}}, fail(err)
+	}
+
+	huma.Register(s.api, huma.Operation{OperationID: "put-variable", Method: http.MethodPut, Path: "/api/variables/{name}",
+		Summary: "Set a global variable", Description: "A secret variable is stored sealed and its value is never returned.",
+		Tags: []string{tagSettings}, Metadata: admin},
+		func(ctx context.Context, in *struct {
+			VariablePath
+			Body automations.VariableInput
+		}) (*out[*automations.Variable], error) {
+			v, err := as.PutVariable(ctx, "", in.Name, &in.Body)
+			return &out[*automations.Variable]{v}, fail(err)
+		})
+	huma.Register(s.api, huma.Operation{OperationID: "list-variables", Method: http.MethodGet, Path: "/api/variables",
+		Summary: "List the global variables", Tags: []string{tagSettings}, Metadata: admin},
+		func(ctx context.Context, _ *struct{}) (*out[*variableList], error) {
+			return listOut(as.ListVariables(ctx, ""))
+		})
+	huma.Register(s.api, huma.Operation{OperationID: "get-variable", Method: http.MethodGet, Path: "/api/variables/{name}",
+		Summary: "Get a global variable", Tags: []string{tagSettings}, Metadata: admin},
+		func(ctx context.Context, in *struct{ VariablePath }) (*out[*automations.Variable], error) {
+			v, err := as.GetVariable(ctx, "", in.Name)
+			return &out[*automations.Variable]{v}, fail(err)
+		})
+	huma.Register(s.api, huma.Operation{OperationID: "delete-variable", Method: http.MethodDelete, Path: "/api/variables/{name}",
+		Summary: "Delete a global variable", Tags: []string{tagSettings}, DefaultStatus: http.StatusNoContent, Metadata: admin},
+		func(ctx context.Context, in *struct{ VariablePath }) (*struct{}, error) {
+			return nil, fail(as.DeleteVariable(ctx, "", in.Name))
+		})
+
+	huma.Register(s.api, huma.Operation{OperationID: "put-tenant-variable", Method: http.MethodPut, Path: "/api/tenants/{tenantId}/variables/{name}",
+		Summary: "Set a tenant's variable", Tags: []string{tagSettings}},
+		func(ctx context.Context, in *struct {
+			TenantPath
+			VariablePath
+			Body automations.VariableInput
+		}) (*out[*automations.Variable], error) {
+			if err := checkTenant(ctx, in.TenantID); err != nil {
+				return nil, err
+			}
+			v, err := as.PutVariable(ctx, in.TenantID, in.Name, &in.Body)
+			return &out[*automations.Variable]{v}, fail(err)
+		})
+	huma.Register(s.api, huma.Operation{OperationID: "list-tenant-variables", Method: http.MethodGet, Path: "/api/tenants/{tenantId}/variables",
+		Summary: "List a tenant's variables", Tags: []string{tagSettings}},
+		func(ctx context.Context, in *struct{ TenantPath }) (*out[*variableList], error) {
+			if err := checkTenant(ctx, in.TenantID); err != nil {
+				return nil, err
+			}
+			return listOut(as.ListVariables(ctx, in.TenantID))
+		})
+	huma.Register(s.api, huma.Operation{OperationID: "get-tenant-variable", Method: http.MethodGet, Path: "/api/tenants/{tenantId}/variables/{name}",
+		Summary: "Get a tenant's variable", Tags: []string{tagSettings}},
+		func(ctx context.Context, in *struct {
+			TenantPath
+			VariablePath
+		}) (*out[*automations.Variable], error) {
+			if err := checkTenant(ctx, in.TenantID); err != nil {
+				return nil, err
+			}
+			v, err := as.GetVariable(ctx, in.TenantID, in.Name)
+			return &out[*automations.Variable]{v}, fail(err)
+		})
+	huma.Register(s.api, huma.Operation{OperationID: "delete-tenant-variable", Method: http.MethodDelete, Path: "/api/tenants/{tenantId}/variables/{name}",
+		Summary: "Delete a tenant's variable", Tags: []string{tagSettings}, DefaultStatus: http.StatusNoContent},
+		func(ctx context.Context, in *struct {
+			TenantPath
+			VariablePath
+		}) (*struct{}, error) {
+			if err := checkTenant(ctx, in.TenantID); err != nil {
+				return nil, err
+			}
+			return nil, fail(as.DeleteVariable(ctx, in.TenantID, in.Name))
+		})
+
+	huma.Register(s.api, huma.Operation{OperationID: "create-oauth2-connection", Method: http.MethodPost, Path: "/api/oauth2-connections",
+		Summary: "Create an OAuth2 connection", Description: "clientSecret and refreshToken are stored sealed and never returned.",
+		Tags: []string{tagSettings}, DefaultStatus: http.StatusCreated},
+		func(ctx context.Context, in *struct{ Body automations.OAuth2Input }) (*out[*automations.OAuth2Connection], error) {
+			if t := scope(ctx); t != nil {
+				if in.Body.TenantID == nil {
+					in.Body.TenantID = t
+				}
+				if err := checkTenant(ctx, *in.Body.TenantID); err != nil {
+					return nil, err
+				}
+			}
+			c, err := as.CreateOAuth2(ctx, &in.Body)
+			return &out[*automations.OAuth2Connection]{c}, fail(err)
+		})
+	huma.Register(s.api, huma.Operation{OperationID: "list-oauth2-connections", Method: http.MethodGet, Path: "/api/oauth2-connections",
+		Summary: "List OAuth2 connections", Tags: []string{tagSettings}},
+		func(ctx context.Context, in *struct {
+			PageParams
+			TenantID string `query:"tenantId" maxLength:"128"`
+		}) (*out[*List[*automations.OAuth2Connection]], error) {
+			tenant, err := tenantFilter(ctx, in.TenantID)
+			if err != nil {
+				return nil, err
+			}
+			p := in.page()
+			cs, total, err := as.ListOAuth2(ctx, tenant, p)
+			return &out[*List[*automations.OAuth2Connection]]{newList(cs, p, total)}, fail(err)
+		})
+	huma.Register(s.api, huma.Operation{OperationID: "get-oauth2-connection", Method: http.MethodGet, Path: "/api/oauth2-connections/{id}",
+		Summary: "Get an OAuth2 connection", Tags: []string{tagSettings}},
+		func(ctx context.Context, in *struct {
+			ID string `path:"id" maxLength:"64"`
+		}) (*out[*automations.OAuth2Connection], error) {
+			c, err := as.GetOAuth2(ctx, in.ID, scope(ctx))
+			return &out[*automations.OAuth2Connection]{c}, fail(err)
+		})
+	huma.Register(s.api, huma.Operation{OperationID: "update-oauth2-connection", Method: http.MethodPatch, Path: "/api/oauth2-connections/{id}",
+		Summary: "Update an OAuth2 connection", Description: "Changing credentials drops the cached access token.", Tags: []string{tagSettings}},
+		func(ctx context.Context, in *struct {
+			ID   string `path:"id" maxLength:"64"`
+			Body automations.OAuth2Patch
+		}) (*out[*automations.OAuth2Connection], error) {
+			c, err := as.UpdateOAuth2(ctx, in.ID, scope(ctx), &in.Body)
+			return &out[*automations.OAuth2Connection]{c}, fail(err)
+		})
+	huma.Register(s.api, huma.Operation{OperationID: "delete-oauth2-connection", Method: http.MethodDelete, Path: "/api/oauth2-connections/{id}",
+		Summary: "Delete an OAuth2 connection", Tags: []string{tagSettings}, DefaultStatus: http.StatusNoContent},
+		func(ctx context.Context, in *struct {
+			ID string `path:"id" maxLength:"64"`
+		}) (*struct{}, error) {
+			return nil, fail(as.DeleteOAuth2(ctx, in.ID, scope(ctx)))
+		})
+}

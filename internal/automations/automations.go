@@ -1,0 +1,337 @@
+// Package automations holds the no-code automation engine's parts. So far:
+// the settings automations read — variables (global and per tenant, secret
+// ones sealed at rest and never shown again) and OAuth2 connections (client
+// credentials or refresh token, sealed at rest). Triggers, runs and actions
+// are not built yet.
+package automations
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"regexp"
+	"time"
+
+	"github.com/fieldflow/fieldflow/internal/events"
+	"github.com/fieldflow/fieldflow/internal/records"
+	"github.com/fieldflow/fieldflow/internal/secretbox"
+	"github.com/fieldflow/fieldflow/internal/store"
+)
+
+// Redacted stands in for a secret wherever one would be shown.
+const Redacted = "••••"
+
+// Config configures the Service.
+type Config struct {
+	Store store.Store
+	// Box seals secrets at rest.
+	Box *secretbox.Box
+	// Now is the clock; defaults to time.Now.
+	Now func() time.Time
+}
+
+// Service manages automation settings.
+type Service struct {
+	store store.Store
+	box   *secretbox.Box
+	now   func() time.Time
+}
+
+// New returns a Service.
+func New(cfg Config) *Service {
+	s := &Service{store: cfg.Store, box: cfg.Box, now: cfg.Now}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	return s
+}
+
+func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
+
+var nameRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
+
+// VariableInput sets a variable.
+type VariableInput struct {
+	Value  string `json:"value" maxLength:"65536" doc:"The value; templates render it as text."`
+	Secret bool   `json:"secret,omitempty" doc:"Store sealed, never return it, and show it as •••• in run logs."`
+}
+
+// Variable is a variable as clients see it; a secret's value is absent.
+type Variable struct {
+	Name      string    `json:"name"`
+	TenantID  string    `json:"tenantId,omitempty"`
+	Value     *string   `json:"value,omitempty"`
+	Secret    bool      `json:"secret"`
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+func viewVariable(v *store.Variable) *Variable {
+	out := &Variable{Name: v.Name, TenantID: v.TenantID, Secret: v.Secret, CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt}
+	if !v.Secret {
+		val := v.Value
+		out.Value = &val
+	}
+	return out
+}
+
+func checkName(name string) error {
+	if !nameRe.MatchString(name) {
+		return &records.ValidationError{Problems: []records.Problem{{Location: "path.name",
+			Message: "must start with a letter or _ and hold only letters, digits and _, at most 64 characters", Value: name}}}
+	}
+	return nil
+}
+
+// PutVariable creates or replaces a variable (tenantID empty: global).
+func (s *Service) PutVariable(ctx context.Context, tenantID, name string, in *VariableInput) (*Variable, error) {
+	if err := checkName(name); err != nil {
+		return nil, err
+	}
+	now := s.clock()
+	v := &store.Variable{TenantID: tenantID, Name: name, Value: in.Value, Secret: in.Secret, CreatedAt: now, UpdatedAt: now}
+	if in.Secret {
+		v.Value = s.box.Seal(in.Value)
+	}
+	var out *Variable
+	err := s.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		if err := tx.VariablePut(ctx, v); err != nil {
+			return err
+		}
+		stored, err := tx.VariableGet(ctx, tenantID, name)
+		if err != nil {
+			return err
+		}
+		out = viewVariable(stored)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("put variable %s: %w", name, err)
+	}
+	return out, nil
+}
+
+// GetVariable returns a variable without a secret's value.
+func (s *Service) GetVariable(ctx context.Context, tenantID, name string) (*Variable, error) {
+	v, err := s.store.VariableGet(ctx, tenantID, name)
+	if err != nil {
+		return nil, err
+	}
+	return viewVariable(v), nil
+}
+
+// ListVariables returns the global variables or one tenant's.
+func (s *Service) ListVariables(ctx context.Context, tenantID string) ([]*Variable, error) {
+	vs, err := s.store.VariableList(ctx, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Variable, len(vs))
+	for i, v := range vs {
+		out[i] = viewVariable(v)
+	}
+	return out, nil
+}
+
+// DeleteVariable removes a variable.
+func (s *Service) DeleteVariable(ctx context.Context, tenantID, name string) error {
+	err := s.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error { return tx.VariableDelete(ctx, tenantID, name) })
+	if err != nil {
+		return fmt.Errorf("delete variable %s: %w", name, err)
+	}
+	return nil
+}
+
+// Grant types of OAuth2 connections.
+const (
+	GrantClientCredentials = "client_credentials"
+	GrantRefreshToken      = "refresh_token"
+)
+
+// OAuth2Input creates an OAuth2 connection.
+type OAuth2Input struct {
+	Name         string   `json:"name" minLength:"1" maxLength:"200"`
+	TenantID     *string  `json:"tenantId,omitempty" maxLength:"128" doc:"Only this tenant's automations may use it; absent for all."`
+	TokenURL     string   `json:"tokenUrl" minLength:"1" maxLength:"2000"`
+	ClientID     string   `json:"clientId" minLength:"1" maxLength:"500"`
+	ClientSecret string   `json:"clientSecret" minLength:"1" maxLength:"4000" doc:"Stored sealed; never returned."`
+	Scopes       []string `json:"scopes,omitempty" maxItems:"50"`
+	GrantType    string   `json:"grantType" enum:"client_credentials,refresh_token"`
+	RefreshToken string   `json:"refreshToken,omitempty" maxLength:"8000" doc:"Required for refresh_token; stored sealed; never returned."`
+}
+
+// OAuth2Patch changes a connection; absent fields keep their values.
+type OAuth2Patch struct {
+	Name         *string  `json:"name,omitempty" minLength:"1" maxLength:"200"`
+	TokenURL     *string  `json:"tokenUrl,omitempty" minLength:"1" maxLength:"2000"`
+	ClientID     *string  `json:"clientId,omitempty" minLength:"1" maxLength:"500"`
+	ClientSecret *string  `json:"clientSecret,omitempty" minLength:"1" maxLength:"4000"`
+	Scopes       []string `json:"scopes,omitempty" maxItems:"50"`
+	GrantType    *string  `json:"grantType,omitempty" enum:"client_credentials,refresh_token"`
+	RefreshToken *string  `json:"refreshToken,omitempty" maxLength:"8000"`
+}
+
+// OAuth2Connection is a connection as clients see it: no secrets.
+type OAuth2Connection struct {
+	ID              string    `json:"id"`
+	Name            string    `json:"name"`
+	TenantID        *string   `json:"tenantId"`
+	TokenURL        string    `json:"tokenUrl"`
+	ClientID        string    `json:"clientId"`
+	Scopes          []string  `json:"scopes"`
+	GrantType       string    `json:"grantType"`
+	HasRefreshToken bool      `json:"hasRefreshToken"`
+	CreatedAt       time.Time `json:"createdAt"`
+	UpdatedAt       time.Time `json:"updatedAt"`
+}
+
+func viewOAuth2(c *store.OAuth2Connection) *OAuth2Connection {
+	v := &OAuth2Connection{ID: c.ID, Name: c.Name, TokenURL: c.TokenURL, ClientID: c.ClientID, Scopes: c.Scopes, GrantType: c.GrantType,
+		HasRefreshToken: c.RefreshToken != "", CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
+	if c.TenantID != "" {
+		t := c.TenantID
+		v.TenantID = &t
+	}
+	if v.Scopes == nil {
+		v.Scopes = []string{}
+	}
+	return v
+}
+
+// checkOAuth2 validates a connection with its secrets still open.
+func checkOAuth2(c *store.OAuth2Connection, refreshToken string) error {
+	var ps []records.Problem
+	if u, err := url.Parse(c.TokenURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+		ps = append(ps, records.Problem{Location: "body.tokenUrl", Message: "must be an absolute http or https URL without credentials", Value: c.TokenURL})
+	}
+	if c.GrantType == GrantRefreshToken && refreshToken == "" {
+		ps = append(ps, records.Problem{Location: "body.refreshToken", Message: "is required for the refresh_token grant"})
+	}
+	if ps != nil {
+		return &records.ValidationError{Problems: ps}
+	}
+	return nil
+}
+
+// CreateOAuth2 stores a connection with its secrets sealed.
+func (s *Service) CreateOAuth2(ctx context.Context, in *OAuth2Input) (*OAuth2Connection, error) {
+	now := s.clock()
+	c := &store.OAuth2Connection{ID: events.NewID("oac_"), Name: in.Name, TokenURL: in.TokenURL, ClientID: in.ClientID,
+		ClientSecret: s.box.Seal(in.ClientSecret), Scopes: in.Scopes, GrantType: in.GrantType, RefreshToken: s.box.Seal(in.RefreshToken),
+		CreatedAt: now, UpdatedAt: now}
+	if in.TenantID != nil {
+		c.TenantID = *in.TenantID
+	}
+	if err := checkOAuth2(c, in.RefreshToken); err != nil {
+		return nil, err
+	}
+	err := s.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error { return tx.OAuth2ConnectionCreate(ctx, c) })
+	if err != nil {
+		return nil, fmt.Errorf("create OAuth2 connection: %w", err)
+	}
+	return viewOAuth2(c), nil
+}
+
+// owned loads a connection, hiding other tenants' connections from a
+// tenant (tenantID non-nil).
+func owned(ctx context.Context, r store.Reader, id string, tenantID *string) (*store.OAuth2Connection, error) {
+	c, err := r.OAuth2ConnectionGet(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if tenantID != nil && c.TenantID != *tenantID {
+		return nil, fmt.Errorf("get OAuth2 connection: %w", store.ErrNotFound)
+	}
+	return c, nil
+}
+
+// GetOAuth2 returns a connection.
+func (s *Service) GetOAuth2(ctx context.Context, id string, tenantID *string) (*OAuth2Connection, error) {
+	c, err := owned(ctx, s.store, id, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	return viewOAuth2(c), nil
+}
+
+// ListOAuth2 returns a page of connections.
+func (s *Service) ListOAuth2(ctx context.Context, tenantID *string, p store.Page) ([]*OAuth2Connection, int, error) {
+	cs, total, err := s.store.OAuth2ConnectionList(ctx, &store.OAuth2ConnectionListParams{Page: p, TenantID: tenantID})
+	if err != nil {
+		return nil, 0, err
+	}
+	out := make([]*OAuth2Connection, len(cs))
+	for i, c := range cs {
+		out[i] = viewOAuth2(c)
+	}
+	return out, total, nil
+}
+
+// UpdateOAuth2 applies a patch. Changing credentials drops the cached
+// access token.
+func (s *Service) UpdateOAuth2(ctx context.Context, id string, tenantID *string, p *OAuth2Patch) (*OAuth2Connection, error) {
+	var out *OAuth2Connection
+	err := s.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		c, err := owned(ctx, tx, id, tenantID)
+		if err != nil {
+			return err
+		}
+		refresh, err := s.box.Open(c.RefreshToken)
+		if err != nil {
+			return fmt.Errorf("open refresh token: %w", err)
+		}
+		credentials := p.TokenURL != nil || p.ClientID != nil || p.ClientSecret != nil || p.Scopes != nil || p.GrantType != nil || p.RefreshToken != nil
+		if p.Name != nil {
+			c.Name = *p.Name
+		}
+		if p.TokenURL != nil {
+			c.TokenURL = *p.TokenURL
+		}
+		if p.ClientID != nil {
+			c.ClientID = *p.ClientID
+		}
+		if p.ClientSecret != nil {
+			c.ClientSecret = s.box.Seal(*p.ClientSecret)
+		}
+		if p.Scopes != nil {
+			c.Scopes = p.Scopes
+		}
+		if p.GrantType != nil {
+			c.GrantType = *p.GrantType
+		}
+		if p.RefreshToken != nil {
+			refresh = *p.RefreshToken
+			c.RefreshToken = s.box.Seal(refresh)
+		}
+		if err := checkOAuth2(c, refresh); err != nil {
+			return err
+		}
+		if credentials {
+			c.AccessToken, c.TokenExpiresAt = "", time.Time{}
+		}
+		c.UpdatedAt = s.clock()
+		if err := tx.OAuth2ConnectionUpdate(ctx, c); err != nil {
+			return err
+		}
+		out = viewOAuth2(c)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("update OAuth2 connection: %w", err)
+	}
+	return out, nil
+}
+
+// DeleteOAuth2 removes a connection.
+func (s *Service) DeleteOAuth2(ctx context.Context, id string, tenantID *string) error {
+	err := s.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		if _, err := owned(ctx, tx, id, tenantID); err != nil {
+			return err
+		}
+		return tx.OAuth2ConnectionDelete(ctx, id)
+	})
+	if err != nil {
+		return fmt.Errorf("delete OAuth2 connection: %w", err)
+	}
+	return nil
+}

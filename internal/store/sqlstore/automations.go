@@ -1,0 +1,127 @@
+package sqlstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/fieldflow/fieldflow/internal/store"
+)
+
+const variableCols = `tenant_id, name, value, secret, created_at, updated_at`
+
+func scanVariable(row interface{ Scan(...any) error }) (*store.Variable, error) {
+	v := &store.Variable{}
+	err := row.Scan(&v.TenantID, &v.Name, &v.Value, &v.Secret, scanTime{&v.CreatedAt}, scanTime{&v.UpdatedAt})
+	return v, err
+}
+
+func (q *queries) VariablePut(ctx context.Context, v *store.Variable) error {
+	_, err := q.exec(ctx, `INSERT INTO variables (`+variableCols+`) VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (tenant_id, name) DO UPDATE SET value = excluded.value, secret = excluded.secret, updated_at = excluded.updated_at`,
+		v.TenantID, v.Name, v.Value, v.Secret, q.t(v.CreatedAt), q.t(v.UpdatedAt))
+	if err != nil {
+		return fmt.Errorf("put variable: %w", q.interpret(err))
+	}
+	return nil
+}
+
+func (q *queries) VariableGet(ctx context.Context, tenantID, name string) (*store.Variable, error) {
+	v, err := scanVariable(q.queryRow(ctx, `SELECT `+variableCols+` FROM variables WHERE tenant_id = $1 AND name = $2`, tenantID, name))
+	if err != nil {
+		return nil, fmt.Errorf("get variable: %w", q.interpret(err))
+	}
+	return v, nil
+}
+
+func (q *queries) VariableList(ctx context.Context, tenantID string) ([]*store.Variable, error) {
+	rows, err := q.query(ctx, `SELECT `+variableCols+` FROM variables WHERE tenant_id = $1 ORDER BY name`, tenantID)
+	if err != nil {
+		return nil, fmt.Errorf("list variables: %w", err)
+	}
+	out, err := collect(rows, scanVariable)
+	if err != nil {
+		return nil, fmt.Errorf("list variables: %w", err)
+	}
+	return out, nil
+}
+
+func (q *queries) VariableDelete(ctx context.Context, tenantID, name string) error {
+	res, err := q.exec(ctx, `DELETE FROM variables WHERE tenant_id = $1 AND name = $2`, tenantID, name)
+	return q.checkAffected("delete variable", res, err)
+}
+
+const oauth2Cols = `id, name, tenant_id, token_url, client_id, client_secret, scopes, grant_type, refresh_token, access_token,
+	token_expires_at, created_at, updated_at`
+
+func scanOAuth2(row interface{ Scan(...any) error }) (*store.OAuth2Connection, error) {
+	c := &store.OAuth2Connection{}
+	var scopes string
+	err := row.Scan(&c.ID, &c.Name, &c.TenantID, &c.TokenURL, &c.ClientID, &c.ClientSecret, &scopes, &c.GrantType, &c.RefreshToken,
+		&c.AccessToken, scanTime{&c.TokenExpiresAt}, scanTime{&c.CreatedAt}, scanTime{&c.UpdatedAt})
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(scopes), &c.Scopes); err != nil {
+		return nil, fmt.Errorf("decode scopes: %w", err)
+	}
+	return c, nil
+}
+
+func (q *queries) oauth2Args(c *store.OAuth2Connection) []any {
+	scopes := c.Scopes
+	if scopes == nil {
+		scopes = []string{}
+	}
+	return []any{c.ID, c.Name, c.TenantID, c.TokenURL, c.ClientID, c.ClientSecret, jsonText(scopes), c.GrantType, c.RefreshToken,
+		c.AccessToken, q.t(c.TokenExpiresAt), q.t(c.CreatedAt), q.t(c.UpdatedAt)}
+}
+
+func (q *queries) OAuth2ConnectionCreate(ctx context.Context, c *store.OAuth2Connection) error {
+	if _, err := q.exec(ctx, `INSERT INTO oauth2_connections (`+oauth2Cols+`) VALUES (`+placeholders(1, 13)+`)`, q.oauth2Args(c)...); err != nil {
+		return fmt.Errorf("create OAuth2 connection: %w", q.interpret(err))
+	}
+	return nil
+}
+
+func (q *queries) OAuth2ConnectionUpdate(ctx context.Context, c *store.OAuth2Connection) error {
+	res, err := q.exec(ctx, `UPDATE oauth2_connections SET name = $2, tenant_id = $3, token_url = $4, client_id = $5, client_secret = $6,
+		scopes = $7, grant_type = $8, refresh_token = $9, access_token = $10, token_expires_at = $11, created_at = $12, updated_at = $13
+		WHERE id = $1`, q.oauth2Args(c)...)
+	return q.checkAffected("update OAuth2 connection", res, err)
+}
+
+func (q *queries) OAuth2ConnectionDelete(ctx context.Context, id string) error {
+	res, err := q.exec(ctx, `DELETE FROM oauth2_connections WHERE id = $1`, id)
+	return q.checkAffected("delete OAuth2 connection", res, err)
+}
+
+func (q *queries) OAuth2ConnectionGet(ctx context.Context, id string) (*store.OAuth2Connection, error) {
+	c, err := scanOAuth2(q.queryRow(ctx, `SELECT `+oauth2Cols+` FROM oauth2_connections WHERE id = $1`, id))
+	if err != nil {
+		return nil, fmt.Errorf("get OAuth2 connection: %w", q.interpret(err))
+	}
+	return c, nil
+}
+
+func (q *queries) OAuth2ConnectionList(ctx context.Context, p *store.OAuth2ConnectionListParams) ([]*store.OAuth2Connection, int, error) {
+	where, args := "", []any{}
+	if p.TenantID != nil {
+		where, args = ` WHERE tenant_id = $1`, append(args, *p.TenantID)
+	}
+	total, err := q.count(ctx, `SELECT count(*) FROM oauth2_connections`+where, args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("count OAuth2 connections: %w", err)
+	}
+	n := len(args)
+	rows, err := q.query(ctx, fmt.Sprintf(`SELECT `+oauth2Cols+` FROM oauth2_connections`+where+` ORDER BY created_at, id LIMIT $%d OFFSET $%d`, n+1, n+2),
+		append(args, p.PageSize, p.Offset())...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list OAuth2 connections: %w", err)
+	}
+	out, err := collect(rows, scanOAuth2)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list OAuth2 connections: %w", err)
+	}
+	return out, total, nil
+}
