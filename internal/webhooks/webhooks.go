@@ -145,9 +145,20 @@ func (s *Service) AddDeliveries(ctx context.Context, tx store.Tx, evs []*events.
 	var tasks []*deliveryTaskV1
 	for _, ev := range evs {
 		var payload map[string]any
+		// An endpoint never gets the news of its own disabling: the event
+		// is written in the transaction that disables it, whose fan-out
+		// still sees it active in the cache, and the delivery could only
+		// fail ("endpoint is disabled") and clutter its log.
+		disabledID := ""
+		if ev.Type == events.WebhookDisabled {
+			payload = decodePayload(ev.Payload)
+			if wh, ok := payload["webhook"].(map[string]any); ok {
+				disabledID, _ = wh["id"].(string)
+			}
+		}
 		for _, conf := range eps {
 			ep := conf.ep
-			if !ep.Active || (ep.TenantID != "" && ep.TenantID != ev.TenantID) || !MatchType(ep.Events, ev.Type) {
+			if !ep.Active || (ep.TenantID != "" && ep.TenantID != ev.TenantID) || !MatchType(ep.Events, ev.Type) || ep.ID == disabledID {
 				continue
 			}
 			if conf.filter != nil {
