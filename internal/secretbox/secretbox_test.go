@@ -33,7 +33,9 @@ func TestSealOpenRoundTrip(t *testing.T) {
 	} {
 		sealed := box.Seal(plain)
 		require.True(t, strings.HasPrefix(sealed, "v1:"), "sealed %q", sealed)
-		require.NotContains(t, sealed, plain, "the sealed form does not reveal the value")
+		if len(plain) >= 8 { // a shorter value turns up in random base64 by chance
+			require.NotContains(t, sealed, plain, "the sealed form does not reveal the value")
+		}
 
 		got, err := box.Open(sealed)
 		require.NoError(t, err)
