@@ -3,6 +3,7 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,8 +17,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fieldflow/fieldflow/internal/api"
+	"github.com/fieldflow/fieldflow/internal/automations"
 	"github.com/fieldflow/fieldflow/internal/events"
 	"github.com/fieldflow/fieldflow/internal/records"
+	"github.com/fieldflow/fieldflow/internal/secretbox"
 	"github.com/fieldflow/fieldflow/internal/store"
 	"github.com/fieldflow/fieldflow/internal/store/storetest"
 )
@@ -32,6 +35,9 @@ const (
 type serverOpts struct {
 	// MaxBodyBytes is passed to api.Config.
 	MaxBodyBytes int64
+	// Automations serves the automation settings routes, sealing with the
+	// bundle's box.
+	Automations bool
 }
 
 // testBundle is a running API over a fresh store with an admin key and a
@@ -41,6 +47,8 @@ type testBundle struct {
 	store  store.Store
 	admin  string
 	tenant string
+	// box seals the automation settings' secrets.
+	box *secretbox.Box
 }
 
 // eachDialect runs f once per database, in parallel.
@@ -62,13 +70,22 @@ func setup(t *testing.T, dialect string, opts *serverOpts) *testBundle {
 	}
 	s := storetest.Open(t, dialect)
 	rs := records.New(records.Config{Store: s})
-	srv := httptest.NewServer(api.New(api.Config{Records: rs, Store: s, MaxBodyBytes: opts.MaxBodyBytes}))
+	masterKey := make([]byte, 32)
+	_, _ = rand.Read(masterKey)
+	box, err := secretbox.New(masterKey)
+	require.NoError(t, err)
+	cfg := api.Config{Records: rs, Store: s, MaxBodyBytes: opts.MaxBodyBytes}
+	if opts.Automations {
+		cfg.Automations = automations.New(automations.Config{Store: s, Box: box})
+	}
+	srv := httptest.NewServer(api.New(cfg))
 	t.Cleanup(srv.Close)
 	return &testBundle{
 		url:    srv.URL,
 		store:  s,
 		admin:  createKey(t, s, store.RoleAdmin, ""),
 		tenant: createKey(t, s, store.RoleTenant, tenant),
+		box:    box,
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/fieldflow/fieldflow/internal/store"
 )
@@ -35,7 +37,7 @@ func (q *queries) VariableGet(ctx context.Context, tenantID, name string) (*stor
 }
 
 func (q *queries) VariableList(ctx context.Context, tenantID string) ([]*store.Variable, error) {
-	rows, err := q.query(ctx, `SELECT `+variableCols+` FROM variables WHERE tenant_id = $1 ORDER BY name`, tenantID)
+	rows, err := q.query(ctx, `SELECT `+variableCols+` FROM variables WHERE tenant_id = $1`, tenantID)
 	if err != nil {
 		return nil, fmt.Errorf("list variables: %w", err)
 	}
@@ -43,6 +45,10 @@ func (q *queries) VariableList(ctx context.Context, tenantID string) ([]*store.V
 	if err != nil {
 		return nil, fmt.Errorf("list variables: %w", err)
 	}
+	// Sorted bytewise here: unlike SQLite, PostgreSQL's ORDER BY name would
+	// follow the database's collation ("a" before "B" under en_US), and
+	// variables.name is not COLLATE "C" as the field keys are.
+	slices.SortFunc(out, func(a, b *store.Variable) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil
 }
 

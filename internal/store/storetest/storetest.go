@@ -28,6 +28,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Run("Deliveries", func(t *testing.T) { t.Parallel(); testDeliveries(t, newStore) })
 	t.Run("DeliveryLeases", func(t *testing.T) { t.Parallel(); testDeliveryLeases(t, newStore) })
 	t.Run("Attempts", func(t *testing.T) { t.Parallel(); testAttempts(t, newStore) })
+	t.Run("Variables", func(t *testing.T) { t.Parallel(); testVariables(t, newStore) })
+	t.Run("OAuth2Connections", func(t *testing.T) { t.Parallel(); testOAuth2Connections(t, newStore) })
 	t.Run("InTx", func(t *testing.T) { t.Parallel(); testInTx(t, newStore) })
 	t.Run("Store", func(t *testing.T) { t.Parallel(); testStore(t, newStore) })
 	t.Run("Close", func(t *testing.T) { t.Parallel(); testClose(t, newStore) })
