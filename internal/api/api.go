@@ -142,6 +142,13 @@ func newError(status int, msg string, errs ...error) huma.StatusError {
 					detail.Location += "." + name
 				}
 			}
+			// huma echoes the whole body (or the whole object holding a bad
+			// key) as the value. That can be a megabyte, and it can hold
+			// secrets (clientSecret, a secret variable) that an idempotency
+			// record would then keep; the location says enough.
+			if _, isObject := detail.Value.(map[string]any); isObject || detail.Location == "body" {
+				detail = &huma.ErrorDetail{Message: detail.Message, Location: detail.Location}
+			}
 			details = append(details, detail)
 		} else {
 			details = append(details, &huma.ErrorDetail{Message: err.Error()})
