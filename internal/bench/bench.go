@@ -132,6 +132,9 @@ func (r *Result) Print(w io.Writer) {
 	fmt.Fprintf(w, "scenario %s: %d clients, %s, %s measured\n", r.Scenario, r.Clients, rate, r.Elapsed.Round(time.Millisecond))
 	fmt.Fprintf(w, "  %s/s:   %.0f (%d ok)\n", r.Scenario, r.PerSecond(), r.Ops)
 	fmt.Fprintf(w, "  latency:  p50 %s  p95 %s  p99 %s  max %s\n", roundDur(r.P50), roundDur(r.P95), roundDur(r.P99), roundDur(r.Max))
+	if r.Rate > 0 && r.PerSecond() < 0.95*r.Rate {
+		fmt.Fprintf(w, "  the server fell behind the target rate: the phase took %s\n", r.Elapsed.Round(time.Millisecond))
+	}
 	fmt.Fprintf(w, "  errors:   %d\n", r.Errors)
 	if r.FirstError != "" {
 		fmt.Fprintf(w, "  first error: %s\n", r.FirstError)
@@ -269,9 +272,10 @@ func (d *driver) run(ctx context.Context, dur time.Duration) *Result {
 	wg.Wait()
 	elapsed := time.Since(start)
 	if d.cfg.Rate > 0 && ctx.Err() == nil {
-		// At a fixed rate the phase is the schedule: answers that came in
-		// after its end must not stretch it, nor an early finish shrink it.
-		elapsed = dur
+		// At a fixed rate the phase lasts at least the schedule, even when
+		// its last operation was due a little before the end; a server
+		// that fell behind stretches it, and the rate shows that.
+		elapsed = max(elapsed, dur)
 	}
 	return summarise(d.cfg, samples, elapsed)
 }

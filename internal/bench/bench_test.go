@@ -101,8 +101,8 @@ func TestRun(t *testing.T) {
 		require.NoError(t, err)
 		require.Zero(t, res.Errors, res.FirstError)
 		require.InDelta(t, 100, res.Ops, 2, "200/s for 0.5 s")
-		require.Equal(t, bundle.cfg.Duration, res.Elapsed)
-		require.InDelta(t, 200, res.PerSecond(), 4)
+		require.GreaterOrEqual(t, res.Elapsed, bundle.cfg.Duration)
+		require.InDelta(t, 200, res.PerSecond(), 10)
 	})
 
 	t.Run("CountsErrors", func(t *testing.T) {
