@@ -337,6 +337,11 @@ type AttemptView struct {
 	Error           string            `json:"error,omitempty"`
 }
 
+func viewAttempt(a *store.Attempt) *AttemptView {
+	return &AttemptView{Attempt: a.Attempt, StartedAt: a.StartedAt, DurationMS: a.DurationMS, RequestHeaders: a.RequestHeaders,
+		ResponseStatus: a.ResponseStatus, ResponseHeaders: a.ResponseHeaders, ResponseBody: a.ResponseBody, Error: a.Error}
+}
+
 // DeliveryView is a delivery with its attempts.
 type DeliveryView struct {
 	ID            string         `json:"id"`
@@ -365,8 +370,7 @@ func (s *Service) viewDeliveries(ctx context.Context, ds []*store.Delivery) ([]*
 	}
 	by := map[string][]*AttemptView{}
 	for _, a := range attempts {
-		by[a.DeliveryID] = append(by[a.DeliveryID], &AttemptView{Attempt: a.Attempt, StartedAt: a.StartedAt, DurationMS: a.DurationMS,
-			RequestHeaders: a.RequestHeaders, ResponseStatus: a.ResponseStatus, ResponseHeaders: a.ResponseHeaders, ResponseBody: a.ResponseBody, Error: a.Error})
+		by[a.DeliveryID] = append(by[a.DeliveryID], viewAttempt(a))
 	}
 	out := make([]*DeliveryView, len(ds))
 	for i, d := range ds {
@@ -540,9 +544,8 @@ func (s *Service) SendTest(ctx context.Context, endpointID string, tenantID *str
 		return nil, errorf("send test", err)
 	}
 	out := &TestResult{EventID: ev.ID, DeliveryID: d.ID, Success: r.success}
-	if a := r.attempt; a != nil {
-		out.Attempt = &AttemptView{Attempt: a.Attempt, StartedAt: a.StartedAt, DurationMS: a.DurationMS, RequestHeaders: a.RequestHeaders,
-			ResponseStatus: a.ResponseStatus, ResponseHeaders: a.ResponseHeaders, ResponseBody: a.ResponseBody, Error: a.Error}
+	if r.attempt != nil {
+		out.Attempt = viewAttempt(r.attempt)
 	}
 	return out, nil
 }
