@@ -1302,3 +1302,32 @@ func TestWebhookTenantKeys(t *testing.T) {
 		require.Equal(t, http.StatusOK, res.status, "%s", res.body)
 	})
 }
+
+// TestWebhookRetryOfDeliveryInFlightIsRefused proves that "retry now" does
+// not take a delivery away from the process attempting it (which would
+// send it twice), and works again once the attempt is over.
+func TestWebhookRetryOfDeliveryInFlightIsRefused(t *testing.T) {
+	t.Parallel()
+	eachDialect(t, func(t *testing.T, dialect string) {
+		b := startApp(t, dialect, appOpts{})
+		release := make(chan struct{})
+		rc := startReceiver(t, receiverOpts{Delay: func(n int, _ *received) time.Duration {
+			if n == 1 {
+				<-release
+			}
+			return 0
+		}})
+		ep := b.createEndpoint(t, map[string]any{"url": rc.URL, "events": []string{"inflight.test"}})
+		b.publish(t, "inflight.test", "", map[string]any{"n": 1})
+		rc.wait(t, 1, 5*time.Second) // the first attempt is in flight now
+		ds := b.deliveries(t, ep.ID, "").Data
+		require.Len(t, ds, 1)
+		res := b.call(t, b.cfg.AdminKey, http.MethodPost, "/api/deliveries/"+ds[0].ID+"/retry", nil)
+		requireProblem(t, res, http.StatusConflict)
+
+		close(release)
+		b.waitDelivery(t, ds[0].ID, 5*time.Second)
+		b.must(t, http.StatusAccepted, http.MethodPost, "/api/deliveries/"+ds[0].ID+"/retry", nil, nil)
+		rc.wait(t, 2, 5*time.Second)
+	})
+}

@@ -444,7 +444,17 @@ func (s *Service) RetryDelivery(ctx context.Context, id string, tenantID *string
 		return err
 	}
 	err := s.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		return tx.DeliveryRetryNow(ctx, id, s.now())
+		d, err := tx.DeliveryGet(ctx, id)
+		if err != nil {
+			return err
+		}
+		// A delivery some process holds is queued or being attempted right
+		// now; dropping its lease would send it twice.
+		now := s.now()
+		if d.State == store.DeliveryPending && d.LeaseOwner != "" && d.LeasedUntil.After(now) {
+			return fmt.Errorf("%w: the delivery is queued or being attempted now", store.ErrConflict)
+		}
+		return tx.DeliveryRetryNow(ctx, id, now)
 	})
 	if err != nil {
 		return errorf("retry delivery", err)
