@@ -61,14 +61,9 @@ func resolveGroups(ctx context.Context, tx store.Tx, refs []string, key string) 
 
 // CreateGlobalField stores a global field in its groups.
 func (s *Service) CreateGlobalField(ctx context.Context, in *GlobalFieldInput) (*GlobalField, error) {
-	ps := checkKey("body.key", in.Key)
-	ps = append(ps, checkSchema("body.schema", &in.Schema)...)
-	if ps != nil {
-		return nil, &ValidationError{Problems: ps}
-	}
-	schema, err := json.Marshal(in.Schema)
+	schema, err := checkNewField(in.Key, &in.Schema)
 	if err != nil {
-		return nil, fmt.Errorf("encode schema: %w", err)
+		return nil, err
 	}
 	var view *GlobalField
 	err = s.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {

@@ -120,6 +120,21 @@ func checkSchema(location string, s *fields.Schema) []Problem {
 	return ps
 }
 
+// checkNewField validates a new field's key and schema and returns the
+// schema as stored.
+func checkNewField(key string, schema *fields.Schema) (json.RawMessage, error) {
+	ps := checkKey("body.key", key)
+	ps = append(ps, checkSchema("body.schema", schema)...)
+	if ps != nil {
+		return nil, &ValidationError{Problems: ps}
+	}
+	raw, err := json.Marshal(schema)
+	if err != nil {
+		return nil, fmt.Errorf("encode schema: %w", err)
+	}
+	return raw, nil
+}
+
 func checkKey(location, key string) []Problem {
 	if fields.ValidKey(key) {
 		return nil

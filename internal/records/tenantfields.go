@@ -26,14 +26,9 @@ type TenantFieldPatch struct {
 // CreateTenantField adds a tenant's own field to a group. Its key may not
 // clash with a global field of the group or another of the tenant's fields.
 func (s *Service) CreateTenantField(ctx context.Context, tenantID, group string, in *TenantFieldInput) (*TenantField, error) {
-	ps := checkKey("body.key", in.Key)
-	ps = append(ps, checkSchema("body.schema", &in.Schema)...)
-	if ps != nil {
-		return nil, &ValidationError{Problems: ps}
-	}
-	schema, err := json.Marshal(in.Schema)
+	schema, err := checkNewField(in.Key, &in.Schema)
 	if err != nil {
-		return nil, fmt.Errorf("encode schema: %w", err)
+		return nil, err
 	}
 	var view *TenantField
 	err = s.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
