@@ -59,9 +59,10 @@ func InsertEvents(ctx context.Context, tx store.Tx, evs []*events.Event) error {
 
 // Service applies changes.
 type Service struct {
-	store store.Store
-	emit  Emitter
-	now   func() time.Time
+	store   store.Store
+	emit    Emitter
+	now     func() time.Time
+	schemas *schemaCache
 }
 
 // Config configures a Service.
@@ -71,13 +72,30 @@ type Config struct {
 	Emit Emitter
 	// Now is the clock; defaults to time.Now.
 	Now func() time.Time
+	// SchemaTTL is how long a value save may validate against a schema
+	// read earlier. Changes made through this process are seen at once;
+	// this bounds how late another process's changes are seen. Defaults
+	// to 1 second; negative reads the schema for every save.
+	SchemaTTL time.Duration
 }
 
 // New returns a Service.
 func New(cfg Config) *Service {
-	s := &Service{store: cfg.Store, emit: cfg.Emit, now: cfg.Now}
-	if s.emit == nil {
-		s.emit = InsertEvents
+	if cfg.SchemaTTL == 0 {
+		cfg.SchemaTTL = time.Second
+	}
+	s := &Service{store: cfg.Store, now: cfg.Now, schemas: newSchemaCache(cfg.SchemaTTL)}
+	emit := cfg.Emit
+	if emit == nil {
+		emit = InsertEvents
+	}
+	// Every change of groups and fields goes out as an event, so this is
+	// the one place that sees them all.
+	s.emit = func(ctx context.Context, tx store.Tx, evs []*events.Event) error {
+		if changesSchema(evs) {
+			tx.AfterCommit(s.schemas.clear)
+		}
+		return emit(ctx, tx, evs)
 	}
 	if s.now == nil {
 		s.now = time.Now

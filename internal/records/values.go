@@ -40,13 +40,14 @@ type SaveValuesParams struct {
 // field_value.saved or field_value.deleted event per changed key and one
 // entity.updated event. A save that changes nothing writes nothing.
 func (s *Service) SaveValues(ctx context.Context, p *SaveValuesParams) (*EntityValues, error) {
-	g, err := s.store.FieldGroupGet(ctx, p.Group)
+	g, err := s.schemas.group(ctx, s.store, p.Group)
 	if err != nil {
 		return nil, fmt.Errorf("save values: %w", err)
 	}
-	// Validation reads the schema outside the transaction so that the
-	// single SQLite writer spends its time only on the write.
-	schema, err := s.effective(ctx, s.store, p.TenantID, g.ID)
+	// Validation reads the schema outside the transaction (and mostly from
+	// memory) so that the single SQLite writer spends its time only on the
+	// write.
+	schema, err := s.schemas.schema(ctx, s, p.TenantID, g.ID)
 	if err != nil {
 		return nil, fmt.Errorf("save values: %w", err)
 	}
