@@ -39,6 +39,9 @@ type Config struct {
 	IdempotencyTTL time.Duration
 	// Automations serves the automation settings routes when set.
 	Automations *automations.Service
+	// OpsOnly serves only /healthz, /readyz, /metrics and the OpenAPI
+	// document: a worker process sends deliveries but takes no API calls.
+	OpsOnly bool
 	// Webhooks serves the webhook routes when set.
 	Webhooks *webhooks.Service
 	// EventDetail adds deliveries and runs to GET /api/events/{id}.
@@ -89,12 +92,14 @@ func New(cfg Config) *Server {
 	s.api = humago.New(s.mux, hc)
 	s.api.UseMiddleware(s.authMiddleware)
 
-	s.registerFields()
-	s.registerEvents()
-	s.registerWebhooks()
-	s.registerSettings()
-	for _, r := range cfg.Register {
-		r(s.api)
+	if !cfg.OpsOnly {
+		s.registerFields()
+		s.registerEvents()
+		s.registerWebhooks()
+		s.registerSettings()
+		for _, r := range cfg.Register {
+			r(s.api)
+		}
 	}
 	s.registerOps()
 	// huma caps typed bodies at its own 1 MiB default and RawBody ones not

@@ -125,7 +125,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	})
 	rs := records.New(records.Config{Store: s, Emit: a.webhooks.Fanout})
 	as := automations.New(automations.Config{Store: s, Box: box})
-	a.handler = api.New(api.Config{Records: rs, Store: s, Webhooks: a.webhooks, Automations: as, Version: Version, Logger: cfg.Logger, Registry: reg})
+	a.handler = api.New(api.Config{Records: rs, Store: s, Webhooks: a.webhooks, Automations: as, OpsOnly: cfg.Role == "worker", Version: Version, Logger: cfg.Logger, Registry: reg})
 	return a, nil
 }
 

@@ -37,7 +37,9 @@ type Config struct {
 	// AllowPrivateTargets lets outbound requests reach loopback and private
 	// addresses. Defaults to false; tests turn it on.
 	AllowPrivateTargets bool
-	// Role is all, api or worker. Defaults to all.
+	// Role is all, api or worker. Defaults to all. api serves the API and
+	// leaves sending to workers; worker sends deliveries and serves only
+	// /healthz, /readyz and /metrics.
 	Role string
 	// DeliveryLease is how long a claimed delivery stays with this process
 	// without a heartbeat before another process may take it. Defaults to

@@ -1331,3 +1331,42 @@ func TestWebhookRetryOfDeliveryInFlightIsRefused(t *testing.T) {
 		rc.wait(t, 2, 5*time.Second)
 	})
 }
+
+// TestSplitRolesDeliver proves the split deployment: an api process takes
+// the publish and sends nothing, a worker process on the same database
+// serves no API but delivers what the api process accepted.
+func TestSplitRolesDeliver(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dsn := storetest.DSN(t, "postgres")
+	mk := make([]byte, 32)
+	_, _ = rand.Read(mk)
+	start := func(role string) *app.App {
+		cfg := app.Config{DB: dsn, Addr: "127.0.0.1:0", AdminKey: adminKey, MasterKey: base64.StdEncoding.EncodeToString(mk),
+			AllowPrivateTargets: true, DeliveryPoll: 100 * time.Millisecond, ShutdownGrace: 2 * time.Second, Role: role,
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Stdout: io.Discard}
+		a, err := app.New(ctx, cfg)
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = a.Stop(context.Background()) })
+		require.NoError(t, a.Start(ctx))
+		return a
+	}
+	apiApp := start("api")
+	b := &testBundle{cfg: app.Config{AdminKey: adminKey}, url: "http://" + apiApp.Addr()}
+	rc := startReceiver(t, receiverOpts{})
+	b.createEndpoint(t, map[string]any{"url": rc.URL, "events": []string{"split.test"}})
+	b.publish(t, "split.test", "", map[string]any{"n": 1})
+	time.Sleep(300 * time.Millisecond)
+	require.Empty(t, rc.all(), "an api process does not send")
+
+	worker := start("worker")
+	rc.wait(t, 1, 5*time.Second)
+	res, err := http.Get("http://" + worker.Addr() + "/api/field-groups")
+	require.NoError(t, err)
+	res.Body.Close()
+	require.Equal(t, http.StatusNotFound, res.StatusCode, "a worker serves no API")
+	res, err = http.Get("http://" + worker.Addr() + "/readyz")
+	require.NoError(t, err)
+	res.Body.Close()
+	require.Equal(t, http.StatusOK, res.StatusCode)
+}
