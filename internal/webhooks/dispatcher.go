@@ -2,13 +2,17 @@ package webhooks
 
 import (
 	"bytes"
+	"cmp"
 	"container/heap"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -569,10 +573,21 @@ func (s *Service) writeResults(ctx context.Context, batch []*result) {
 	now := s.now()
 	var retryAt []time.Time
 	disabled := false
+	// Rows are locked in id order, deliveries then endpoints, by every
+	// writer and by the lease heartbeat: several writers locking the same
+	// rows in different orders deadlock on PostgreSQL, and a rolled-back
+	// batch is sent again.
+	ordered := slices.Clone(batch)
+	slices.SortFunc(ordered, func(a, b *result) int {
+		if a.state == nil || b.state == nil {
+			return cmp.Compare(boolInt(a.state != nil), boolInt(b.state != nil))
+		}
+		return strings.Compare(a.state.ID, b.state.ID)
+	})
 	err := s.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
 		retryAt = retryAt[:0]
 		health := map[string]*result{} // last result per endpoint
-		for _, r := range batch {
+		for _, r := range ordered {
 			if r.state == nil {
 				continue
 			}
@@ -593,8 +608,8 @@ func (s *Service) writeResults(ctx context.Context, batch []*result) {
 				retryAt = append(retryAt, r.state.NextAttemptAt)
 			}
 		}
-		for id, r := range health {
-			changed, err := s.updateHealth(ctx, tx, id, r, now)
+		for _, id := range slices.Sorted(maps.Keys(health)) {
+			changed, err := s.updateHealth(ctx, tx, id, health[id], now)
 			if err != nil {
 				return err
 			}
@@ -628,6 +643,13 @@ func (s *Service) writeResults(ctx context.Context, batch []*result) {
 	if len(retryAt) > 0 {
 		s.disp.wakeAt(retryAt...)
 	}
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // updateHealth tracks how long an endpoint has failed and disables it on

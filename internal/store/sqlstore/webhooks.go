@@ -249,13 +249,17 @@ func (q *queries) DeliveryClaimDue(ctx context.Context, p *store.DeliveryClaimDu
 }
 
 func (q *queries) DeliveryExtendLeases(ctx context.Context, owner string, ids []string, until time.Time) error {
+	// Rows are locked in id order, as the result writers lock them, so the
+	// two never deadlock (PostgreSQL).
+	ids = slices.Sorted(slices.Values(ids))
 	for start := 0; start < len(ids); start += 500 {
 		chunk := ids[start:min(start+500, len(ids))]
 		args := []any{q.t(until), owner}
 		for _, id := range chunk {
 			args = append(args, id)
 		}
-		if _, err := q.exec(ctx, `UPDATE deliveries SET leased_until = $1 WHERE lease_owner = $2 AND state = 'pending' AND id IN (`+placeholders(3, len(chunk))+`)`, args...); err != nil {
+		if _, err := q.exec(ctx, `UPDATE deliveries SET leased_until = $1 WHERE id IN (SELECT id FROM deliveries
+			WHERE lease_owner = $2 AND state = 'pending' AND id IN (`+placeholders(3, len(chunk))+`) ORDER BY id `+q.d.LockSuffix+`)`, args...); err != nil {
 			return fmt.Errorf("extend delivery leases: %w", err)
 		}
 	}
