@@ -2,7 +2,6 @@ package records
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -142,13 +141,8 @@ func (s *Service) UpdateGlobalField(ctx context.Context, id string, p *GlobalFie
 			return err
 		}
 		next := *f
-		if p.Label != nil {
-			next.Label = *p.Label
-		}
-		if p.Schema != nil {
-			if next.Schema, err = json.Marshal(p.Schema); err != nil {
-				return fmt.Errorf("encode schema: %w", err)
-			}
+		if err := patchField(&next.Label, &next.Schema, p.Label, p.Schema); err != nil {
+			return err
 		}
 		if p.FieldGroupIDs != nil {
 			ids, err := resolveGroups(ctx, tx, p.FieldGroupIDs, f.Key)

@@ -153,6 +153,22 @@ func checkNewField(key string, schema *fields.Schema) (json.RawMessage, error) {
 	return raw, nil
 }
 
+// patchField applies a patch's label and schema (each when set) to a
+// stored field's.
+func patchField(label *string, schema *json.RawMessage, newLabel *string, newSchema *fields.Schema) error {
+	if newLabel != nil {
+		*label = *newLabel
+	}
+	if newSchema != nil {
+		raw, err := json.Marshal(newSchema)
+		if err != nil {
+			return fmt.Errorf("encode schema: %w", err)
+		}
+		*schema = raw
+	}
+	return nil
+}
+
 func checkKey(location, key string) []Problem {
 	if fields.ValidKey(key) {
 		return nil

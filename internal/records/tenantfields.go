@@ -2,7 +2,6 @@ package records
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/fieldflow/fieldflow/internal/events"
@@ -118,13 +117,8 @@ func (s *Service) UpdateTenantField(ctx context.Context, tenantID, id string, p 
 			return err
 		}
 		next := *f
-		if p.Label != nil {
-			next.Label = *p.Label
-		}
-		if p.Schema != nil {
-			if next.Schema, err = json.Marshal(p.Schema); err != nil {
-				return fmt.Errorf("encode schema: %w", err)
-			}
+		if err := patchField(&next.Label, &next.Schema, p.Label, p.Schema); err != nil {
+			return err
 		}
 		if next.Label == f.Label && string(next.Schema) == string(f.Schema) {
 			view = prev
