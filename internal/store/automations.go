@@ -59,3 +59,193 @@ type OAuth2ConnectionListParams struct {
 	Page
 	TenantID *string
 }
+
+// AutomationReader holds the reads of automations, their runs and timers.
+type AutomationReader interface {
+	AutomationGet(ctx context.Context, id string) (*Automation, error)
+	AutomationList(ctx context.Context, p *AutomationListParams) ([]*Automation, int, error)
+	// AutomationListAll returns every automation, for the trigger cache.
+	AutomationListAll(ctx context.Context) ([]*Automation, error)
+
+	RunGet(ctx context.Context, id string) (*Run, error)
+	// RunList lists runs newest first (by Seq).
+	RunList(ctx context.Context, p *RunListParams) ([]*Run, error)
+	// RunStepList returns the step attempts of the runs, oldest first (by
+	// their Seq).
+	RunStepList(ctx context.Context, runIDs []string) ([]*RunStep, error)
+}
+
+// AutomationWriter holds their writes.
+type AutomationWriter interface {
+	AutomationCreate(ctx context.Context, a *Automation) error
+	AutomationUpdate(ctx context.Context, a *Automation) error
+	// AutomationDelete deletes an automation with its runs, their steps and
+	// its timers.
+	AutomationDelete(ctx context.Context, id string) error
+
+	RunInsert(ctx context.Context, rs []*Run) error
+	// RunClaimDue leases up to Limit pending runs that are due and not
+	// leased by anyone, oldest due first (the delivery claim, for runs).
+	RunClaimDue(ctx context.Context, p *RunClaimDueParams) ([]*Run, error)
+	RunExtendLeases(ctx context.Context, owner string, ids []string, until time.Time) error
+	// RunReleaseLeases drops the leases of pending runs held by owner, or by
+	// anyone when owner is empty.
+	RunReleaseLeases(ctx context.Context, owner string) error
+	// RunSetStateIfLeased applies p only while p.Owner holds the run's
+	// lease, and reports whether it applied.
+	RunSetStateIfLeased(ctx context.Context, p *RunSetStateParams) (bool, error)
+	// RunRetryNow makes a run pending and due now, keeping its Step (a
+	// retry continues from the failed step), with Attempts 0 and no lease.
+	RunRetryNow(ctx context.Context, id string, now time.Time) error
+	// RunStepInsert appends step attempts; Seq is assigned by the database.
+	RunStepInsert(ctx context.Context, steps []*RunStep) error
+
+	// TimerUpsert sets the timer of (automation, tenant, group, entity,
+	// field), replacing one that exists.
+	TimerUpsert(ctx context.Context, t *Timer) error
+	// TimerDelete removes the timer of a key, if any.
+	TimerDelete(ctx context.Context, k TimerKey) error
+	// TimerTakeDue deletes and returns up to limit timers due at or before
+	// now, soonest first. Two concurrent callers never take the same timer.
+	TimerTakeDue(ctx context.Context, now time.Time, limit int) ([]*Timer, error)
+	// TimerNextDue is the soonest due time of any timer; zero if none.
+	TimerNextDue(ctx context.Context) (time.Time, error)
+}
+
+// Automation is a stored automation. Definition holds its description,
+// trigger and actions as the API took them (JSON).
+type Automation struct {
+	ID          string
+	TenantID    string // empty: vendor-wide
+	Name        string
+	Active      bool
+	ActivatedAt time.Time // zero while never active
+	Definition  []byte
+	// Secret signs the webhook action's requests; sealed with the master key.
+	Secret    string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// AutomationListParams filters automations.
+type AutomationListParams struct {
+	Page
+	TenantID *string
+}
+
+// Run states.
+const (
+	RunPending   = "pending"
+	RunSucceeded = "succeeded"
+	RunFailed    = "failed"
+)
+
+// Run is one automation × one trigger.
+type Run struct {
+	Seq          int64
+	ID           string
+	AutomationID string
+	// EventID is the triggering event; for a time rule, the event that set
+	// the timer off (the last change of the field).
+	EventID   string
+	EventType string
+	TenantID  string
+	// Trigger is the payload templates see as `event` when it is not the
+	// stored event's payload (time rules); empty otherwise.
+	Trigger []byte
+	// Cause is the cause chain (JSON array) of the triggering event; its
+	// length is the run's depth.
+	Cause         []byte
+	State         string
+	Step          int // index of the next action to run
+	Attempts      int // attempts of that action so far
+	NextAttemptAt time.Time
+	LeasedUntil   time.Time
+	LeaseOwner    string
+	// Steps holds what finished steps left for later ones (JSON object by
+	// step name: their captured responses).
+	Steps     []byte
+	Error     string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// RunListParams filters runs, newest first. Set AutomationID or EventID.
+type RunListParams struct {
+	AutomationID string
+	EventID      string
+	State        string
+	BeforeSeq    int64
+	Limit        int
+}
+
+// RunClaimDueParams claims due runs.
+type RunClaimDueParams struct {
+	Now        time.Time
+	Owner      string
+	LeaseUntil time.Time
+	Limit      int
+	// ExcludeAutomations are automations whose local queue is full.
+	ExcludeAutomations []string
+}
+
+// RunSetStateParams is a guarded state change of a run.
+type RunSetStateParams struct {
+	ID            string
+	Owner         string
+	State         string
+	Step          int
+	Attempts      int
+	NextAttemptAt time.Time
+	Steps         []byte
+	Error         string
+	At            time.Time
+}
+
+// Step attempt states.
+const (
+	StepSucceeded = "succeeded"
+	StepFailed    = "failed"   // final: the run failed here
+	StepRetrying  = "retrying" // failed, will be tried again
+	StepSkipped   = "skipped"  // its `if` was false
+)
+
+// RunStep is one attempt of one action of a run.
+type RunStep struct {
+	Seq        int64
+	RunID      string
+	Index      int
+	Name       string
+	Type       string
+	Attempt    int
+	State      string
+	StartedAt  time.Time
+	DurationMS int64
+	// Request is the rendered request (JSON object), secrets redacted.
+	Request         []byte
+	ResponseStatus  int
+	ResponseHeaders map[string]string
+	ResponseBody    string
+	Error           string
+	// Notes are remarks such as template paths that were missing.
+	Notes []string
+}
+
+// TimerKey names the timer of one automation for one entity's field.
+type TimerKey struct {
+	AutomationID string
+	TenantID     string
+	FieldGroupID string
+	EntityID     string
+	FieldKey     string
+}
+
+// Timer is a pending time rule: when DueAt comes, the automation runs.
+type Timer struct {
+	TimerKey
+	DueAt time.Time
+	// EventID is the change that started it; Value the field's value then.
+	EventID   string
+	Value     []byte
+	CreatedAt time.Time
+}
