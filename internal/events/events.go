@@ -42,6 +42,33 @@ type Event struct {
 	Payload    []byte
 	// DedupKey is the id a host supplied when publishing; empty otherwise.
 	DedupKey string
+	// Cause is the chain of automation runs that led to this event, oldest
+	// first; empty for changes made through the API. Its length is the
+	// event's depth. The payload carries it as causedBy.
+	Cause []Cause
+}
+
+// Cause is one link of a cause chain: the run whose step made a change, the
+// automation it belongs to and the event that started it.
+type Cause struct {
+	AutomationID string `json:"automationId"`
+	RunID        string `json:"runId"`
+	EventID      string `json:"eventId"`
+}
+
+// MaxCauseDepth is how many automation runs may follow one another through
+// the changes they make. An event deeper than that starts no run, and a
+// step that would make one fails with a clear error, so a rule that
+// triggers itself (or two that trigger each other) stop.
+const MaxCauseDepth = 5
+
+// CauseMember is the causedBy member that payloads of caused events carry.
+func CauseMember(chain []Cause) Member {
+	links := make([]any, len(chain))
+	for i, c := range chain {
+		links[i] = Object{{"automationId", c.AutomationID}, {"runId", c.RunID}, {"eventId", c.EventID}}
+	}
+	return Member{"causedBy", links}
 }
 
 // New builds an event with a fresh id. Members are appended after the common

@@ -32,8 +32,9 @@ type SaveValuesParams struct {
 	// IfMatch, when set, refuses the save unless the entity is at that
 	// version.
 	IfMatch *int64
-	// Cause, when set, records what caused this save (automations).
-	Cause string
+	// Cause, when set, is the chain of automation runs that made this
+	// save; its events carry it.
+	Cause []events.Cause
 }
 
 // SaveValues validates and stores a partial update, with one
@@ -163,7 +164,7 @@ func (s *Service) SaveValues(ctx context.Context, p *SaveValuesParams) (*EntityV
 		for _, k := range save.Delete {
 			delete(after, k)
 		}
-		evs, err := valueEvents(g, p.EntityID, p.TenantID, save.At, changed, cur.Values, after, save.Version)
+		evs, err := valueEvents(g, p.EntityID, p.TenantID, save.At, changed, cur.Values, after, save.Version, p.Cause)
 		if err != nil {
 			return err
 		}
@@ -185,38 +186,46 @@ func (s *Service) SaveValues(ctx context.Context, p *SaveValuesParams) (*EntityV
 
 // valueEvents builds one field_value.* event per changed key and the
 // entity.updated event.
-func valueEvents(g *store.FieldGroup, entityID, tenantID string, at time.Time, changed []string, before, after map[string]json.RawMessage, version int64) ([]*events.Event, error) {
+func valueEvents(g *store.FieldGroup, entityID, tenantID string, at time.Time, changed []string, before, after map[string]json.RawMessage, version int64, cause []events.Cause) ([]*events.Event, error) {
 	evs := make([]*events.Event, 0, len(changed)+1)
+	var caused []events.Member
+	if len(cause) > 0 {
+		caused = []events.Member{events.CauseMember(cause)}
+	}
 	for _, k := range changed {
 		typ := events.FieldValueSaved
 		if _, ok := after[k]; !ok {
 			typ = events.FieldValueDeleted
 		}
-		ev, err := newEvent(typ, tenantID, at,
-			events.Member{Key: "fieldGroupId", Value: g.ID},
-			events.Member{Key: "fieldGroupKey", Value: g.Key},
-			events.Member{Key: "entityId", Value: entityID},
-			events.Member{Key: "fieldKey", Value: k},
-			events.Member{Key: "value", Value: rawOrNull(after, k)},
-			events.Member{Key: "previousValue", Value: rawOrNull(before, k)},
-		)
+		members := append([]events.Member{
+			{Key: "fieldGroupId", Value: g.ID},
+			{Key: "fieldGroupKey", Value: g.Key},
+			{Key: "entityId", Value: entityID},
+			{Key: "fieldKey", Value: k},
+			{Key: "value", Value: rawOrNull(after, k)},
+			{Key: "previousValue", Value: rawOrNull(before, k)},
+		}, caused...)
+		ev, err := newEvent(typ, tenantID, at, members...)
 		if err != nil {
 			return nil, err
 		}
+		ev.Cause = cause
 		evs = append(evs, ev)
 	}
-	ev, err := newEvent(events.EntityUpdated, tenantID, at,
-		events.Member{Key: "fieldGroupId", Value: g.ID},
-		events.Member{Key: "fieldGroupKey", Value: g.Key},
-		events.Member{Key: "entityId", Value: entityID},
-		events.Member{Key: "values", Value: rawObject(after, sortedKeys(after))},
-		events.Member{Key: "previousValues", Value: rawObject(before, changed)},
-		events.Member{Key: "changedKeys", Value: changed},
-		events.Member{Key: "version", Value: version},
-	)
+	members := append([]events.Member{
+		{Key: "fieldGroupId", Value: g.ID},
+		{Key: "fieldGroupKey", Value: g.Key},
+		{Key: "entityId", Value: entityID},
+		{Key: "values", Value: rawObject(after, sortedKeys(after))},
+		{Key: "previousValues", Value: rawObject(before, changed)},
+		{Key: "changedKeys", Value: changed},
+		{Key: "version", Value: version},
+	}, caused...)
+	ev, err := newEvent(events.EntityUpdated, tenantID, at, members...)
 	if err != nil {
 		return nil, err
 	}
+	ev.Cause = cause
 	return append(evs, ev), nil
 }
 
@@ -348,7 +357,7 @@ func (s *Service) DeleteValues(ctx context.Context, tenantID, group, entityID, f
 		if err := tx.EntitySave(ctx, save); err != nil {
 			return err
 		}
-		evs, err := valueEvents(g, entityID, tenantID, at, removed, cur.Values, after, save.Version)
+		evs, err := valueEvents(g, entityID, tenantID, at, removed, cur.Values, after, save.Version, nil)
 		if err != nil {
 			return err
 		}
