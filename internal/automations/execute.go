@@ -1,0 +1,260 @@
+//go:build automations_wip
+
+package automations
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/fieldflow/fieldflow/internal/events"
+	"github.com/fieldflow/fieldflow/internal/records"
+	"github.com/fieldflow/fieldflow/internal/store"
+	"github.com/fieldflow/fieldflow/internal/webhooks"
+)
+
+// runJob is a run held in memory with the payload its templates see as
+// event.
+type runJob struct {
+	run     *store.Run
+	payload []byte
+}
+
+// runResult is what one pass over a run's steps did, waiting to be
+// written: the step attempts and the run's new state. state is nil when
+// nothing is to be written (the automation is gone).
+type runResult struct {
+	job   *runJob
+	steps []*store.RunStep
+	state *store.RunSetStateParams
+}
+
+// execute runs a run's actions from its current step, in order, until one
+// fails or all are done. A step that fails and may be retried leaves the
+// run pending at that step; its next attempt starts there, with what the
+// earlier steps captured. It returns false when shutdown cut it short.
+func (s *Service) execute(ctx context.Context, j *runJob) (*runResult, bool) {
+	r := j.run
+	res := &runResult{job: j}
+	ca, ok := s.cache.get(ctx, s.store, r.AutomationID)
+	if !ok {
+		return res, true // deleted, and its runs with it
+	}
+	now := s.clock()
+	sc, err := s.scope(ctx, r, j.payload)
+	if err != nil {
+		res.state = s.finalState(r, store.RunFailed, r.Step, r.Attempts, nil, "prepare run: "+err.Error(), now)
+		return res, true
+	}
+	captured := sc.Steps
+	step, attempts := r.Step, r.Attempts
+	for ; step < len(ca.def.Actions); step++ {
+		a := &ca.def.Actions[step]
+		rec := &store.RunStep{RunID: r.ID, Index: step, Name: a.Name, Type: a.Type, Attempt: attempts + 1, StartedAt: s.clock()}
+		if c := ca.ifs[step]; c != nil {
+			ok, err := c.eval(sc.celVars())
+			if err != nil || !ok {
+				rec.State = store.StepSkipped
+				if err != nil {
+					rec.Error = "if could not be evaluated, so the step was skipped: " + err.Error()
+				}
+				res.steps = append(res.steps, rec)
+				attempts = 0
+				continue
+			}
+		}
+		out := s.runStep(ctx, ca, a, r, j.payload, sc)
+		if out.cutShort && ctx.Err() != nil {
+			return nil, false
+		}
+		out.fill(rec)
+		if out.err == "" {
+			rec.State = store.StepSucceeded
+			res.steps = append(res.steps, rec)
+			if a.CaptureResponse && out.response != nil {
+				captured[a.Name] = map[string]any{"response": out.response}
+			}
+			if out.entity != nil {
+				sc.Entity = out.entity
+			}
+			attempts = 0
+			continue
+		}
+		attempts++
+		if out.retryable {
+			if next, ok := webhooks.NextAttemptAt(s.clock(), ca.schedules[step], attempts, out.retryAfter, rand.Float64()); ok {
+				rec.State = store.StepRetrying
+				res.steps = append(res.steps, rec)
+				res.state = &store.RunSetStateParams{ID: r.ID, Owner: s.cfg.Owner, State: store.RunPending, Step: step, Attempts: attempts,
+					NextAttemptAt: next, Steps: encodeSteps(captured), Error: out.err, At: now}
+				return res, true
+			}
+		}
+		rec.State = store.StepFailed
+		res.steps = append(res.steps, rec)
+		res.state = s.finalState(r, store.RunFailed, step, attempts, captured, fmt.Sprintf("step %s failed: %s", a.Name, out.err), now)
+		return res, true
+	}
+	res.state = s.finalState(r, store.RunSucceeded, step, 0, captured, "", now)
+	return res, true
+}
+
+func (s *Service) finalState(r *store.Run, state string, step, attempts int, captured map[string]any, msg string, now time.Time) *store.RunSetStateParams {
+	return &store.RunSetStateParams{ID: r.ID, Owner: s.cfg.Owner, State: state, Step: step, Attempts: attempts, NextAttemptAt: now,
+		Steps: encodeSteps(captured), Error: msg, At: now}
+}
+
+func encodeSteps(m map[string]any) []byte {
+	if len(m) == 0 {
+		return nil
+	}
+	b, _ := events.Encode(m)
+	return b
+}
+
+// stepOutcome is one attempt of one step, whatever its kind.
+type stepOutcome struct {
+	*StepOutcome
+	err        string
+	retryable  bool
+	retryAfter time.Duration
+	response   map[string]any
+	entity     map[string]any // set_field: the entity after the write
+	cutShort   bool
+}
+
+func (o *stepOutcome) fill(rec *store.RunStep) {
+	rec.Error = o.err
+	if o.StepOutcome == nil {
+		return
+	}
+	rec.Request = o.Request
+	rec.ResponseStatus = o.Status
+	rec.ResponseHeaders = o.Headers
+	rec.ResponseBody = o.Body
+	rec.DurationMS = o.Duration.Milliseconds()
+	rec.Notes = o.Notes
+}
+
+func (s *Service) runStep(ctx context.Context, ca *rule, a *Action, r *store.Run, payload []byte, sc *runScope) *stepOutcome {
+	idem := r.ID + "-" + a.Name
+	switch a.Type {
+	case ActionHTTP:
+		return fromHTTP(ctx, s.exec.HTTP(ctx, a, &sc.Scope, idem))
+	case ActionWebhook:
+		body, err := webhookBody(payload, sc)
+		if err != nil {
+			return &stepOutcome{err: err.Error()}
+		}
+		msgID := r.ID + "-" + a.Name
+		return fromHTTP(ctx, s.exec.Webhook(ctx, a.URL, ca.secret, msgID, body, idem))
+	case ActionSetField:
+		return s.setField(ctx, ca, a, r, sc)
+	}
+	return &stepOutcome{err: "unknown action type " + a.Type}
+}
+
+func fromHTTP(ctx context.Context, o *StepOutcome) *stepOutcome {
+	out := &stepOutcome{StepOutcome: o, response: o.Response, retryable: o.Retryable, retryAfter: o.RetryAfter}
+	switch {
+	case o.Err != nil:
+		out.err = o.Err.Error()
+		out.cutShort = ctx.Err() != nil
+	case o.Status < 200 || o.Status > 299:
+		out.err = fmt.Sprintf("HTTP %d", o.Status)
+	}
+	return out
+}
+
+// webhookBody is what the webhook action sends: the event and the record
+// it is about, as the entity is now.
+func webhookBody(payload []byte, sc *runScope) ([]byte, error) {
+	record := events.Object{}
+	if id, ok := sc.Entity["id"]; ok {
+		record = events.Object{
+			{Key: "tenantId", Value: sc.tenantID},
+			{Key: "fieldGroupKey", Value: sc.Event["fieldGroupKey"]},
+			{Key: "entityId", Value: id},
+			{Key: "values", Value: sc.Entity["values"]},
+			{Key: "version", Value: sc.Entity["version"]},
+		}
+	}
+	return events.Encode(events.Object{{Key: "event", Value: json.RawMessage(payload)}, {Key: "record", Value: record}})
+}
+
+// setField writes values back through the same validation as the API. The
+// events it causes carry the run in their cause chain; a chain that would
+// grow past events.MaxCauseDepth stops here.
+func (s *Service) setField(ctx context.Context, ca *rule, a *Action, r *store.Run, sc *runScope) *stepOutcome {
+	start := time.Now()
+	var chain []events.Cause
+	if len(r.Cause) > 0 {
+		if err := json.Unmarshal(r.Cause, &chain); err != nil {
+			return &stepOutcome{err: "read cause chain: " + err.Error()}
+		}
+	}
+	chain = append(chain, events.Cause{AutomationID: ca.a.ID, RunID: r.ID, EventID: r.EventID})
+	group := a.FieldGroup
+	if group == "" {
+		group, _ = sc.Event["fieldGroupId"].(string)
+	}
+	entityID, _ := sc.Event["entityId"].(string)
+	rd := s.exec.Templates().Renderer(&sc.Scope)
+	if a.EntityID != "" {
+		rendered, err := rd.Text(a.EntityID)
+		if err != nil {
+			return &stepOutcome{err: "entityId: " + err.Error()}
+		}
+		entityID = rendered.Text
+	}
+	values := make(map[string]any, len(a.Values))
+	redacted := make(map[string]any, len(a.Values))
+	for k, v := range a.Values {
+		val, red, err := rd.JSON(v)
+		if err != nil {
+			return &stepOutcome{err: "values." + k + ": " + err.Error()}
+		}
+		values[k], redacted[k] = val, red
+	}
+	notes := rd.Notes()
+	reqLog, _ := events.Encode(events.Object{{Key: "fieldGroup", Value: group}, {Key: "entityId", Value: entityID}, {Key: "values", Value: redacted}})
+	out := &stepOutcome{StepOutcome: &StepOutcome{Request: reqLog, Notes: notes}}
+	defer func() { out.Duration = time.Since(start) }()
+	if len(chain) > events.MaxCauseDepth {
+		links := make([]string, len(chain))
+		for i, c := range chain {
+			links[i] = c.AutomationID
+		}
+		out.err = fmt.Sprintf("cause chain deeper than %d: each write triggered another run (%s), so this write was stopped to break the loop",
+			events.MaxCauseDepth, strings.Join(links, " → "))
+		return out
+	}
+	saved, err := s.records.SaveValues(ctx, &records.SaveValuesParams{TenantID: r.TenantID, Group: group, EntityID: entityID, Values: values, Cause: chain})
+	var ve *records.ValidationError
+	switch {
+	case errors.As(err, &ve):
+		msgs := make([]string, len(ve.Problems))
+		for i, p := range ve.Problems {
+			msgs[i] = strings.TrimPrefix(p.Location, "body.") + ": " + p.Message
+		}
+		out.err = "values refused: " + strings.Join(msgs, "; ")
+	case errors.Is(err, store.ErrNotFound):
+		out.err = "field group " + group + " not found"
+	case err != nil:
+		out.err = err.Error()
+		out.retryable = true
+	default:
+		out.Status = 200
+		out.Body = fmt.Sprintf(`{"version":%d}`, saved.Version)
+		ent := map[string]any{"id": entityID, "values": saved.Data, "version": saved.Version}
+		if gid, ok := sc.Entity["fieldGroupId"]; ok {
+			ent["fieldGroupId"] = gid
+		}
+		out.entity = ent
+	}
+	return out
+}

@@ -1,0 +1,158 @@
+//go:build automations_wip
+
+package automations
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/fieldflow/fieldflow/internal/events"
+	"github.com/fieldflow/fieldflow/internal/secretbox"
+	"github.com/fieldflow/fieldflow/internal/store"
+	"github.com/fieldflow/fieldflow/internal/webhooks"
+)
+
+// rule is an automation ready to match events and run: conditions
+// compiled, durations parsed, the signing secret opened.
+type rule struct {
+	a   *store.Automation
+	def Definition
+	// cond is the trigger's condition; nil when there is none.
+	cond *condition
+	// from and to are the trigger's value filters as canonical JSON; nil
+	// matches any value.
+	from, to []byte
+	// slaValue is the SLA's held value as canonical JSON; nil: any value.
+	slaValue []byte
+	slaAfter time.Duration
+	offset   time.Duration
+	// ifs and schedules are per action; nil when absent.
+	ifs       []*condition
+	schedules [][]time.Duration
+	secret    string
+}
+
+func compile(a *store.Automation, box *secretbox.Box) (*rule, error) {
+	c := &rule{a: a}
+	if err := json.Unmarshal(a.Definition, &c.def); err != nil {
+		return nil, fmt.Errorf("automation %s definition: %w", a.ID, err)
+	}
+	t := &c.def.Trigger
+	var err error
+	if t.Condition != "" {
+		if c.cond, err = compileCondition(t.Condition); err != nil {
+			return nil, fmt.Errorf("automation %s condition: %w", a.ID, err)
+		}
+	}
+	if c.from, err = canonical(t.From); err != nil {
+		return nil, err
+	}
+	if c.to, err = canonical(t.To); err != nil {
+		return nil, err
+	}
+	if t.SLA != nil {
+		if c.slaValue, err = canonical(t.SLA.Value); err != nil {
+			return nil, err
+		}
+		if c.slaAfter, err = time.ParseDuration(t.SLA.After); err != nil {
+			return nil, fmt.Errorf("automation %s sla: %w", a.ID, err)
+		}
+	}
+	if t.Date != nil && t.Date.Offset != "" {
+		if c.offset, err = time.ParseDuration(t.Date.Offset); err != nil {
+			return nil, fmt.Errorf("automation %s date offset: %w", a.ID, err)
+		}
+	}
+	c.ifs = make([]*condition, len(c.def.Actions))
+	c.schedules = make([][]time.Duration, len(c.def.Actions))
+	for i, act := range c.def.Actions {
+		if act.If != "" {
+			if c.ifs[i], err = compileCondition(act.If); err != nil {
+				return nil, fmt.Errorf("automation %s action %s if: %w", a.ID, act.Name, err)
+			}
+		}
+		if act.Retry != nil && len(act.Retry.Schedule) > 0 {
+			if c.schedules[i], err = webhooks.ParseSchedule(act.Retry.Schedule); err != nil {
+				return nil, fmt.Errorf("automation %s action %s: %w", a.ID, act.Name, err)
+			}
+		}
+	}
+	if a.Secret != "" {
+		if c.secret, err = box.Open(a.Secret); err != nil {
+			return nil, fmt.Errorf("automation %s secret: %w", a.ID, err)
+		}
+	}
+	return c, nil
+}
+
+// canonical is v's JSON as events.Encode writes it, so that a value from a
+// definition and one from a payload compare byte for byte; nil stays nil.
+func canonical(v any) ([]byte, error) {
+	if v == nil {
+		return nil, nil
+	}
+	return events.Encode(v)
+}
+
+// automationCache keeps every automation compiled in memory, because
+// triggers are matched inside the transaction that writes each event and
+// must not query per event. Local changes invalidate it at once; other
+// instances' changes are seen within refreshEvery.
+type automationCache struct {
+	box          *secretbox.Box
+	refreshEvery time.Duration
+
+	mu       sync.Mutex
+	byID     map[string]*rule // guarded by mu
+	list     []*rule          // guarded by mu
+	loadedAt time.Time            // guarded by mu
+	stale    bool                 // guarded by mu
+}
+
+func (c *automationCache) invalidate() {
+	c.mu.Lock()
+	c.stale = true
+	c.mu.Unlock()
+}
+
+// snapshot returns the automations, reloading through r when stale. Inside
+// a transaction r must be that transaction (see the webhook endpoint
+// cache). The result must not be modified.
+func (c *automationCache) snapshot(ctx context.Context, r store.Reader) ([]*rule, map[string]*rule, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.byID != nil && !c.stale && time.Since(c.loadedAt) < c.refreshEvery {
+		return c.list, c.byID, nil
+	}
+	as, err := r.AutomationListAll(ctx)
+	if err != nil {
+		if c.byID != nil {
+			return c.list, c.byID, nil // the last good copy rather than failing writes
+		}
+		return nil, nil, fmt.Errorf("load automations: %w", err)
+	}
+	byID := make(map[string]*rule, len(as))
+	list := make([]*rule, 0, len(as))
+	for _, a := range as {
+		ca, err := compile(a, c.box)
+		if err != nil {
+			return nil, nil, err
+		}
+		byID[a.ID] = ca
+		list = append(list, ca)
+	}
+	c.byID, c.list, c.loadedAt, c.stale = byID, list, time.Now(), false
+	return list, byID, nil
+}
+
+func (c *automationCache) get(ctx context.Context, r store.Reader, id string) (*rule, bool) {
+	_, m, err := c.snapshot(ctx, r)
+	if err != nil {
+		return nil, false
+	}
+	ca, ok := m[id]
+	return ca, ok
+}

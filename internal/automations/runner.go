@@ -1,0 +1,398 @@
+//go:build automations_wip
+
+package automations
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/fieldflow/fieldflow/internal/queue"
+	"github.com/fieldflow/fieldflow/internal/store"
+)
+
+// runner executes runs through the same lease-and-recover queue as webhook
+// deliveries (internal/queue), keyed by automation so that one busy
+// automation cannot hold up another's runs. It also fires due timers.
+type runner struct {
+	svc *Service
+	q   *queue.Queue[*runJob, *runResult]
+
+	timerWake chan struct{}
+	mu        sync.Mutex
+	nextTimer time.Time // guarded by mu; the soonest due time known
+	stop      context.CancelFunc
+	done      chan struct{}
+}
+
+func newRunner(s *Service) *runner {
+	rn := &runner{svc: s, timerWake: make(chan struct{}, 1)}
+	if !s.cfg.Dispatch {
+		return rn
+	}
+	cfg := s.cfg
+	rn.q = queue.New(queue.Config[*runJob, *runResult]{
+		Workers:              cfg.Workers,
+		QueuePerKey:          cfg.QueuePerAutomation,
+		LeaseDuration:        cfg.LeaseDuration,
+		PollInterval:         cfg.PollInterval,
+		ReleaseLeasesOnStart: cfg.ReleaseLeasesOnStart,
+		ID:                   func(j *runJob) string { return j.run.ID },
+		Key:                  func(j *runJob) string { return j.run.AutomationID },
+		Limit:                func(string) int { return cfg.InFlightPerAutomation },
+		Claim:                rn.claim,
+		Extend: func(ctx context.Context, ids []string, until time.Time) error {
+			return s.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+				return tx.RunExtendLeases(ctx, cfg.Owner, ids, until)
+			})
+		},
+		Release: func(ctx context.Context, all bool) error {
+			owner := cfg.Owner
+			if all {
+				owner = ""
+			}
+			return s.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+				return tx.RunReleaseLeases(ctx, owner)
+			})
+		},
+		Do:     s.execute,
+		Write:  s.writeResults,
+		Now:    s.now,
+		Logger: cfg.Logger,
+		OnDepth: func(n int) {
+			s.metrics.queueDepth.Set(float64(n))
+		},
+	})
+	return rn
+}
+
+func (rn *runner) accepting(automationID string) bool {
+	return rn.q != nil && rn.q.Accepting(automationID)
+}
+
+func (rn *runner) enqueue(jobs []*runJob) {
+	if rn.q != nil && len(jobs) > 0 {
+		rn.q.Enqueue(jobs...)
+	}
+}
+
+func (rn *runner) poke() {
+	if rn.q != nil {
+		rn.q.Poke()
+	}
+}
+
+// wakeTimers makes the timer loop look again by the soonest of ts.
+func (rn *runner) wakeTimers(ts ...time.Time) {
+	if len(ts) == 0 || rn.q == nil {
+		return
+	}
+	soonest := slices.MinFunc(ts, func(a, b time.Time) int { return a.Compare(b) })
+	rn.mu.Lock()
+	sooner := rn.nextTimer.IsZero() || soonest.Before(rn.nextTimer)
+	if sooner {
+		rn.nextTimer = soonest
+	}
+	rn.mu.Unlock()
+	if sooner {
+		select {
+		case rn.timerWake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (rn *runner) start(ctx context.Context) error {
+	if rn.q == nil {
+		return nil
+	}
+	if err := rn.q.Start(ctx); err != nil {
+		return err
+	}
+	loopCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	rn.stop, rn.done = cancel, make(chan struct{})
+	go func() { defer close(rn.done); rn.timerLoop(loopCtx) }()
+	return nil
+}
+
+func (rn *runner) shutdown(ctx context.Context) {
+	if rn.q == nil || rn.stop == nil {
+		return
+	}
+	rn.stop()
+	<-rn.done
+	rn.q.Stop(ctx)
+	rn.stop = nil
+}
+
+// timerLoop fires due timers: at the soonest due time it knows of (from
+// this process's own writes, or the database), and at least every poll
+// interval for timers other instances set.
+func (rn *runner) timerLoop(ctx context.Context) {
+	s := rn.svc
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-rn.timerWake:
+		case <-timer.C:
+		}
+		for {
+			n, err := s.fireTimers(ctx)
+			if err != nil {
+				if ctx.Err() == nil {
+					s.log.Error("fire automation timers", "err", err)
+				}
+				break
+			}
+			if n < 256 {
+				break
+			}
+		}
+		wait := s.cfg.PollInterval
+		var next time.Time
+		err := s.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+			var err error
+			next, err = tx.TimerNextDue(ctx)
+			return err
+		})
+		if err == nil && !next.IsZero() {
+			wait = min(wait, time.Until(next))
+		}
+		rn.mu.Lock()
+		if !rn.nextTimer.IsZero() {
+			if d := time.Until(rn.nextTimer); d > 0 {
+				wait = min(wait, d)
+			} else {
+				rn.nextTimer = time.Time{}
+			}
+		}
+		rn.mu.Unlock()
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		timer.Reset(max(wait, 5*time.Millisecond))
+	}
+}
+
+// claim leases due runs nobody holds and loads their events' payloads.
+func (rn *runner) claim(ctx context.Context, p queue.ClaimParams) ([]*runJob, error) {
+	s := rn.svc
+	var rs []*store.Run
+	err := s.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		var err error
+		rs, err = tx.RunClaimDue(ctx, &store.RunClaimDueParams{Now: p.Now, Owner: s.cfg.Owner, LeaseUntil: p.LeaseUntil, Limit: p.Limit, ExcludeAutomations: p.FullKeys})
+		return err
+	})
+	if err != nil || len(rs) == 0 {
+		return nil, err
+	}
+	var ids []string
+	for _, r := range rs {
+		if len(r.Trigger) == 0 {
+			ids = append(ids, r.EventID)
+		}
+	}
+	payloads, err := s.store.EventPayloads(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	jobs := make([]*runJob, len(rs))
+	for i, r := range rs {
+		p := r.Trigger
+		if len(p) == 0 {
+			p = payloads[r.EventID]
+		}
+		jobs[i] = &runJob{run: r, payload: p}
+	}
+	return jobs, nil
+}
+
+// writeResults records a batch of run results in one transaction, the runs
+// locked in id order (as delivery results are), and returns the retry
+// times to wake at.
+func (s *Service) writeResults(ctx context.Context, batch []*runResult) []time.Time {
+	ordered := slices.Clone(batch)
+	slices.SortFunc(ordered, func(a, b *runResult) int { return cmp.Compare(a.job.run.ID, b.job.run.ID) })
+	var retryAt []time.Time
+	var finals []string
+	err := s.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		retryAt, finals = retryAt[:0], finals[:0]
+		var steps []*store.RunStep
+		for _, r := range ordered {
+			if r.state == nil {
+				continue
+			}
+			applied, err := tx.RunSetStateIfLeased(ctx, r.state)
+			if err != nil {
+				return err
+			}
+			if !applied {
+				continue // the lease was lost: another process owns the run now
+			}
+			steps = append(steps, r.steps...)
+			switch r.state.State {
+			case store.RunPending:
+				retryAt = append(retryAt, r.state.NextAttemptAt)
+			default:
+				finals = append(finals, r.state.State)
+			}
+		}
+		if len(steps) == 0 {
+			return nil
+		}
+		return tx.RunStepInsert(ctx, steps)
+	})
+	if err != nil {
+		// The runs stay leased; when the leases end they are claimed and
+		// run again from their step (at least once, never lost).
+		s.log.Error("record run results", "err", err, "count", len(batch))
+		return nil
+	}
+	for _, st := range finals {
+		s.metrics.runs.WithLabelValues(st).Inc()
+	}
+	for _, r := range batch {
+		for _, st := range r.steps {
+			s.metrics.steps.WithLabelValues(st.Type, st.State).Inc()
+		}
+	}
+	return retryAt
+}
+
+type metrics struct {
+	runs       *prometheus.CounterVec
+	steps      *prometheus.CounterVec
+	queueDepth prometheus.Gauge
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		runs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "fieldflow_automation_runs_total",
+			Help: "Automation runs that reached a final state, by state (succeeded, failed)."}, []string{"state"}),
+		steps: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "fieldflow_automation_step_attempts_total",
+			Help: "Step attempts by action type and outcome (succeeded, failed, retrying, skipped)."}, []string{"type", "state"}),
+		queueDepth: prometheus.NewGauge(prometheus.GaugeOpts{Name: "fieldflow_automation_queue_depth",
+			Help: "Runs held in memory waiting for a worker."}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.runs, m.steps, m.queueDepth)
+	}
+	return m
+}
+
+// runScope is everything a run's templates and conditions read.
+type runScope struct {
+	Scope
+	tenantID string
+}
+
+func (sc *runScope) celVars() map[string]any {
+	return map[string]any{"event": sc.Event, "entity": sc.Entity, "tenant": sc.Tenant, "steps": sc.Steps}
+}
+
+// scope builds a run's scope: the event, the entity's current values, the
+// tenant, its variables and secrets, and what earlier steps captured.
+func (s *Service) scope(ctx context.Context, r *store.Run, payload []byte) (*runScope, error) {
+	sc := &runScope{tenantID: r.TenantID}
+	sc.Event = map[string]any{}
+	if err := json.Unmarshal(payload, &sc.Event); err != nil {
+		return nil, err
+	}
+	sc.Tenant = map[string]any{"id": r.TenantID}
+	sc.Entity = map[string]any{"values": map[string]any{}}
+	if k, ok := entityKeyOf(r.TenantID, sc.Event); ok {
+		e, err := loadEntity(ctx, s.store, k)
+		if err != nil {
+			return nil, err
+		}
+		sc.Entity = e
+	}
+	vars, secrets, err := s.vars.get(ctx, r.TenantID)
+	if err != nil {
+		return nil, err
+	}
+	sc.Vars, sc.Secrets = vars, secrets
+	sc.Steps = map[string]any{}
+	if len(r.Steps) > 0 {
+		if err := json.Unmarshal(r.Steps, &sc.Steps); err != nil {
+			return nil, err
+		}
+	}
+	return sc, nil
+}
+
+// varCache keeps each tenant's variables (global ones merged under the
+// tenant's own) for a second, opened: a run reads them all, and thousands
+// of runs a second must not each list and decrypt them.
+type varCache struct {
+	svc *Service
+	ttl time.Duration
+
+	mu      sync.Mutex
+	entries map[string]*varEntry // guarded by mu
+}
+
+type varEntry struct {
+	vars, secrets map[string]string
+	at            time.Time
+}
+
+func (c *varCache) get(ctx context.Context, tenantID string) (map[string]string, map[string]string, error) {
+	c.mu.Lock()
+	e, ok := c.entries[tenantID]
+	c.mu.Unlock()
+	if ok && time.Since(e.at) < c.ttl {
+		return e.vars, e.secrets, nil
+	}
+	e = &varEntry{vars: map[string]string{}, secrets: map[string]string{}, at: time.Now()}
+	scopes := []string{""}
+	if tenantID != "" {
+		scopes = append(scopes, tenantID) // the tenant's own win
+	}
+	for _, t := range scopes {
+		vs, err := c.svc.store.VariableList(ctx, t)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, v := range vs {
+			if !v.Secret {
+				e.vars[v.Name] = v.Value
+				delete(e.secrets, v.Name)
+				continue
+			}
+			val, err := c.svc.box.Open(v.Value)
+			if err != nil {
+				return nil, nil, err
+			}
+			e.secrets[v.Name] = val
+			delete(e.vars, v.Name)
+		}
+	}
+	c.mu.Lock()
+	if len(c.entries) > 10_000 {
+		clear(c.entries)
+	}
+	c.entries[tenantID] = e
+	c.mu.Unlock()
+	return e.vars, e.secrets, nil
+}
+
+func (c *varCache) invalidate() {
+	c.mu.Lock()
+	clear(c.entries)
+	c.mu.Unlock()
+}
+
+var _ = strings.TrimSpace

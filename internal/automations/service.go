@@ -1,0 +1,111 @@
+//go:build automations_wip
+
+package automations
+
+import (
+	"cmp"
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/fieldflow/fieldflow/internal/events"
+	"github.com/fieldflow/fieldflow/internal/records"
+	"github.com/fieldflow/fieldflow/internal/secretbox"
+	"github.com/fieldflow/fieldflow/internal/store"
+)
+
+// Config configures the Service. Zero values mean the documented default.
+type Config struct {
+	Store store.Store
+	// Box seals secrets at rest.
+	Box *secretbox.Box
+	// Records writes set_field values, with the API's validation.
+	Records ValueSaver
+	// Executor performs http and webhook steps; its client carries the
+	// SSRF guard.
+	Executor *Executor
+	// Now is the clock; defaults to time.Now.
+	Now func() time.Time
+	// Dispatch turns the runner on (roles all and worker).
+	Dispatch bool
+	// Owner names this process in run leases. Defaults to a random id.
+	Owner string
+	// LeaseDuration is how long a claimed run stays with this process
+	// without a heartbeat. Defaults to 30 seconds.
+	LeaseDuration time.Duration
+	// PollInterval is how often due runs and timers nobody holds are looked
+	// for. Defaults to 1 second.
+	PollInterval time.Duration
+	// ReleaseLeasesOnStart drops every run lease at start: right for a
+	// single-process database (SQLite), whose previous process is gone.
+	ReleaseLeasesOnStart bool
+	// Workers is the number of runs executed at once. Defaults to 128.
+	Workers int
+	// QueuePerAutomation caps runs held in memory per automation. Defaults
+	// to 1024; more wait in the database.
+	QueuePerAutomation int
+	// InFlightPerAutomation caps one automation's runs executing at once,
+	// so a slow target holds up only its own automation. Defaults to 64.
+	InFlightPerAutomation int
+	// RefreshEvery bounds how late another instance's automation changes
+	// are seen. Defaults to 2 seconds.
+	RefreshEvery time.Duration
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+	// Registry receives the metrics; nil registers none.
+	Registry prometheus.Registerer
+}
+
+// ValueSaver writes entity values; *records.Service is one.
+type ValueSaver interface {
+	SaveValues(ctx context.Context, p *records.SaveValuesParams) (*records.EntityValues, error)
+}
+
+// Service manages automations and their settings, starts runs from events
+// and time rules, and executes them.
+type Service struct {
+	cfg     Config
+	store   store.Store
+	box     *secretbox.Box
+	now     func() time.Time
+	log     *slog.Logger
+	records ValueSaver
+	exec    *Executor
+	cache   *automationCache
+	vars    *varCache
+	runner  *runner
+	metrics *metrics
+}
+
+// New returns a Service.
+func New(cfg Config) *Service {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Owner == "" {
+		cfg.Owner = events.NewID("runner_")
+	}
+	cfg.LeaseDuration = cmp.Or(cfg.LeaseDuration, 30*time.Second)
+	cfg.PollInterval = cmp.Or(cfg.PollInterval, time.Second)
+	cfg.Workers = cmp.Or(cfg.Workers, 128)
+	cfg.QueuePerAutomation = cmp.Or(cfg.QueuePerAutomation, 1024)
+	cfg.InFlightPerAutomation = cmp.Or(cfg.InFlightPerAutomation, 64)
+	cfg.RefreshEvery = cmp.Or(cfg.RefreshEvery, 2*time.Second)
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	s := &Service{cfg: cfg, store: cfg.Store, box: cfg.Box, now: cfg.Now, log: cfg.Logger, records: cfg.Records, exec: cfg.Executor,
+		metrics: newMetrics(cfg.Registry)}
+	s.cache = &automationCache{box: cfg.Box, refreshEvery: cfg.RefreshEvery}
+	s.vars = &varCache{svc: s, ttl: time.Second, entries: map[string]*varEntry{}}
+	s.runner = newRunner(s)
+	return s
+}
+
+// Start starts the runner and the timer loop (when Dispatch is set).
+func (s *Service) Start(ctx context.Context) error { return s.runner.start(ctx) }
+
+// Stop lets runs in flight finish until ctx ends and releases the rest.
+func (s *Service) Stop(ctx context.Context) { s.runner.shutdown(ctx) }
