@@ -92,16 +92,20 @@ type AutomationWriter interface {
 	// anyone when owner is empty.
 	RunReleaseLeases(ctx context.Context, owner string) error
 	// RunSetStateIfLeased applies p only while p.Owner holds the run's
-	// lease, and reports whether it applied.
+	// lease and the run is pending, and reports whether it applied. As for
+	// deliveries, an applied change always drops the lease (whatever the new
+	// state): a run left pending is claimed again when NextAttemptAt comes.
 	RunSetStateIfLeased(ctx context.Context, p *RunSetStateParams) (bool, error)
-	// RunRetryNow makes a run pending and due now, keeping its Step (a
-	// retry continues from the failed step), with Attempts 0 and no lease.
+	// RunRetryNow makes a run pending and due now, whatever its state,
+	// keeping its Step (a retry continues from the failed step) and Steps,
+	// with Attempts 0, no lease and no Error; ErrNotFound if there is no
+	// such run.
 	RunRetryNow(ctx context.Context, id string, now time.Time) error
 	// RunStepInsert appends step attempts; Seq is assigned by the database.
 	RunStepInsert(ctx context.Context, steps []*RunStep) error
 
 	// TimerUpsert sets the timer of (automation, tenant, group, entity,
-	// field), replacing one that exists.
+	// field), replacing one that exists (every column, CreatedAt too).
 	TimerUpsert(ctx context.Context, t *Timer) error
 	// TimerDelete removes the timer of a key, if any.
 	TimerDelete(ctx context.Context, k TimerKey) error
@@ -114,6 +118,10 @@ type AutomationWriter interface {
 
 // Automation is a stored automation. Definition holds its description,
 // trigger and actions as the API took them (JSON).
+//
+// The JSON []byte fields of Automation, Run, RunSetStateParams, RunStep and
+// Timer are kept as text; an empty one (nil or zero-length) is stored as
+// empty text and read back as nil.
 type Automation struct {
 	ID          string
 	TenantID    string // empty: vendor-wide

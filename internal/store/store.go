@@ -49,6 +49,7 @@ type Tx interface {
 type Reader interface {
 	EndpointReader
 	SettingsReader
+	AutomationReader
 	FieldGroupGet(ctx context.Context, idOrKey string) (*FieldGroup, error)
 	FieldGroupList(ctx context.Context, p Page) ([]*FieldGroup, int, error)
 
@@ -85,6 +86,7 @@ type Reader interface {
 type Writer interface {
 	EndpointWriter
 	SettingsWriter
+	AutomationWriter
 	FieldGroupCreate(ctx context.Context, g *FieldGroup) error
 	FieldGroupUpdate(ctx context.Context, g *FieldGroup) error
 	FieldGroupDelete(ctx context.Context, id string) error

@@ -131,3 +131,92 @@ func (q *queries) OAuth2ConnectionList(ctx context.Context, p *store.OAuth2Conne
 	}
 	return out, total, nil
 }
+
+// ---- automations
+
+const automationCols = `id, tenant_id, name, active, activated_at, definition, secret, created_at, updated_at`
+
+// bytesOrNil is text read from a JSON column: nil when empty, so that nil
+// and empty values round-trip alike on both databases.
+func bytesOrNil(s string) []byte {
+	if s == "" {
+		return nil
+	}
+	return []byte(s)
+}
+
+func scanAutomation(row interface{ Scan(...any) error }) (*store.Automation, error) {
+	a := &store.Automation{}
+	var def string
+	err := row.Scan(&a.ID, &a.TenantID, &a.Name, &a.Active, scanTime{&a.ActivatedAt}, &def, &a.Secret,
+		scanTime{&a.CreatedAt}, scanTime{&a.UpdatedAt})
+	a.Definition = bytesOrNil(def)
+	return a, err
+}
+
+func (q *queries) automationArgs(a *store.Automation) []any {
+	return []any{a.ID, a.TenantID, a.Name, a.Active, q.t(a.ActivatedAt), string(a.Definition), a.Secret,
+		q.t(a.CreatedAt), q.t(a.UpdatedAt)}
+}
+
+func (q *queries) AutomationCreate(ctx context.Context, a *store.Automation) error {
+	if _, err := q.exec(ctx, `INSERT INTO automations (`+automationCols+`) VALUES (`+placeholders(1, 9)+`)`, q.automationArgs(a)...); err != nil {
+		return fmt.Errorf("create automation: %w", q.interpret(err))
+	}
+	return nil
+}
+
+func (q *queries) AutomationUpdate(ctx context.Context, a *store.Automation) error {
+	res, err := q.exec(ctx, `UPDATE automations SET tenant_id = $2, name = $3, active = $4, activated_at = $5, definition = $6,
+		secret = $7, created_at = $8, updated_at = $9 WHERE id = $1`, q.automationArgs(a)...)
+	return q.checkAffected("update automation", res, err)
+}
+
+// AutomationDelete relies on the foreign keys: runs (and with them their
+// steps) and timers go by ON DELETE CASCADE.
+func (q *queries) AutomationDelete(ctx context.Context, id string) error {
+	res, err := q.exec(ctx, `DELETE FROM automations WHERE id = $1`, id)
+	return q.checkAffected("delete automation", res, err)
+}
+
+func (q *queries) AutomationGet(ctx context.Context, id string) (*store.Automation, error) {
+	a, err := scanAutomation(q.queryRow(ctx, `SELECT `+automationCols+` FROM automations WHERE id = $1`, id))
+	if err != nil {
+		return nil, fmt.Errorf("get automation: %w", q.interpret(err))
+	}
+	return a, nil
+}
+
+func (q *queries) AutomationList(ctx context.Context, p *store.AutomationListParams) ([]*store.Automation, int, error) {
+	where, args := "", []any{}
+	if p.TenantID != nil {
+		where, args = ` WHERE tenant_id = $1`, append(args, *p.TenantID)
+	}
+	total, err := q.count(ctx, `SELECT count(*) FROM automations`+where, args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("count automations: %w", err)
+	}
+	n := len(args)
+	rows, err := q.query(ctx, fmt.Sprintf(`SELECT `+automationCols+` FROM automations`+where+` ORDER BY created_at, id LIMIT $%d OFFSET $%d`, n+1, n+2),
+		append(args, p.PageSize, p.Offset())...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list automations: %w", err)
+	}
+	out, err := collect(rows, scanAutomation)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list automations: %w", err)
+	}
+	return out, total, nil
+}
+
+func (q *queries) AutomationListAll(ctx context.Context) ([]*store.Automation, error) {
+	rows, err := q.query(ctx, `SELECT `+automationCols+` FROM automations ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("list all automations: %w", err)
+	}
+	out, err := collect(rows, scanAutomation)
+	if err != nil {
+		return nil, fmt.Errorf("list all automations: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,302 @@
+package sqlstore
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/fieldflow/fieldflow/internal/store"
+)
+
+// ---- runs
+//
+// Runs are leased the way deliveries are (webhooks.go): a claim sets
+// lease_owner and leased_until on pending runs that are due and whose lease
+// has run out; every later change is guarded by the owner.
+
+const runCols = `seq, id, automation_id, event_id, event_type, tenant_id, trigger, cause, state, step, attempts,
+	next_attempt_at, leased_until, lease_owner, steps, error, created_at, updated_at`
+
+func scanRun(row interface{ Scan(...any) error }) (*store.Run, error) {
+	r := &store.Run{}
+	var trigger, cause, steps string
+	err := row.Scan(&r.Seq, &r.ID, &r.AutomationID, &r.EventID, &r.EventType, &r.TenantID, &trigger, &cause, &r.State, &r.Step, &r.Attempts,
+		scanTime{&r.NextAttemptAt}, scanTime{&r.LeasedUntil}, &r.LeaseOwner, &steps, &r.Error, scanTime{&r.CreatedAt}, scanTime{&r.UpdatedAt})
+	r.Trigger, r.Cause, r.Steps = bytesOrNil(trigger), bytesOrNil(cause), bytesOrNil(steps)
+	return r, err
+}
+
+func (q *queries) RunInsert(ctx context.Context, rs []*store.Run) error {
+	for _, r := range rs {
+		err := q.queryRow(ctx, `INSERT INTO runs (id, automation_id, event_id, event_type, tenant_id, trigger, cause, state, step, attempts,
+			next_attempt_at, leased_until, lease_owner, steps, error, created_at, updated_at) VALUES (`+placeholders(1, 17)+`) RETURNING seq`,
+			r.ID, r.AutomationID, r.EventID, r.EventType, r.TenantID, string(r.Trigger), string(r.Cause), r.State, r.Step, r.Attempts,
+			q.t(r.NextAttemptAt), q.t(r.LeasedUntil), r.LeaseOwner, string(r.Steps), r.Error, q.t(r.CreatedAt), q.t(r.UpdatedAt)).Scan(&r.Seq)
+		if err != nil {
+			return fmt.Errorf("insert run: %w", q.interpret(err))
+		}
+	}
+	return nil
+}
+
+func (q *queries) RunGet(ctx context.Context, id string) (*store.Run, error) {
+	r, err := scanRun(q.queryRow(ctx, `SELECT `+runCols+` FROM runs WHERE id = $1`, id))
+	if err != nil {
+		return nil, fmt.Errorf("get run: %w", q.interpret(err))
+	}
+	return r, nil
+}
+
+func (q *queries) RunList(ctx context.Context, p *store.RunListParams) ([]*store.Run, error) {
+	var conds []string
+	var args []any
+	add := func(cond string, v any) {
+		args = append(args, v)
+		conds = append(conds, fmt.Sprintf(cond, len(args)))
+	}
+	if p.AutomationID != "" {
+		add("automation_id = $%d", p.AutomationID)
+	}
+	if p.EventID != "" {
+		add("event_id = $%d", p.EventID)
+	}
+	if p.State != "" {
+		add("state = $%d", p.State)
+	}
+	if p.BeforeSeq > 0 {
+		add("seq < $%d", p.BeforeSeq)
+	}
+	query := `SELECT ` + runCols + ` FROM runs`
+	if len(conds) > 0 {
+		query += " WHERE " + strings.Join(conds, " AND ")
+	}
+	args = append(args, p.Limit)
+	rows, err := q.query(ctx, query+fmt.Sprintf(" ORDER BY seq DESC LIMIT $%d", len(args)), args...)
+	if err != nil {
+		return nil, fmt.Errorf("list runs: %w", err)
+	}
+	out, err := collect(rows, scanRun)
+	if err != nil {
+		return nil, fmt.Errorf("list runs: %w", err)
+	}
+	return out, nil
+}
+
+// RunClaimDue is DeliveryClaimDue for runs. The state is a literal rather
+// than an argument so that PostgreSQL can use the partial index runs_due
+// even under a generic plan of the prepared statement.
+func (q *queries) RunClaimDue(ctx context.Context, p *store.RunClaimDueParams) ([]*store.Run, error) {
+	args := []any{q.t(p.Now)}
+	sub := `SELECT id FROM runs WHERE state = 'pending' AND next_attempt_at <= $1 AND leased_until < $1`
+	if len(p.ExcludeAutomations) > 0 {
+		sub += ` AND automation_id NOT IN (` + placeholders(2, len(p.ExcludeAutomations)) + `)`
+		for _, id := range p.ExcludeAutomations {
+			args = append(args, id)
+		}
+	}
+	args = append(args, p.Limit, q.t(p.LeaseUntil), p.Owner)
+	n := len(args)
+	sub += fmt.Sprintf(` ORDER BY next_attempt_at LIMIT $%d %s`, n-2, q.d.ClaimSuffix)
+	rows, err := q.query(ctx, fmt.Sprintf(`UPDATE runs SET leased_until = $%d, lease_owner = $%d WHERE id IN (%s) RETURNING `+runCols, n-1, n, sub), args...)
+	if err != nil {
+		return nil, fmt.Errorf("claim due runs: %w", q.interpret(err))
+	}
+	out, err := collect(rows, scanRun)
+	if err != nil {
+		return nil, fmt.Errorf("claim due runs: %w", err)
+	}
+	// RETURNING comes in no particular order on either database.
+	slices.SortFunc(out, func(a, b *store.Run) int {
+		return cmp.Or(a.NextAttemptAt.Compare(b.NextAttemptAt), cmp.Compare(a.Seq, b.Seq))
+	})
+	return out, nil
+}
+
+func (q *queries) RunExtendLeases(ctx context.Context, owner string, ids []string, until time.Time) error {
+	// Rows are locked in id order, as DeliveryExtendLeases does, so that
+	// two writers locking several runs never deadlock (PostgreSQL).
+	ids = slices.Sorted(slices.Values(ids))
+	for start := 0; start < len(ids); start += 500 {
+		chunk := ids[start:min(start+500, len(ids))]
+		args := []any{q.t(until), owner}
+		for _, id := range chunk {
+			args = append(args, id)
+		}
+		if _, err := q.exec(ctx, `UPDATE runs SET leased_until = $1 WHERE id IN (SELECT id FROM runs
+			WHERE lease_owner = $2 AND state = 'pending' AND id IN (`+placeholders(3, len(chunk))+`) ORDER BY id `+q.d.LockSuffix+`)`, args...); err != nil {
+			return fmt.Errorf("extend run leases: %w", err)
+		}
+	}
+	return nil
+}
+
+func (q *queries) RunReleaseLeases(ctx context.Context, owner string) error {
+	query, args := `UPDATE runs SET leased_until = $1, lease_owner = '' WHERE state = 'pending' AND lease_owner <> ''`, []any{q.t(time.Time{})}
+	if owner != "" {
+		query, args = query+` AND lease_owner = $2`, append(args, owner)
+	}
+	if _, err := q.exec(ctx, query, args...); err != nil {
+		return fmt.Errorf("release run leases: %w", err)
+	}
+	return nil
+}
+
+// RunSetStateIfLeased is DeliverySetStateIfLeased for runs: guarded by the
+// owner and the pending state, and it drops the lease whatever the new
+// state. An empty owner holds nothing (an unleased run's lease_owner is
+// empty too), so it never applies.
+func (q *queries) RunSetStateIfLeased(ctx context.Context, p *store.RunSetStateParams) (bool, error) {
+	res, err := q.exec(ctx, `UPDATE runs SET state = $3, step = $4, attempts = $5, next_attempt_at = $6, steps = $7, error = $8,
+		updated_at = $9, leased_until = $10, lease_owner = '' WHERE id = $1 AND lease_owner = $2 AND lease_owner <> '' AND state = 'pending'`,
+		p.ID, p.Owner, p.State, p.Step, p.Attempts, q.t(p.NextAttemptAt), string(p.Steps), p.Error, q.t(p.At), q.t(time.Time{}))
+	if err != nil {
+		return false, fmt.Errorf("set run state: %w", q.interpret(err))
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("set run state: %w", err)
+	}
+	return n == 1, nil
+}
+
+func (q *queries) RunRetryNow(ctx context.Context, id string, now time.Time) error {
+	res, err := q.exec(ctx, `UPDATE runs SET state = 'pending', next_attempt_at = $2, attempts = 0, error = '', leased_until = $3, lease_owner = '',
+		updated_at = $2 WHERE id = $1`, id, q.t(now), q.t(time.Time{}))
+	return q.checkAffected("retry run", res, err)
+}
+
+// ---- run steps
+
+const runStepCols = `seq, run_id, idx, name, type, attempt, state, started_at, duration_ms, request, response_status,
+	response_headers, response_body, error, notes`
+
+func scanRunStep(row interface{ Scan(...any) error }) (*store.RunStep, error) {
+	s := &store.RunStep{}
+	var request, headers, notes string
+	if err := row.Scan(&s.Seq, &s.RunID, &s.Index, &s.Name, &s.Type, &s.Attempt, &s.State, scanTime{&s.StartedAt}, &s.DurationMS, &request,
+		&s.ResponseStatus, &headers, &s.ResponseBody, &s.Error, &notes); err != nil {
+		return nil, err
+	}
+	s.Request = bytesOrNil(request)
+	if err := json.Unmarshal([]byte(headers), &s.ResponseHeaders); err != nil {
+		return nil, fmt.Errorf("decode run step response headers: %w", err)
+	}
+	if err := json.Unmarshal([]byte(notes), &s.Notes); err != nil {
+		return nil, fmt.Errorf("decode run step notes: %w", err)
+	}
+	return s, nil
+}
+
+func (q *queries) RunStepInsert(ctx context.Context, steps []*store.RunStep) error {
+	for _, s := range steps {
+		// A nil map or list is stored as JSON null and read back nil; an
+		// empty one as {} or [] and read back empty.
+		err := q.queryRow(ctx, `INSERT INTO run_steps (run_id, idx, name, type, attempt, state, started_at, duration_ms, request,
+			response_status, response_headers, response_body, error, notes) VALUES (`+placeholders(1, 14)+`) RETURNING seq`,
+			s.RunID, s.Index, s.Name, s.Type, s.Attempt, s.State, q.t(s.StartedAt), s.DurationMS, string(s.Request),
+			s.ResponseStatus, jsonText(s.ResponseHeaders), s.ResponseBody, s.Error, jsonText(s.Notes)).Scan(&s.Seq)
+		if err != nil {
+			return fmt.Errorf("insert run step: %w", q.interpret(err))
+		}
+	}
+	return nil
+}
+
+func (q *queries) RunStepList(ctx context.Context, runIDs []string) ([]*store.RunStep, error) {
+	var out []*store.RunStep
+	for start := 0; start < len(runIDs); start += 500 {
+		chunk := runIDs[start:min(start+500, len(runIDs))]
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		rows, err := q.query(ctx, `SELECT `+runStepCols+` FROM run_steps WHERE run_id IN (`+placeholders(1, len(args))+`) ORDER BY seq`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("list run steps: %w", err)
+		}
+		steps, err := collect(rows, scanRunStep)
+		if err != nil {
+			return nil, fmt.Errorf("list run steps: %w", err)
+		}
+		out = append(out, steps...)
+	}
+	if len(runIDs) > 500 {
+		// Each chunk came in order; together they must be merged.
+		slices.SortFunc(out, func(a, b *store.RunStep) int { return cmp.Compare(a.Seq, b.Seq) })
+	}
+	return out, nil
+}
+
+// ---- timers
+
+const timerCols = `automation_id, tenant_id, field_group_id, entity_id, field_key, due_at, event_id, value, created_at`
+
+func scanTimer(row interface{ Scan(...any) error }) (*store.Timer, error) {
+	t := &store.Timer{}
+	var value string
+	err := row.Scan(&t.AutomationID, &t.TenantID, &t.FieldGroupID, &t.EntityID, &t.FieldKey, scanTime{&t.DueAt}, &t.EventID, &value,
+		scanTime{&t.CreatedAt})
+	t.Value = bytesOrNil(value)
+	return t, err
+}
+
+func (q *queries) TimerUpsert(ctx context.Context, t *store.Timer) error {
+	_, err := q.exec(ctx, `INSERT INTO automation_timers (`+timerCols+`) VALUES (`+placeholders(1, 9)+`)
+		ON CONFLICT (automation_id, tenant_id, field_group_id, entity_id, field_key) DO UPDATE SET due_at = excluded.due_at,
+		event_id = excluded.event_id, value = excluded.value, created_at = excluded.created_at`,
+		t.AutomationID, t.TenantID, t.FieldGroupID, t.EntityID, t.FieldKey, q.t(t.DueAt), t.EventID, string(t.Value), q.t(t.CreatedAt))
+	if err != nil {
+		return fmt.Errorf("upsert timer: %w", q.interpret(err))
+	}
+	return nil
+}
+
+func (q *queries) TimerDelete(ctx context.Context, k store.TimerKey) error {
+	if _, err := q.exec(ctx, `DELETE FROM automation_timers WHERE automation_id = $1 AND tenant_id = $2 AND field_group_id = $3
+		AND entity_id = $4 AND field_key = $5`, k.AutomationID, k.TenantID, k.FieldGroupID, k.EntityID, k.FieldKey); err != nil {
+		return fmt.Errorf("delete timer: %w", q.interpret(err))
+	}
+	return nil
+}
+
+// TimerTakeDue picks the due timers in a materialized CTE, so that the pick
+// (and, on PostgreSQL, its row locks, which skip rows another taker holds)
+// runs exactly once whatever plan the DELETE gets, then deletes and returns
+// them. SQLite has one writer, so the pick and the delete are never
+// interleaved with another taker's.
+func (q *queries) TimerTakeDue(ctx context.Context, now time.Time, limit int) ([]*store.Timer, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	rows, err := q.query(ctx, `WITH due AS MATERIALIZED (SELECT automation_id, tenant_id, field_group_id, entity_id, field_key
+			FROM automation_timers WHERE due_at <= $1 ORDER BY due_at LIMIT $2 `+q.d.ClaimSuffix+`)
+		DELETE FROM automation_timers WHERE (automation_id, tenant_id, field_group_id, entity_id, field_key) IN
+			(SELECT automation_id, tenant_id, field_group_id, entity_id, field_key FROM due)
+		RETURNING `+timerCols, q.t(now), limit)
+	if err != nil {
+		return nil, fmt.Errorf("take due timers: %w", q.interpret(err))
+	}
+	out, err := collect(rows, scanTimer)
+	if err != nil {
+		return nil, fmt.Errorf("take due timers: %w", err)
+	}
+	// RETURNING comes in no particular order: soonest first, ties by key.
+	slices.SortFunc(out, func(a, b *store.Timer) int {
+		return cmp.Or(a.DueAt.Compare(b.DueAt), cmp.Compare(a.AutomationID, b.AutomationID), cmp.Compare(a.TenantID, b.TenantID),
+			cmp.Compare(a.FieldGroupID, b.FieldGroupID), cmp.Compare(a.EntityID, b.EntityID), cmp.Compare(a.FieldKey, b.FieldKey))
+	})
+	return out, nil
+}
+
+func (q *queries) TimerNextDue(ctx context.Context) (time.Time, error) {
+	var due time.Time
+	// min() of no rows is NULL, which scanTime reads as the zero time.
+	if err := q.queryRow(ctx, `SELECT min(due_at) FROM automation_timers`).Scan(scanTime{&due}); err != nil {
+		return time.Time{}, fmt.Errorf("next timer due: %w", err)
+	}
+	return due, nil
+}
