@@ -459,7 +459,7 @@ func (s *Service) RetryDelivery(ctx context.Context, id string, tenantID *string
 	if err != nil {
 		return errorf("retry delivery", err)
 	}
-	s.disp.poke()
+	s.disp.Poke()
 	return nil
 }
 
@@ -506,7 +506,7 @@ func (s *Service) Replay(ctx context.Context, endpointID string, tenantID *strin
 	if err != nil {
 		return 0, errorf("replay", err)
 	}
-	s.disp.poke()
+	s.disp.Poke()
 	return count, nil
 }
 
@@ -548,11 +548,11 @@ func (s *Service) SendTest(ctx context.Context, endpointID string, tenantID *str
 	if r == nil {
 		return nil, errorf("send test", errors.New("cancelled"))
 	}
-	r.done = make(chan error, 1)
-	s.writeResults(context.WithoutCancel(ctx), []*result{r})
-	if err := <-r.done; err != nil {
+	retryAt, err := s.writeResults(context.WithoutCancel(ctx), []*result{r})
+	if err != nil {
 		return nil, errorf("send test", err)
 	}
+	s.disp.WakeAt(retryAt...)
 	out := &TestResult{EventID: ev.ID, DeliveryID: d.ID, Success: r.success}
 	if r.attempt != nil {
 		out.Attempt = viewAttempt(r.attempt)

@@ -1,8 +1,8 @@
 // Package webhooks delivers events to registered endpoints: the endpoint
 // registry, fan-out inside the transaction that writes an event, the
-// dispatcher (in-memory hand-over after commit, per-endpoint limits, leases
-// and claims as the recovery path), signing, retries with backoff, the
-// attempt log, and the safe HTTP sender.
+// dispatcher (deliveries run on internal/queue: in-memory hand-over after
+// commit, per-endpoint limits, leases and claims as the recovery path),
+// signing, retries with backoff, the attempt log, and the safe HTTP sender.
 package webhooks
 
 import (
@@ -112,13 +112,13 @@ func (s *Service) Start(ctx context.Context) error {
 	if !s.cfg.Dispatch {
 		return nil
 	}
-	return s.disp.start(ctx)
+	return s.disp.Start(ctx)
 }
 
 // Stop stops the dispatcher, letting attempts in flight finish until ctx
 // ends. It tolerates a second call.
 func (s *Service) Stop(ctx context.Context) {
-	s.disp.stop(ctx)
+	s.disp.Stop(ctx)
 }
 
 // Fanout stores events and, in the same transaction, one delivery per
@@ -183,7 +183,7 @@ func (s *Service) AddDeliveries(ctx context.Context, tx store.Tx, evs []*events.
 		return err
 	}
 	if len(tasks) > 0 {
-		tx.AfterCommit(func() { s.disp.enqueue(tasks) })
+		tx.AfterCommit(func() { s.disp.Enqueue(tasks...) })
 	}
 	return nil
 }
@@ -193,7 +193,7 @@ func (s *Service) AddDeliveries(ctx context.Context, tx store.Tx, evs []*events.
 func (s *Service) newDelivery(ev *events.Event, endpointID string, now time.Time) *store.Delivery {
 	d := &store.Delivery{ID: events.NewID("dlv_"), EndpointID: endpointID, EventID: ev.ID, EventType: ev.Type, TenantID: ev.TenantID,
 		State: store.DeliveryPending, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now}
-	if s.cfg.Dispatch && s.disp.accepting(endpointID) {
+	if s.cfg.Dispatch && s.disp.Accepting(endpointID) {
 		d.LeaseOwner = s.cfg.Owner
 		d.LeasedUntil = now.Add(s.cfg.LeaseDuration)
 	}
