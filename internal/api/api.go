@@ -37,7 +37,8 @@ type Config struct {
 	// IdempotencyTTL is how long an Idempotency-Key is remembered.
 	// Defaults to 24 hours.
 	IdempotencyTTL time.Duration
-	// Automations serves the automation settings routes when set.
+	// Automations serves the automation and automation settings routes
+	// when set.
 	Automations *automations.Service
 	// OpsOnly serves only /healthz, /readyz, /metrics and the OpenAPI
 	// document: a worker process sends deliveries but takes no API calls.
@@ -97,6 +98,7 @@ func New(cfg Config) *Server {
 		s.registerEvents()
 		s.registerWebhooks()
 		s.registerSettings()
+		s.registerAutomations()
 		for _, r := range cfg.Register {
 			r(s.api)
 		}

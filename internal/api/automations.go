@@ -1,5 +1,3 @@
-//go:build automations_wip
-
 package api
 
 import (

@@ -8,6 +8,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/fieldflow/fieldflow/internal/automations"
 	"github.com/fieldflow/fieldflow/internal/records"
 	"github.com/fieldflow/fieldflow/internal/store"
 	"github.com/fieldflow/fieldflow/internal/webhooks"
@@ -19,8 +20,9 @@ const tagEvents = "Events"
 type EventDetail struct {
 	*records.Event
 	Deliveries []*webhooks.DeliveryView `json:"deliveries"`
-	// Runs are the automation runs the event caused.
-	Runs []any `json:"runs"`
+	// Runs are the automation runs the event started (for a time rule,
+	// the runs of the change that set its timer).
+	Runs []*automations.Run `json:"runs"`
 }
 
 // EventPage is a page of the event log.
@@ -90,7 +92,7 @@ func (s *Server) registerEvents() {
 			if p := PrincipalFrom(ctx); p != nil && !p.Admin() && ev.TenantID != p.TenantID {
 				return nil, fail(store.ErrNotFound)
 			}
-			d := &EventDetail{Event: records.ViewEvent(ev), Deliveries: []*webhooks.DeliveryView{}, Runs: []any{}}
+			d := &EventDetail{Event: records.ViewEvent(ev), Deliveries: []*webhooks.DeliveryView{}, Runs: []*automations.Run{}}
 			if s.cfg.Webhooks != nil {
 				ds, err := s.cfg.Webhooks.EventDeliveries(ctx, ev.ID)
 				if err != nil {
@@ -99,6 +101,13 @@ func (s *Server) registerEvents() {
 				if ds != nil {
 					d.Deliveries = ds
 				}
+			}
+			if s.cfg.Automations != nil {
+				rs, err := s.cfg.Automations.RunsForEvent(ctx, ev.ID)
+				if err != nil {
+					return nil, fail(err)
+				}
+				d.Runs = rs
 			}
 			if s.cfg.EventDetail != nil {
 				if err := s.cfg.EventDetail(ctx, d); err != nil {

@@ -72,13 +72,14 @@ func CreateKey(ctx context.Context, cfg Config, tenantID string) (string, error)
 
 // App is a running fieldflow.
 type App struct {
-	cfg       Config
-	store     store.Store
-	server    *http.Server
-	listener  net.Listener
-	masterKey []byte
-	handler   http.Handler
-	webhooks  *webhooks.Service
+	cfg         Config
+	store       store.Store
+	server      *http.Server
+	listener    net.Listener
+	masterKey   []byte
+	handler     http.Handler
+	webhooks    *webhooks.Service
+	automations *automations.Service
 }
 
 // New opens the store, makes sure an admin key exists and builds the
@@ -111,10 +112,13 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		s.Close()
 		return nil, err
 	}
+	// One client for every outbound request: deliveries, automation steps
+	// and token requests all go through its SSRF guard.
+	client := webhooks.NewHTTPClient(cfg.AllowPrivateTargets)
 	a.webhooks = webhooks.New(webhooks.Config{
 		Store:                s,
 		Box:                  box,
-		Client:               webhooks.NewHTTPClient(cfg.AllowPrivateTargets),
+		Client:               client,
 		Version:              Version,
 		LeaseDuration:        cfg.DeliveryLease,
 		PollInterval:         cfg.DeliveryPoll,
@@ -123,8 +127,32 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		Logger:               cfg.Logger,
 		Registry:             reg,
 	})
-	rs := records.New(records.Config{Store: s, Emit: a.webhooks.Fanout})
-	as := automations.New(automations.Config{Store: s, Box: box})
+	// Every event is stored, fanned out to webhook endpoints and matched
+	// against automations in the transaction that writes it.
+	var as *automations.Service
+	emit := func(ctx context.Context, tx store.Tx, evs []*events.Event) error {
+		if err := a.webhooks.Fanout(ctx, tx, evs); err != nil {
+			return err
+		}
+		return as.Trigger(ctx, tx, evs)
+	}
+	a.webhooks.SetEmitter(emit)
+	rs := records.New(records.Config{Store: s, Emit: emit})
+	exec := automations.NewExecutor(automations.ExecutorConfig{Client: client, Version: Version,
+		Tokens: automations.NewTokens(automations.TokensConfig{Store: s, Box: box, Client: client})})
+	as = automations.New(automations.Config{
+		Store:                s,
+		Box:                  box,
+		Records:              rs,
+		Executor:             exec,
+		Dispatch:             cfg.Role != "api",
+		LeaseDuration:        cfg.DeliveryLease,
+		PollInterval:         cfg.DeliveryPoll,
+		ReleaseLeasesOnStart: s.Dialect() == "sqlite",
+		Logger:               cfg.Logger,
+		Registry:             reg,
+	})
+	a.automations = as
 	a.handler = api.New(api.Config{Records: rs, Store: s, Webhooks: a.webhooks, Automations: as, OpsOnly: cfg.Role == "worker", Version: Version, Logger: cfg.Logger, Registry: reg})
 	return a, nil
 }
@@ -136,6 +164,10 @@ func (a *App) Handler() http.Handler { return a.handler }
 func (a *App) Start(ctx context.Context) error {
 	if err := a.webhooks.Start(ctx); err != nil {
 		return fmt.Errorf("start webhook dispatcher: %w", err)
+	}
+	if err := a.automations.Start(ctx); err != nil {
+		a.webhooks.Stop(ctx)
+		return fmt.Errorf("start automation runner: %w", err)
 	}
 	ln, err := net.Listen("tcp", a.cfg.Addr)
 	if err != nil {
@@ -166,6 +198,12 @@ func (a *App) Stop(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("stop HTTP server: %w", err))
 		}
 		a.server = nil
+	}
+	// Runs stop first: their writes hand deliveries to the dispatcher.
+	if a.automations != nil {
+		ctx, cancel := context.WithTimeout(ctx, a.cfg.ShutdownGrace)
+		a.automations.Stop(ctx)
+		cancel()
 	}
 	if a.webhooks != nil {
 		ctx, cancel := context.WithTimeout(ctx, a.cfg.ShutdownGrace)

@@ -1,5 +1,3 @@
-//go:build automations_wip
-
 package automations
 
 import (
@@ -108,8 +106,8 @@ type automationCache struct {
 	mu       sync.Mutex
 	byID     map[string]*rule // guarded by mu
 	list     []*rule          // guarded by mu
-	loadedAt time.Time            // guarded by mu
-	stale    bool                 // guarded by mu
+	loadedAt time.Time        // guarded by mu
+	stale    bool             // guarded by mu
 }
 
 func (c *automationCache) invalidate() {
