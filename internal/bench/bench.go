@@ -29,7 +29,7 @@ import (
 )
 
 // Scenarios are the scenario names Run accepts.
-var Scenarios = []string{"saves", "events"}
+var Scenarios = []string{"saves", "events", "runs"}
 
 // Config says what to measure.
 type Config struct {
@@ -174,7 +174,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	case "saves":
 		do, err = setupSaves(ctx, c)
 	case "events":
-		do, events, err = setupEvents(ctx, c)
+		do, events, err = setupEvents(ctx, c, false)
+	case "runs":
+		do, events, err = setupEvents(ctx, c, true)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("bench: set up scenario %s: %w", cfg.Scenario, err)

@@ -15,10 +15,12 @@ import (
 	"time"
 )
 
-// eventsScenario publishes host events through POST /api/events to an
-// endpoint that points at a receiver in this process, and measures what
-// arrives: delivered per second, publish→receive latency, lost and
-// duplicated events.
+// eventsScenario publishes host events through POST /api/events and
+// measures what arrives at a receiver in this process: delivered per
+// second, publish→receive latency, lost and duplicated events. The events
+// go to the receiver either as webhook deliveries (scenario events) or
+// through an automation whose one http action posts the event id there
+// (scenario runs: each event is one run).
 type eventsScenario struct {
 	ln   net.Listener
 	srv  *http.Server
@@ -38,7 +40,7 @@ type eventsPayload struct {
 	EventID string `json:"eventId"`
 }
 
-func setupEvents(ctx context.Context, c *client) (op, *eventsScenario, error) {
+func setupEvents(ctx context.Context, c *client, viaAutomation bool) (op, *eventsScenario, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, nil, fmt.Errorf("receiver: %w", err)
@@ -47,6 +49,20 @@ func setupEvents(ctx context.Context, c *client) (op, *eventsScenario, error) {
 	s.srv = &http.Server{Handler: http.HandlerFunc(s.receive), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = s.srv.Serve(ln) }()
 
+	if viaAutomation {
+		err = c.postJSON(ctx, "/api/automations", map[string]any{
+			"name":    "fieldflow bench automation",
+			"trigger": map[string]any{"event": "bench.*", "condition": "event.data.seq >= 0"},
+			"actions": []map[string]any{{"name": "post", "type": "http", "method": "POST", "url": "http://" + ln.Addr().String() + "/run",
+				"body": map[string]any{"type": "json", "json": map[string]any{"eventId": "{{event.eventId}}", "seq": "{{event.data.seq}}"}},
+				"retry": map[string]any{"schedule": []string{"1s", "5s"}}}},
+		}, nil)
+		if err != nil {
+			_ = s.srv.Close()
+			return nil, nil, fmt.Errorf("create automation (the server must allow private targets): %w", err)
+		}
+		return s.publish, s, nil
+	}
 	var wh struct {
 		ID string `json:"id"`
 	}
