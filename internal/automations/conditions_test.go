@@ -47,7 +47,7 @@ func TestTriggerMatchesFiltersThenCondition(t *testing.T) {
 		want             bool
 	}{
 		{"acme", "1-10", "51-200", true},
-		{"demo", "1-10", "51-200", false}, // the condition refuses it
+		{"demo", "1-10", "51-200", false},  // the condition refuses it
 		{"acme", "11-50", "51-200", false}, // from differs
 		{"acme", "1-10", "201+", false},    // to differs
 	} {

@@ -54,7 +54,7 @@ func setupEvents(ctx context.Context, c *client, viaAutomation bool) (op, *event
 			"name":    "fieldflow bench automation",
 			"trigger": map[string]any{"event": "bench.*", "condition": "event.data.seq >= 0"},
 			"actions": []map[string]any{{"name": "post", "type": "http", "method": "POST", "url": "http://" + ln.Addr().String() + "/run",
-				"body": map[string]any{"type": "json", "json": map[string]any{"eventId": "{{event.eventId}}", "seq": "{{event.data.seq}}"}},
+				"body":  map[string]any{"type": "json", "json": map[string]any{"eventId": "{{event.eventId}}", "seq": "{{event.data.seq}}"}},
 				"retry": map[string]any{"schedule": []string{"1s", "5s"}}}},
 		}, nil)
 		if err != nil {
