@@ -149,7 +149,7 @@ func (s *Service) runStep(ctx context.Context, ca *rule, a *Action, r *store.Run
 			return &stepOutcome{err: err.Error()}
 		}
 		msgID := r.ID + "-" + a.Name
-		return fromHTTP(ctx, s.exec.Webhook(ctx, a.URL, ca.secret, msgID, body, idem))
+		return fromHTTP(ctx, s.exec.Webhook(ctx, a, ca.secret, msgID, body, idem))
 	case ActionSetField:
 		return s.setField(ctx, ca, a, r, sc)
 	}

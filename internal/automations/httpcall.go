@@ -181,11 +181,25 @@ func (e *Executor) token(ctx context.Context, connectionID string) (string, erro
 // Webhook POSTs body to url signed exactly as webhook deliveries are (the
 // X-Fieldflow-Signature hex HMAC and the Standard Webhooks headers, msgID
 // as webhook-id), with the signatures redacted in the log.
-func (e *Executor) Webhook(ctx context.Context, url, secret, msgID string, body []byte, idempotencyKey string) *StepOutcome {
+func (e *Executor) Webhook(ctx context.Context, a *Action, secret, msgID string, body []byte, idempotencyKey string) *StepOutcome {
 	out := &StepOutcome{}
 	now := e.now()
-	o := &outgoing{method: http.MethodPost, url: url, header: http.Header{}, body: body, timeout: DefaultActionTimeout,
+	url := a.URL
+	timeout := DefaultActionTimeout
+	if a.TimeoutSeconds > 0 {
+		timeout = time.Duration(a.TimeoutSeconds) * time.Second
+	}
+	var onStatus []int
+	if a.Retry != nil {
+		onStatus = a.Retry.OnStatus
+	}
+	o := &outgoing{method: http.MethodPost, url: url, header: http.Header{}, body: body, timeout: timeout,
 		log: loggedRequest{Method: http.MethodPost, URL: url, Headers: map[string]string{}, Body: string(body)}}
+	// The action's own headers go first, so none can replace what signs
+	// and describes the body.
+	for k, v := range a.Headers {
+		o.setHeader(k, v, v)
+	}
 	o.setHeader("Content-Type", "application/json", "application/json")
 	o.setHeader("User-Agent", e.userAgent, e.userAgent)
 	if err := checkTarget(url); err != nil {
@@ -208,7 +222,7 @@ func (e *Executor) Webhook(ctx context.Context, url, secret, msgID string, body 
 	start := time.Now()
 	resp, err := e.send(ctx, o, "")
 	out.Duration = time.Since(start)
-	judge(out, resp, err, nil)
+	judge(out, resp, err, onStatus)
 	return out
 }
 

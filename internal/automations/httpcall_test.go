@@ -523,7 +523,7 @@ func TestWebhookIsSignedLikeDeliveries(t *testing.T) {
 	secret := webhooks.NewSecret()
 	body := []byte(`{"event":{"event":"field_value.saved","value":"<b>&"},"record":{"tenantId":"t1"}}`)
 
-	out := b.exec.Webhook(context.Background(), b.srv.URL+"/in", secret, "run_1-notify", body, "run_1-notify")
+	out := b.exec.Webhook(context.Background(), &Action{URL: b.srv.URL + "/in"}, secret, "run_1-notify", body, "run_1-notify")
 	require.NoError(t, out.Err)
 	require.Equal(t, 204, out.Status)
 
@@ -552,7 +552,7 @@ func TestWebhookIsSignedLikeDeliveries(t *testing.T) {
 	t.Run("failure statuses retry by default policy", func(t *testing.T) {
 		t.Parallel()
 		b := setupHTTP(t, serverOpts{handle: func(w http.ResponseWriter, r *http.Request, rec *received) { w.WriteHeader(http.StatusBadGateway) }})
-		out := b.exec.Webhook(context.Background(), b.srv.URL, webhooks.NewSecret(), "m", []byte(`{}`), "k")
+		out := b.exec.Webhook(context.Background(), &Action{URL: b.srv.URL}, webhooks.NewSecret(), "m", []byte(`{}`), "k")
 		require.Error(t, out.Err)
 		require.True(t, out.Retryable)
 	})
