@@ -151,6 +151,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		ReleaseLeasesOnStart: s.Dialect() == "sqlite",
 		Logger:               cfg.Logger,
 		Registry:             reg,
+		Emit:                 emit,
 	})
 	a.automations = as
 	a.handler = api.New(api.Config{Records: rs, Store: s, Webhooks: a.webhooks, Automations: as, OpsOnly: cfg.Role == "worker", Version: Version, Logger: cfg.Logger, Registry: reg})

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/fieldflow/fieldflow/internal/events"
 	"github.com/fieldflow/fieldflow/internal/queue"
 	"github.com/fieldflow/fieldflow/internal/store"
 )
@@ -227,6 +229,7 @@ func (s *Service) writeResults(ctx context.Context, batch []*runResult) []time.T
 	var finals []string
 	err := s.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
 		retryAt, finals = retryAt[:0], finals[:0]
+		var failed []*events.Event
 		var steps []*store.RunStep
 		for _, r := range ordered {
 			if r.state == nil {
@@ -245,6 +248,18 @@ func (s *Service) writeResults(ctx context.Context, batch []*runResult) []time.T
 				retryAt = append(retryAt, r.state.NextAttemptAt)
 			default:
 				finals = append(finals, r.state.State)
+			}
+			if r.state.State == store.RunFailed {
+				ev, err := s.runFailedEvent(r)
+				if err != nil {
+					return err
+				}
+				failed = append(failed, ev)
+			}
+		}
+		if len(failed) > 0 {
+			if err := s.cfg.Emit(ctx, tx, failed); err != nil {
+				return err
 			}
 		}
 		if len(steps) == 0 {
@@ -267,6 +282,29 @@ func (s *Service) writeResults(ctx context.Context, batch []*runResult) []time.T
 		}
 	}
 	return retryAt
+}
+
+// runFailedEvent is the operational event of a run that failed for good,
+// for webhook endpoints (and automations) that watch automation.*. It
+// carries the run in its cause chain, so automations reacting to failures
+// cannot loop past the depth limit either.
+func (s *Service) runFailedEvent(r *runResult) (*events.Event, error) {
+	run := r.job.run
+	var chain []events.Cause
+	if len(run.Cause) > 0 {
+		_ = json.Unmarshal(run.Cause, &chain)
+	}
+	chain = append(chain, events.Cause{AutomationID: run.AutomationID, RunID: run.ID, EventID: run.EventID})
+	ev, err := events.New(events.AutomationRunFailed, run.TenantID, r.state.At,
+		events.Member{Key: "automationId", Value: run.AutomationID},
+		events.Member{Key: "run", Value: events.Object{{Key: "id", Value: run.ID}, {Key: "eventId", Value: run.EventID},
+			{Key: "eventType", Value: run.EventType}, {Key: "step", Value: r.state.Step}, {Key: "error", Value: r.state.Error}}},
+		events.CauseMember(chain))
+	if err != nil {
+		return nil, fmt.Errorf("build automation.run_failed event: %w", err)
+	}
+	ev.Cause = chain
+	return ev, nil
 }
 
 type metrics struct {

@@ -54,6 +54,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Registry receives the metrics; nil registers none.
 	Registry prometheus.Registerer
+	// Emit stores the service's own events (automation.run_failed) with
+	// their fan-out; defaults to inserting them only.
+	Emit func(ctx context.Context, tx store.Tx, evs []*events.Event) error
 }
 
 // ValueSaver writes entity values; *records.Service is one.
@@ -93,6 +96,9 @@ func New(cfg Config) *Service {
 	cfg.RefreshEvery = cmp.Or(cfg.RefreshEvery, 2*time.Second)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.Emit == nil {
+		cfg.Emit = records.InsertEvents
 	}
 	s := &Service{cfg: cfg, store: cfg.Store, box: cfg.Box, now: cfg.Now, log: cfg.Logger, records: cfg.Records, exec: cfg.Executor,
 		metrics: newMetrics(cfg.Registry)}
