@@ -258,7 +258,7 @@ func listCrashEvents(t *testing.T, c *apiClient, typ string) []crashEvent {
 	seen := map[string]bool{}
 	cursor := ""
 	for {
-		q := url.Values{"type": {typ}, "tenantId": {crashTenant}, "limit": {"500"}}
+		q := url.Values{"type": {typ}, "tenantId": {crashTenant}, "pageSize": {"500"}}
 		if cursor != "" {
 			q.Set("cursor", cursor)
 		}
