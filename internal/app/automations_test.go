@@ -2,8 +2,13 @@ package app_test
 
 import (
 	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -68,6 +73,8 @@ func customerGroup(t *testing.T, b *testBundle) {
 		{"key": "stage", "label": "Stage", "schema": map[string]any{"type": "string"}},
 		{"key": "counter", "label": "Counter", "schema": map[string]any{"type": "number"}},
 		{"key": "renewal", "label": "Renewal", "schema": map[string]any{"type": "datetime"}},
+		{"key": "note", "label": "Note", "schema": map[string]any{"type": "textarea"}},
+		{"key": "ref", "label": "Reference", "schema": map[string]any{"type": "string"}},
 	} {
 		f["fieldGroupIds"] = []string{"customer"}
 		b.must(t, http.StatusCreated, http.MethodPost, "/api/global-fields", f, nil)
@@ -186,4 +193,122 @@ func TestAutomationNotifiesWhenCompanyGrows(t *testing.T) {
 		require.Len(t, ev.Runs, 1)
 		require.Equal(t, r.ID, ev.Runs[0].ID)
 	})
+}
+
+// run returns one run with its steps.
+func (b *testBundle) run(t *testing.T, id string) run {
+	t.Helper()
+	var r run
+	b.must(t, http.StatusOK, http.MethodGet, "/api/runs/"+id, nil, &r)
+	return r
+}
+
+// waitRun polls a run until it is final.
+func (b *testBundle) waitRun(t *testing.T, id string, within time.Duration) run {
+	t.Helper()
+	var r run
+	waitUntil(t, within, "run "+id+" to finish", func() bool {
+		r = b.run(t, id)
+		return r.State != "pending"
+	})
+	return r
+}
+
+// storedEvent is an event of the event log.
+type storedEvent struct {
+	ID       string         `json:"id"`
+	Type     string         `json:"type"`
+	TenantID string         `json:"tenantId"`
+	Payload  map[string]any `json:"payload"`
+}
+
+// events lists the event log, newest first.
+func (b *testBundle) events(t *testing.T, query string) []storedEvent {
+	t.Helper()
+	var p struct {
+		Data []storedEvent `json:"data"`
+	}
+	b.must(t, http.StatusOK, http.MethodGet, "/api/events?pageSize=500&"+query, nil, &p)
+	return p.Data
+}
+
+// apiCall is one request a fake API got.
+type apiCall struct {
+	N      int
+	At     time.Time
+	Method string
+	// URL is as the server parsed it: Path decoded, EscapedPath() and
+	// RawQuery as sent.
+	URL    *url.URL
+	Header http.Header
+	Body   []byte
+}
+
+// fakeAPI is an HTTP API on 127.0.0.1, stopped when the test ends, that
+// records every request and answers through its handler (nil: 200 "ok").
+type fakeAPI struct {
+	URL string // no trailing slash
+
+	mu    sync.Mutex
+	calls []*apiCall // guarded by mu
+}
+
+func startAPI(t *testing.T, answer func(w http.ResponseWriter, c *apiCall)) *fakeAPI {
+	t.Helper()
+	f := &fakeAPI{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		f.mu.Lock()
+		c := &apiCall{N: len(f.calls) + 1, At: time.Now(), Method: r.Method, URL: r.URL, Header: r.Header.Clone(), Body: body}
+		f.calls = append(f.calls, c)
+		f.mu.Unlock()
+		if answer == nil {
+			_, _ = io.WriteString(w, "ok")
+			return
+		}
+		answer(w, c)
+	}))
+	t.Cleanup(srv.Close)
+	f.URL = srv.URL
+	return f
+}
+
+// all returns the requests so far.
+func (f *fakeAPI) all() []*apiCall {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]*apiCall(nil), f.calls...)
+}
+
+// on returns the requests so far to one path.
+func (f *fakeAPI) on(path string) []*apiCall {
+	var out []*apiCall
+	for _, c := range f.all() {
+		if c.URL.Path == path {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// wait returns the requests once there are at least n.
+func (f *fakeAPI) wait(t *testing.T, n int, within time.Duration) []*apiCall {
+	t.Helper()
+	var got []*apiCall
+	waitUntil(t, within, fmt.Sprintf("%d requests at %s", n, f.URL), func() bool {
+		got = f.all()
+		return len(got) >= n
+	})
+	return got
+}
+
+// stepsNamed returns a run's step attempts of one action, in order.
+func stepsNamed(r run, name string) []runStep {
+	var out []runStep
+	for _, s := range r.Steps {
+		if s.Name == name {
+			out = append(out, s)
+		}
+	}
+	return out
 }

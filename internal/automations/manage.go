@@ -338,14 +338,18 @@ func (s *Service) RunsForEvent(ctx context.Context, eventID string) ([]*Run, err
 	return s.withSteps(ctx, rs)
 }
 
-// GetRun returns a run with its steps. A tenant sees only its own runs.
+// GetRun returns a run with its steps. A tenant sees only the runs of its
+// own automations: not those a vendor-wide automation made of its events,
+// as it sees only its own endpoints' deliveries.
 func (s *Service) GetRun(ctx context.Context, id string, tenantID *string) (*Run, error) {
 	r, err := s.store.RunGet(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	if tenantID != nil && r.TenantID != *tenantID {
-		return nil, store.ErrNotFound
+	if tenantID != nil {
+		if _, err := ownedAutomation(ctx, s.store, r.AutomationID, tenantID); err != nil {
+			return nil, err
+		}
 	}
 	out, err := s.withSteps(ctx, []*store.Run{r})
 	if err != nil {
@@ -362,8 +366,10 @@ func (s *Service) RetryRun(ctx context.Context, id string, tenantID *string) (*R
 		if err != nil {
 			return err
 		}
-		if tenantID != nil && r.TenantID != *tenantID {
-			return store.ErrNotFound
+		if tenantID != nil {
+			if _, err := ownedAutomation(ctx, tx, r.AutomationID, tenantID); err != nil {
+				return err
+			}
 		}
 		if r.State != store.RunFailed {
 			return fmt.Errorf("%w: it is %s", ErrRunNotFailed, r.State)
