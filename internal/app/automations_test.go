@@ -301,14 +301,3 @@ func (f *fakeAPI) wait(t *testing.T, n int, within time.Duration) []*apiCall {
 	})
 	return got
 }
-
-// stepsNamed returns a run's step attempts of one action, in order.
-func stepsNamed(r run, name string) []runStep {
-	var out []runStep
-	for _, s := range r.Steps {
-		if s.Name == name {
-			out = append(out, s)
-		}
-	}
-	return out
-}

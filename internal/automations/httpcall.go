@@ -268,6 +268,12 @@ func (e *Executor) send(ctx context.Context, o *outgoing, token string) (*webhoo
 	if err != nil && ctx.Err() == nil && callCtx.Err() != nil {
 		err = fmt.Errorf("timeout: no complete response within %s", o.timeout)
 	}
+	// Transport errors quote the URL, which may hold secrets: quote the
+	// logged one instead.
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		ue.URL = o.log.URL
+	}
 	return resp, err
 }
 
@@ -360,9 +366,10 @@ func (e *Executor) buildHTTP(r *Renderer, a *Action) (*outgoing, error) {
 	if err != nil {
 		return o, fmt.Errorf("url: %w", err)
 	}
-	o.url, o.log.URL = u.Text, u.Redacted
-	if err := checkTarget(o.url); err != nil {
-		return o, err
+	o.url, o.log.URL = u.Text, strings.ReplaceAll(u.Redacted, escapeURLValue(Redacted), Redacted)
+	if checkTarget(o.url) != nil {
+		// Quote the logged URL: the one to send may hold secrets.
+		return o, fmt.Errorf("url %q: must be an absolute http or https URL", o.log.URL)
 	}
 
 	// The query: the URL's own, then the action's, then an apiKey.
