@@ -48,10 +48,25 @@ func TestAutomationBodiesCarryEntityValuesIntact(t *testing.T) {
 			},
 		})
 
+		headers := b.createAutomation(t, map[string]any{
+			"name":    "Note in a header",
+			"trigger": map[string]any{"event": "field_value.saved", "fieldGroup": "customer", "fieldKey": "note"},
+			"actions": []map[string]any{{"name": "as_header", "type": "http", "url": api.URL + "/header",
+				"headers": map[string]any{"X-Note": "{{entity.values.note}}"}, "retry": map[string]any{"schedule": []string{"1s"}}}},
+		})
+
 		b.save(t, "acme", "cust-1", map[string]any{"note": awkward, "counter": 42.5, "sales_notified": true})
 		r := b.waitRuns(t, a.ID, 1, 10*time.Second)[0]
 		require.Equal(t, "succeeded", r.State, "%+v", r)
 		require.Len(t, api.all(), 2)
+
+		// A header cannot hold CR or LF: the step fails, unsent and not
+		// retried, saying why.
+		h := b.waitRuns(t, headers.ID, 1, 10*time.Second)[0]
+		require.Equal(t, "failed", h.State, "%+v", h)
+		require.Len(t, h.Steps, 1)
+		require.Contains(t, h.Steps[0].Error, "header X-Note: the rendered value contains CR, LF or NUL")
+		require.Empty(t, api.on("/header"))
 
 		// JSON: each string parses back to what the entity holds; a value
 		// that is exactly one {{path}} keeps its JSON type.
