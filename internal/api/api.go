@@ -60,6 +60,11 @@ type Server struct {
 	handler http.Handler
 }
 
+// JSON keys are case-sensitive: "fieldkey" is an unknown key, not fieldKey.
+// huma keeps this switch as a package variable that every request reads;
+// setting it before any server starts (in init) is the only race-free way.
+func init() { huma.ValidateStrictCasing = true }
+
 // New builds the API. It sets huma's error constructor, which is global to
 // huma: parameter errors become 400, as API.md says.
 func New(cfg Config) *Server {

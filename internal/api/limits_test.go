@@ -104,3 +104,16 @@ func TestConfiguredBodyLimitApplies(t *testing.T) {
 		b.ok(t, http.StatusOK, http.MethodPost, path, map[string]any{"extra": strings.Repeat("a", 900)})
 	})
 }
+
+// TestKeysAreCaseSensitive: a key that differs from a known one only in
+// case is an unknown key, refused, not quietly taken for the known one.
+func TestKeysAreCaseSensitive(t *testing.T) {
+	t.Parallel()
+	eachDialect(t, func(t *testing.T, dialect string) {
+		b := setup(t, dialect, nil)
+		res := b.send(t, req{Method: http.MethodPost, Path: "/api/field-groups", Key: b.admin, Body: map[string]any{"key": "booking", "NAME": "Booking"}})
+		require.Equal(t, http.StatusUnprocessableEntity, res.status, "%s", res)
+		res = b.send(t, req{Method: http.MethodPost, Path: "/api/field-groups", Key: b.admin, Body: map[string]any{"key": "booking", "name": "Booking"}})
+		require.Equal(t, http.StatusCreated, res.status, "%s", res)
+	})
+}
