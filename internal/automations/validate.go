@@ -262,12 +262,14 @@ func checkAuth(ctx context.Context, r store.Reader, ps *problems, loc, tenantID 
 		}
 		c, err := r.OAuth2ConnectionGet(ctx, au.ConnectionID)
 		switch {
-		case errors.Is(err, store.ErrNotFound):
+		// Another tenant's connection does not exist for a tenant's
+		// automation, as it does not for the tenant's key.
+		case errors.Is(err, store.ErrNotFound), err == nil && c.TenantID != "" && tenantID != "" && c.TenantID != tenantID:
 			ps.add(loc+".connectionId", "no such OAuth2 connection", au.ConnectionID)
 		case err != nil:
 			ps.add(loc+".connectionId", "could not be checked: "+err.Error(), au.ConnectionID)
-		case c.TenantID != "" && c.TenantID != tenantID:
-			ps.add(loc+".connectionId", "belongs to another tenant", au.ConnectionID)
+		case c.TenantID != "" && tenantID == "":
+			ps.add(loc+".connectionId", "belongs to tenant "+c.TenantID+"; a vendor-wide automation runs for every tenant and can use only vendor-wide connections", au.ConnectionID)
 		}
 	default:
 		ps.add(loc+".type", "must be none, bearer, apiKey, basic or oauth2", au.Type)
