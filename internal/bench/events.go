@@ -26,6 +26,8 @@ type eventsScenario struct {
 	srv  *http.Server
 	c    *client
 	whID string
+	// auID is the automation of the runs scenario.
+	auID string
 
 	mu       sync.Mutex
 	accepted map[string]time.Time // event id → when the publish was sent; guarded by mu
@@ -50,17 +52,21 @@ func setupEvents(ctx context.Context, c *client, viaAutomation bool) (op, *event
 	go func() { _ = s.srv.Serve(ln) }()
 
 	if viaAutomation {
+		var au struct {
+			ID string `json:"id"`
+		}
 		err = c.postJSON(ctx, "/api/automations", map[string]any{
 			"name":    "fieldflow bench automation",
 			"trigger": map[string]any{"event": "bench.*", "condition": "event.data.seq >= 0"},
 			"actions": []map[string]any{{"name": "post", "type": "http", "method": "POST", "url": "http://" + ln.Addr().String() + "/run",
 				"body":  map[string]any{"type": "json", "json": map[string]any{"eventId": "{{event.eventId}}", "seq": "{{event.data.seq}}"}},
 				"retry": map[string]any{"schedule": []string{"1s", "5s"}}}},
-		}, nil)
+		}, &au)
 		if err != nil {
 			_ = s.srv.Close()
 			return nil, nil, fmt.Errorf("create automation (the server must allow private targets): %w", err)
 		}
+		s.auID = au.ID
 		return s.publish, s, nil
 	}
 	var wh struct {
@@ -133,6 +139,9 @@ func (s *eventsScenario) finish(ctx context.Context, res *Result, start time.Tim
 		time.Sleep(50 * time.Millisecond)
 	}
 	_ = s.srv.Close()
+	if s.auID != "" {
+		res.Extra = append(res.Extra, s.runStates(ctx, deadline))
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	dups := 0
@@ -179,6 +188,46 @@ func (s *eventsScenario) finish(ctx context.Context, res *Result, start time.Tim
 		res.Extra = append(res.Extra, "peak RSS of this process (server, clients and receiver): "+rss)
 	}
 	res.Lost, res.Duplicates = lost, dups
+}
+
+// runStates waits (until deadline) for the run log to record every run as
+// finished, so "completed" means the run's result is written, not only
+// that its request arrived, and says how many runs ended in each state.
+func (s *eventsScenario) runStates(ctx context.Context, deadline time.Time) string {
+	count := func(state string) (int, error) {
+		n, cursor := 0, ""
+		for {
+			var page struct {
+				Data       []struct{} `json:"data"`
+				NextCursor string     `json:"nextCursor"`
+			}
+			path := "/api/automations/" + s.auID + "/runs?pageSize=500&status=" + state
+			if cursor != "" {
+				path += "&cursor=" + cursor
+			}
+			if err := s.c.do(ctx, http.MethodGet, path, nil, &page); err != nil {
+				return 0, err
+			}
+			n += len(page.Data)
+			if page.NextCursor == "" || state == "pending" {
+				return n, nil
+			}
+			cursor = page.NextCursor
+		}
+	}
+	pending, err := count("pending")
+	for err == nil && pending > 0 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+		pending, err = count("pending")
+	}
+	if err != nil {
+		return "run log: " + err.Error()
+	}
+	failed, err := count("failed")
+	if err != nil {
+		return "run log: " + err.Error()
+	}
+	return fmt.Sprintf("run log: %d runs still pending, %d failed", pending, failed)
 }
 
 func (s *eventsScenario) missing() int {
