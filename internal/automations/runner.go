@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -431,4 +430,3 @@ func (c *varCache) invalidate() {
 	c.mu.Unlock()
 }
 
-var _ = strings.TrimSpace

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"strings"
 	"time"
 
 	"github.com/fieldflow/fieldflow/internal/events"
@@ -391,5 +390,5 @@ func (s *Service) timerPayload(ctx context.Context, tx store.Tx, ca *rule, t *st
 func entityKeyOf(tenantID string, payload map[string]any) (store.EntityKey, bool) {
 	gid, _ := payload["fieldGroupId"].(string)
 	eid, _ := payload["entityId"].(string)
-	return store.EntityKey{TenantID: tenantID, FieldGroupID: gid, EntityID: eid}, gid != "" && eid != "" && !strings.ContainsRune(eid, 0)
+	return store.EntityKey{TenantID: tenantID, FieldGroupID: gid, EntityID: eid}, gid != "" && eid != ""
 }
