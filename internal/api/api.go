@@ -45,8 +45,6 @@ type Config struct {
 	OpsOnly bool
 	// Webhooks serves the webhook routes when set.
 	Webhooks *webhooks.Service
-	// EventDetail adds deliveries and runs to GET /api/events/{id}.
-	EventDetail EventDetailer
 	// Register adds more operations (webhooks, automations) to the API.
 	Register []func(api huma.API)
 }

@@ -31,9 +31,6 @@ type EventPage struct {
 	NextCursor string           `json:"nextCursor,omitempty" doc:"Pass as cursor for the next page; absent on the last page."`
 }
 
-// EventDetailer adds deliveries and runs to an event; set by the app.
-type EventDetailer func(ctx context.Context, d *EventDetail) error
-
 func (s *Server) registerEvents() {
 	rs := s.cfg.Records
 	huma.Register(s.api, huma.Operation{OperationID: "publish-event", Method: http.MethodPost, Path: "/api/events",
@@ -108,11 +105,6 @@ func (s *Server) registerEvents() {
 					return nil, fail(err)
 				}
 				d.Runs = rs
-			}
-			if s.cfg.EventDetail != nil {
-				if err := s.cfg.EventDetail(ctx, d); err != nil {
-					return nil, fail(err)
-				}
 			}
 			return &out[*EventDetail]{d}, nil
 		})
