@@ -38,15 +38,15 @@ type Config struct {
 	// addresses. Defaults to false; tests turn it on.
 	AllowPrivateTargets bool
 	// Role is all, api or worker. Defaults to all. api serves the API and
-	// leaves sending to workers; worker sends deliveries and serves only
-	// /healthz, /readyz and /metrics.
+	// leaves sending to workers; worker sends deliveries, runs automations
+	// and serves only /healthz, /readyz and /metrics.
 	Role string
-	// DeliveryLease is how long a claimed delivery stays with this process
-	// without a heartbeat before another process may take it. Defaults to
-	// 30 seconds.
+	// DeliveryLease is how long a claimed delivery or automation run stays
+	// with this process without a heartbeat before another process may
+	// take it. Defaults to 30 seconds.
 	DeliveryLease time.Duration
-	// DeliveryPoll is how often due deliveries nobody holds are looked for.
-	// Defaults to 1 second.
+	// DeliveryPoll is how often due deliveries, runs and time-rule timers
+	// nobody holds are looked for. Defaults to 1 second.
 	DeliveryPoll time.Duration
 	// GCPercent is the Go garbage collector's target (as GOGC). fieldflow's
 	// live heap is small, so trading memory for CPU pays: 400 measured about
