@@ -14,9 +14,8 @@ import (
 
 // ---- runs
 //
-// Runs are leased the way deliveries are (webhooks.go): a claim sets
-// lease_owner and leased_until on pending runs that are due and whose lease
-// has run out; every later change is guarded by the owner.
+// Runs are leased jobs, as deliveries are: leases.go holds the statements
+// that claim, extend and release their leases.
 
 const runCols = `seq, id, automation_id, event_id, event_type, tenant_id, trigger, cause, state, step, attempts,
 	next_attempt_at, leased_until, lease_owner, steps, error, created_at, updated_at`
@@ -86,30 +85,12 @@ func (q *queries) RunList(ctx context.Context, p *store.RunListParams) ([]*store
 	return out, nil
 }
 
-// RunClaimDue is DeliveryClaimDue for runs. The state is a literal rather
-// than an argument so that PostgreSQL can use the partial index runs_due
-// even under a generic plan of the prepared statement.
 func (q *queries) RunClaimDue(ctx context.Context, p *store.RunClaimDueParams) ([]*store.Run, error) {
-	args := []any{q.t(p.Now)}
-	sub := `SELECT id FROM runs WHERE state = 'pending' AND next_attempt_at <= $1 AND leased_until < $1`
-	if len(p.ExcludeAutomations) > 0 {
-		sub += ` AND automation_id NOT IN (` + placeholders(2, len(p.ExcludeAutomations)) + `)`
-		for _, id := range p.ExcludeAutomations {
-			args = append(args, id)
-		}
-	}
-	args = append(args, p.Limit, q.t(p.LeaseUntil), p.Owner)
-	n := len(args)
-	sub += fmt.Sprintf(` ORDER BY next_attempt_at LIMIT $%d %s`, n-2, q.d.ClaimSuffix)
-	rows, err := q.query(ctx, fmt.Sprintf(`UPDATE runs SET leased_until = $%d, lease_owner = $%d WHERE id IN (%s) RETURNING `+runCols, n-1, n, sub), args...)
+	out, err := claimDue(ctx, q, runLeases, leaseClaim{now: p.Now, leaseUntil: p.LeaseUntil, owner: p.Owner, limit: p.Limit,
+		exclude: p.ExcludeAutomations}, scanRun)
 	if err != nil {
-		return nil, fmt.Errorf("claim due runs: %w", q.interpret(err))
+		return nil, err
 	}
-	out, err := collect(rows, scanRun)
-	if err != nil {
-		return nil, fmt.Errorf("claim due runs: %w", err)
-	}
-	// RETURNING comes in no particular order on either database.
 	slices.SortFunc(out, func(a, b *store.Run) int {
 		return cmp.Or(a.NextAttemptAt.Compare(b.NextAttemptAt), cmp.Compare(a.Seq, b.Seq))
 	})
@@ -117,32 +98,11 @@ func (q *queries) RunClaimDue(ctx context.Context, p *store.RunClaimDueParams) (
 }
 
 func (q *queries) RunExtendLeases(ctx context.Context, owner string, ids []string, until time.Time) error {
-	// Rows are locked in id order, as DeliveryExtendLeases does, so that
-	// two writers locking several runs never deadlock (PostgreSQL).
-	ids = slices.Sorted(slices.Values(ids))
-	for start := 0; start < len(ids); start += 500 {
-		chunk := ids[start:min(start+500, len(ids))]
-		args := []any{q.t(until), owner}
-		for _, id := range chunk {
-			args = append(args, id)
-		}
-		if _, err := q.exec(ctx, `UPDATE runs SET leased_until = $1 WHERE id IN (SELECT id FROM runs
-			WHERE lease_owner = $2 AND state = 'pending' AND id IN (`+placeholders(3, len(chunk))+`) ORDER BY id `+q.d.LockSuffix+`)`, args...); err != nil {
-			return fmt.Errorf("extend run leases: %w", err)
-		}
-	}
-	return nil
+	return q.extendLeases(ctx, runLeases, owner, ids, until)
 }
 
 func (q *queries) RunReleaseLeases(ctx context.Context, owner string) error {
-	query, args := `UPDATE runs SET leased_until = $1, lease_owner = '' WHERE state = 'pending' AND lease_owner <> ''`, []any{q.t(time.Time{})}
-	if owner != "" {
-		query, args = query+` AND lease_owner = $2`, append(args, owner)
-	}
-	if _, err := q.exec(ctx, query, args...); err != nil {
-		return fmt.Errorf("release run leases: %w", err)
-	}
-	return nil
+	return q.releaseLeases(ctx, runLeases, owner)
 }
 
 // RunSetStateIfLeased is DeliverySetStateIfLeased for runs: guarded by the
@@ -153,14 +113,7 @@ func (q *queries) RunSetStateIfLeased(ctx context.Context, p *store.RunSetStateP
 	res, err := q.exec(ctx, `UPDATE runs SET state = $3, step = $4, attempts = $5, next_attempt_at = $6, steps = $7, error = $8,
 		updated_at = $9, leased_until = $10, lease_owner = '' WHERE id = $1 AND lease_owner = $2 AND lease_owner <> '' AND state = 'pending'`,
 		p.ID, p.Owner, p.State, p.Step, p.Attempts, q.t(p.NextAttemptAt), string(p.Steps), p.Error, q.t(p.At), q.t(time.Time{}))
-	if err != nil {
-		return false, fmt.Errorf("set run state: %w", q.interpret(err))
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, fmt.Errorf("set run state: %w", err)
-	}
-	return n == 1, nil
+	return q.appliedIfLeased(runLeases, res, err)
 }
 
 func (q *queries) RunRetryNow(ctx context.Context, id string, now time.Time) error {

@@ -220,28 +220,13 @@ func (q *queries) DeliveryEventsInRange(ctx context.Context, p *store.DeliveryRa
 }
 
 func (q *queries) DeliveryClaimDue(ctx context.Context, p *store.DeliveryClaimDueParams) ([]*store.Delivery, error) {
-	args := []any{store.DeliveryPending, q.t(p.Now)}
-	sub := `SELECT id FROM deliveries WHERE state = $1 AND next_attempt_at <= $2 AND leased_until < $2`
-	if len(p.ExcludeEndpoints) > 0 {
-		sub += ` AND endpoint_id NOT IN (` + placeholders(3, len(p.ExcludeEndpoints)) + `)`
-		for _, id := range p.ExcludeEndpoints {
-			args = append(args, id)
-		}
-	}
-	args = append(args, p.Limit, q.t(p.LeaseUntil), p.Owner)
-	n := len(args)
-	sub += fmt.Sprintf(` ORDER BY next_attempt_at LIMIT $%d %s`, n-2, q.d.ClaimSuffix)
-	rows, err := q.query(ctx, fmt.Sprintf(`UPDATE deliveries SET leased_until = $%d, lease_owner = $%d WHERE id IN (%s) RETURNING `+deliveryCols, n-1, n, sub), args...)
+	out, err := claimDue(ctx, q, deliveryLeases, leaseClaim{now: p.Now, leaseUntil: p.LeaseUntil, owner: p.Owner, limit: p.Limit,
+		exclude: p.ExcludeEndpoints}, scanDelivery)
 	if err != nil {
-		return nil, fmt.Errorf("claim due deliveries: %w", q.interpret(err))
+		return nil, err
 	}
-	out, err := collect(rows, scanDelivery)
-	if err != nil {
-		return nil, fmt.Errorf("claim due deliveries: %w", err)
-	}
-	// RETURNING comes in no particular order on either database; the
-	// dispatcher queues what it is given in order, so put the oldest due
-	// first here.
+	// The dispatcher queues what it is given in order, so put the oldest
+	// due first here.
 	slices.SortFunc(out, func(a, b *store.Delivery) int {
 		return cmp.Or(a.NextAttemptAt.Compare(b.NextAttemptAt), cmp.Compare(a.Seq, b.Seq))
 	})
@@ -249,46 +234,18 @@ func (q *queries) DeliveryClaimDue(ctx context.Context, p *store.DeliveryClaimDu
 }
 
 func (q *queries) DeliveryExtendLeases(ctx context.Context, owner string, ids []string, until time.Time) error {
-	// Rows are locked in id order, as the result writers lock them, so the
-	// two never deadlock (PostgreSQL).
-	ids = slices.Sorted(slices.Values(ids))
-	for start := 0; start < len(ids); start += 500 {
-		chunk := ids[start:min(start+500, len(ids))]
-		args := []any{q.t(until), owner}
-		for _, id := range chunk {
-			args = append(args, id)
-		}
-		if _, err := q.exec(ctx, `UPDATE deliveries SET leased_until = $1 WHERE id IN (SELECT id FROM deliveries
-			WHERE lease_owner = $2 AND state = 'pending' AND id IN (`+placeholders(3, len(chunk))+`) ORDER BY id `+q.d.LockSuffix+`)`, args...); err != nil {
-			return fmt.Errorf("extend delivery leases: %w", err)
-		}
-	}
-	return nil
+	return q.extendLeases(ctx, deliveryLeases, owner, ids, until)
 }
 
 func (q *queries) DeliveryReleaseLeases(ctx context.Context, owner string) error {
-	query, args := `UPDATE deliveries SET leased_until = $1, lease_owner = '' WHERE state = 'pending' AND lease_owner <> ''`, []any{q.t(time.Time{})}
-	if owner != "" {
-		query, args = query+` AND lease_owner = $2`, append(args, owner)
-	}
-	if _, err := q.exec(ctx, query, args...); err != nil {
-		return fmt.Errorf("release delivery leases: %w", err)
-	}
-	return nil
+	return q.releaseLeases(ctx, deliveryLeases, owner)
 }
 
 func (q *queries) DeliverySetStateIfLeased(ctx context.Context, p *store.DeliverySetStateParams) (bool, error) {
 	res, err := q.exec(ctx, `UPDATE deliveries SET state = $3, attempts = $4, next_attempt_at = $5, last_status = $6, last_error = $7,
 		updated_at = $8, leased_until = $9, lease_owner = '' WHERE id = $1 AND lease_owner = $2 AND state = 'pending'`,
 		p.ID, p.Owner, p.State, p.Attempts, q.t(p.NextAttemptAt), p.LastStatus, p.LastError, q.t(p.At), q.t(time.Time{}))
-	if err != nil {
-		return false, fmt.Errorf("set delivery state: %w", q.interpret(err))
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, fmt.Errorf("set delivery state: %w", err)
-	}
-	return n == 1, nil
+	return q.appliedIfLeased(deliveryLeases, res, err)
 }
 
 func (q *queries) DeliveryRetryNow(ctx context.Context, id string, now time.Time) error {

@@ -1,0 +1,114 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// ---- leases
+//
+// Webhook deliveries and automation runs are leased jobs, held the same
+// way: a claim sets lease_owner and leased_until on pending rows that are
+// due (next_attempt_at) and whose lease has run out; the owner extends its
+// leases while it works and releases them when it stops; every result is
+// written by a set-state guarded by the owner and the pending state, which
+// drops the lease. The statements below serve both tables.
+
+// leasedTable describes a table of leased jobs.
+type leasedTable struct {
+	table     string // "deliveries"
+	keyColumn string // what a claim may exclude, e.g. a full local queue: "endpoint_id"
+	columns   string // the columns a claim returns, in the order scan reads them
+	noun      string // for error messages: "delivery"
+	nouns     string // for error messages: "deliveries"
+}
+
+var (
+	deliveryLeases = &leasedTable{table: "deliveries", keyColumn: "endpoint_id", columns: deliveryCols, noun: "delivery", nouns: "deliveries"}
+	runLeases      = &leasedTable{table: "runs", keyColumn: "automation_id", columns: runCols, noun: "run", nouns: "runs"}
+)
+
+// leaseClaim is what claimDue takes from DeliveryClaimDueParams or
+// RunClaimDueParams.
+type leaseClaim struct {
+	now, leaseUntil time.Time
+	owner           string
+	limit           int
+	exclude         []string // keyColumn values to leave unclaimed
+}
+
+// claimDue leases up to limit due pending rows to owner and returns them as
+// scan reads them, in no particular order (RETURNING has none on either
+// database): the caller sorts them. The state is a literal rather than an
+// argument so that PostgreSQL can use the partial indexes deliveries_due
+// and runs_due even under a generic plan of the prepared statement.
+func claimDue[T any](ctx context.Context, q *queries, lt *leasedTable, c leaseClaim, scan func(interface{ Scan(...any) error }) (T, error)) ([]T, error) {
+	args := []any{q.t(c.now)}
+	sub := `SELECT id FROM ` + lt.table + ` WHERE state = 'pending' AND next_attempt_at <= $1 AND leased_until < $1`
+	if len(c.exclude) > 0 {
+		sub += ` AND ` + lt.keyColumn + ` NOT IN (` + placeholders(2, len(c.exclude)) + `)`
+		for _, id := range c.exclude {
+			args = append(args, id)
+		}
+	}
+	args = append(args, c.limit, q.t(c.leaseUntil), c.owner)
+	n := len(args)
+	sub += fmt.Sprintf(` ORDER BY next_attempt_at LIMIT $%d %s`, n-2, q.d.ClaimSuffix)
+	rows, err := q.query(ctx, fmt.Sprintf(`UPDATE `+lt.table+` SET leased_until = $%d, lease_owner = $%d WHERE id IN (%s) RETURNING `+lt.columns, n-1, n, sub), args...)
+	if err != nil {
+		return nil, fmt.Errorf("claim due %s: %w", lt.nouns, q.interpret(err))
+	}
+	out, err := collect(rows, scan)
+	if err != nil {
+		return nil, fmt.Errorf("claim due %s: %w", lt.nouns, err)
+	}
+	return out, nil
+}
+
+// extendLeases moves the leases owner holds on the pending rows ids to
+// until, in chunks of 500 ids a statement. Rows are locked in id order, so
+// that two writers locking several of them never deadlock (PostgreSQL).
+func (q *queries) extendLeases(ctx context.Context, lt *leasedTable, owner string, ids []string, until time.Time) error {
+	ids = slices.Sorted(slices.Values(ids))
+	for start := 0; start < len(ids); start += 500 {
+		chunk := ids[start:min(start+500, len(ids))]
+		args := []any{q.t(until), owner}
+		for _, id := range chunk {
+			args = append(args, id)
+		}
+		if _, err := q.exec(ctx, `UPDATE `+lt.table+` SET leased_until = $1 WHERE id IN (SELECT id FROM `+lt.table+`
+			WHERE lease_owner = $2 AND state = 'pending' AND id IN (`+placeholders(3, len(chunk))+`) ORDER BY id `+q.d.LockSuffix+`)`, args...); err != nil {
+			return fmt.Errorf("extend %s leases: %w", lt.noun, err)
+		}
+	}
+	return nil
+}
+
+// releaseLeases drops the leases owner holds on pending rows, or every
+// lease on pending rows when owner is empty.
+func (q *queries) releaseLeases(ctx context.Context, lt *leasedTable, owner string) error {
+	query, args := `UPDATE `+lt.table+` SET leased_until = $1, lease_owner = '' WHERE state = 'pending' AND lease_owner <> ''`, []any{q.t(time.Time{})}
+	if owner != "" {
+		query, args = query+` AND lease_owner = $2`, append(args, owner)
+	}
+	if _, err := q.exec(ctx, query, args...); err != nil {
+		return fmt.Errorf("release %s leases: %w", lt.noun, err)
+	}
+	return nil
+}
+
+// appliedIfLeased reads the outcome of a set-state guarded by the lease:
+// whether it changed the one row, that is whether the lease was still held.
+func (q *queries) appliedIfLeased(lt *leasedTable, res sql.Result, err error) (bool, error) {
+	if err != nil {
+		return false, fmt.Errorf("set %s state: %w", lt.noun, q.interpret(err))
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("set %s state: %w", lt.noun, err)
+	}
+	return n == 1, nil
+}
