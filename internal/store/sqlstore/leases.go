@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -17,7 +18,8 @@ import (
 // written by a set-state guarded by the owner and the pending state, which
 // drops the lease. The statements below serve both tables.
 
-// leasedTable describes a table of leased jobs.
+// leasedTable describes a table of leased jobs. Both tables also carry
+// event_id and seq, by which listJobs lists them.
 type leasedTable struct {
 	table     string // "deliveries"
 	keyColumn string // what a claim may exclude, e.g. a full local queue: "endpoint_id"
@@ -30,6 +32,50 @@ var (
 	deliveryLeases = &leasedTable{table: "deliveries", keyColumn: "endpoint_id", columns: deliveryCols, noun: "delivery", nouns: "deliveries"}
 	runLeases      = &leasedTable{table: "runs", keyColumn: "automation_id", columns: runCols, noun: "run", nouns: "runs"}
 )
+
+// jobFilter is what listJobs takes from DeliveryListParams or
+// RunListParams; an empty field does not filter.
+type jobFilter struct {
+	key, eventID, state string // key is a keyColumn value
+	beforeSeq           int64
+	limit               int
+}
+
+// listJobs lists the rows that match f, newest first.
+func listJobs[T any](ctx context.Context, q *queries, lt *leasedTable, f jobFilter, scan func(interface{ Scan(...any) error }) (T, error)) ([]T, error) {
+	var conds []string
+	var args []any
+	add := func(cond string, v any) {
+		args = append(args, v)
+		conds = append(conds, fmt.Sprintf(cond, len(args)))
+	}
+	if f.key != "" {
+		add(lt.keyColumn+" = $%d", f.key)
+	}
+	if f.eventID != "" {
+		add("event_id = $%d", f.eventID)
+	}
+	if f.state != "" {
+		add("state = $%d", f.state)
+	}
+	if f.beforeSeq > 0 {
+		add("seq < $%d", f.beforeSeq)
+	}
+	query := `SELECT ` + lt.columns + ` FROM ` + lt.table
+	if len(conds) > 0 {
+		query += " WHERE " + strings.Join(conds, " AND ")
+	}
+	args = append(args, f.limit)
+	rows, err := q.query(ctx, query+fmt.Sprintf(" ORDER BY seq DESC LIMIT $%d", len(args)), args...)
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", lt.nouns, err)
+	}
+	out, err := collect(rows, scan)
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", lt.nouns, err)
+	}
+	return out, nil
+}
 
 // leaseClaim is what claimDue takes from DeliveryClaimDueParams or
 // RunClaimDueParams.

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/fieldflow/fieldflow/internal/store"
@@ -51,38 +50,8 @@ func (q *queries) RunGet(ctx context.Context, id string) (*store.Run, error) {
 }
 
 func (q *queries) RunList(ctx context.Context, p *store.RunListParams) ([]*store.Run, error) {
-	var conds []string
-	var args []any
-	add := func(cond string, v any) {
-		args = append(args, v)
-		conds = append(conds, fmt.Sprintf(cond, len(args)))
-	}
-	if p.AutomationID != "" {
-		add("automation_id = $%d", p.AutomationID)
-	}
-	if p.EventID != "" {
-		add("event_id = $%d", p.EventID)
-	}
-	if p.State != "" {
-		add("state = $%d", p.State)
-	}
-	if p.BeforeSeq > 0 {
-		add("seq < $%d", p.BeforeSeq)
-	}
-	query := `SELECT ` + runCols + ` FROM runs`
-	if len(conds) > 0 {
-		query += " WHERE " + strings.Join(conds, " AND ")
-	}
-	args = append(args, p.Limit)
-	rows, err := q.query(ctx, query+fmt.Sprintf(" ORDER BY seq DESC LIMIT $%d", len(args)), args...)
-	if err != nil {
-		return nil, fmt.Errorf("list runs: %w", err)
-	}
-	out, err := collect(rows, scanRun)
-	if err != nil {
-		return nil, fmt.Errorf("list runs: %w", err)
-	}
-	return out, nil
+	return listJobs(ctx, q, runLeases, jobFilter{key: p.AutomationID, eventID: p.EventID, state: p.State, beforeSeq: p.BeforeSeq,
+		limit: p.Limit}, scanRun)
 }
 
 func (q *queries) RunClaimDue(ctx context.Context, p *store.RunClaimDueParams) ([]*store.Run, error) {

@@ -153,38 +153,8 @@ func (q *queries) DeliveryGet(ctx context.Context, id string) (*store.Delivery, 
 }
 
 func (q *queries) DeliveryList(ctx context.Context, p *store.DeliveryListParams) ([]*store.Delivery, error) {
-	var conds []string
-	var args []any
-	add := func(cond string, v any) {
-		args = append(args, v)
-		conds = append(conds, fmt.Sprintf(cond, len(args)))
-	}
-	if p.EndpointID != "" {
-		add("endpoint_id = $%d", p.EndpointID)
-	}
-	if p.EventID != "" {
-		add("event_id = $%d", p.EventID)
-	}
-	if p.State != "" {
-		add("state = $%d", p.State)
-	}
-	if p.BeforeSeq > 0 {
-		add("seq < $%d", p.BeforeSeq)
-	}
-	query := `SELECT ` + deliveryCols + ` FROM deliveries`
-	if len(conds) > 0 {
-		query += " WHERE " + strings.Join(conds, " AND ")
-	}
-	args = append(args, p.Limit)
-	rows, err := q.query(ctx, query+fmt.Sprintf(" ORDER BY seq DESC LIMIT $%d", len(args)), args...)
-	if err != nil {
-		return nil, fmt.Errorf("list deliveries: %w", err)
-	}
-	out, err := collect(rows, scanDelivery)
-	if err != nil {
-		return nil, fmt.Errorf("list deliveries: %w", err)
-	}
-	return out, nil
+	return listJobs(ctx, q, deliveryLeases, jobFilter{key: p.EndpointID, eventID: p.EventID, state: p.State, beforeSeq: p.BeforeSeq,
+		limit: p.Limit}, scanDelivery)
 }
 
 // DeliveryEventsInRange returns the first matching delivery of each event,
