@@ -85,6 +85,45 @@ func runIDs(rs []*store.Run) []string {
 	return out
 }
 
+// runKind adapts runs to the lease checks they share with deliveries.
+func runKind(newStore func(t *testing.T) store.Store) leasedKind[*store.Run] {
+	return leasedKind[*store.Run]{
+		plural: "Runs",
+		setup: func(t *testing.T) (store.Store, [2]string, time.Time) {
+			s := newStore(t)
+			a, a2 := createAutomation(t, s, newAutomation("t1", now())), createAutomation(t, s, newAutomation("t1", now()))
+			return s, [2]string{a.ID, a2.ID}, now()
+		},
+		newJob: newRun,
+		withLease: func(r *store.Run, owner string, until time.Time) *store.Run {
+			c := *r
+			c.LeaseOwner, c.LeasedUntil = owner, until
+			return &c
+		},
+		finished: func(r *store.Run, ok bool) *store.Run {
+			c := *r
+			c.State = store.RunFailed
+			if ok {
+				c.State = store.RunSucceeded
+			}
+			return &c
+		},
+		id:     func(r *store.Run) string { return r.ID },
+		insert: insertRuns,
+		get:    getRun,
+		list: func(ctx context.Context, s store.Store, limit int) ([]*store.Run, error) {
+			return s.RunList(ctx, &store.RunListParams{Limit: limit})
+		},
+		claim: func(t *testing.T, s store.Store, now time.Time, owner string, leaseUntil time.Time, limit int) []*store.Run {
+			return claimRuns(t, s, &store.RunClaimDueParams{Now: now, Owner: owner, LeaseUntil: leaseUntil, Limit: limit})
+		},
+		extend: func(ctx context.Context, tx store.Tx, owner string, ids []string, until time.Time) error {
+			return tx.RunExtendLeases(ctx, owner, ids, until)
+		},
+		release: func(ctx context.Context, tx store.Tx, owner string) error { return tx.RunReleaseLeases(ctx, owner) },
+	}
+}
+
 func insertRunSteps(t *testing.T, s store.Store, steps ...*store.RunStep) {
 	t.Helper()
 	mustTx(t, s, func(ctx context.Context, tx store.Tx) error { return tx.RunStepInsert(ctx, steps) })
@@ -737,89 +776,7 @@ func testRunLeases(t *testing.T, newStore func(t *testing.T) store.Store) {
 			require.Equal(t, t0.Add(time.Hour), r.LeasedUntil, r.ID)
 		}
 	})
-	t.Run("ExtendLeasesTouchesOnlyTheOwnersPendingRuns", func(t *testing.T) {
-		t.Parallel()
-		bundle, _ := setup(t)
-		t0, a := bundle.t0, bundle.a.ID
-		until := t0.Add(10 * time.Second)
-		mine1, mine2 := leased(a, "w_1", until), leased(bundle.a2.ID, "w_1", until)
-		theirs := leased(a, "w_2", until)
-		done := leased(a, "w_1", until) // finished, yet still naming w_1
-		done.State = store.RunSucceeded
-		free := newRun(a, "evt_free", t0)
-		notAsked := leased(a, "w_1", until)
-		insertRuns(t, bundle.s, mine1, mine2, theirs, done, free, notAsked)
-
-		extended := t0.Add(time.Minute)
-		mustTx(t, bundle.s, func(ctx context.Context, tx store.Tx) error {
-			return tx.RunExtendLeases(ctx, "w_1", []string{mine1.ID, mine2.ID, theirs.ID, done.ID, free.ID, "run_nope"}, extended)
-		})
-		for _, r := range []*store.Run{mine1, mine2} {
-			want := *r
-			want.LeasedUntil = extended
-			require.Equal(t, &want, getRun(t, bundle.s, r.ID))
-		}
-		for _, r := range []*store.Run{theirs, done, free, notAsked} {
-			require.Equal(t, r, getRun(t, bundle.s, r.ID), r.EventID)
-		}
-		// No ids, nothing to do.
-		mustTx(t, bundle.s, func(ctx context.Context, tx store.Tx) error {
-			return tx.RunExtendLeases(ctx, "w_1", nil, extended.Add(time.Hour))
-		})
-		require.Equal(t, extended, getRun(t, bundle.s, mine1.ID).LeasedUntil)
-	})
-	t.Run("ExtendLeasesAcrossManyIDs", func(t *testing.T) {
-		t.Parallel()
-		bundle, ctx := setup(t)
-		t0 := bundle.t0
-		// More than one chunk of 500 ids.
-		const n = 1050
-		rs := make([]*store.Run, n)
-		for i := range rs {
-			rs[i] = leased(bundle.a.ID, "w_1", t0.Add(10*time.Second))
-		}
-		insertRuns(t, bundle.s, rs...)
-		extended := t0.Add(time.Minute)
-		mustTx(t, bundle.s, func(ctx context.Context, tx store.Tx) error {
-			return tx.RunExtendLeases(ctx, "w_1", runIDs(rs), extended)
-		})
-		all, err := bundle.s.RunList(ctx, &store.RunListParams{Limit: 2 * n})
-		require.NoError(t, err)
-		require.Len(t, all, n)
-		for _, r := range all {
-			require.Equal(t, extended, r.LeasedUntil, r.ID)
-		}
-	})
-	t.Run("ReleaseLeasesOfOneOwnerThenOfEveryone", func(t *testing.T) {
-		t.Parallel()
-		bundle, _ := setup(t)
-		t0, a := bundle.t0, bundle.a.ID
-		until := t0.Add(time.Minute)
-		mine, theirs := leased(a, "w_1", until), leased(a, "w_2", until)
-		mineDone := leased(a, "w_1", until)
-		mineDone.State = store.RunFailed
-		free := newRun(a, "evt_free", t0.Add(time.Hour))
-		insertRuns(t, bundle.s, mine, theirs, mineDone, free)
-		released := func(r *store.Run) *store.Run {
-			want := *r
-			want.LeaseOwner, want.LeasedUntil = "", time.Time{}
-			return &want
-		}
-
-		mustTx(t, bundle.s, func(ctx context.Context, tx store.Tx) error { return tx.RunReleaseLeases(ctx, "w_1") })
-		require.Equal(t, released(mine), getRun(t, bundle.s, mine.ID))
-		require.Equal(t, theirs, getRun(t, bundle.s, theirs.ID))
-		require.Equal(t, mineDone, getRun(t, bundle.s, mineDone.ID), "only pending runs are released")
-		require.Equal(t, free, getRun(t, bundle.s, free.ID))
-		got := claimRuns(t, bundle.s, &store.RunClaimDueParams{Now: t0, Owner: "w_3", LeaseUntil: t0.Add(time.Second), Limit: 10})
-		require.Equal(t, []string{mine.ID}, runIDs(got), "a released run can be claimed at once")
-
-		mustTx(t, bundle.s, func(ctx context.Context, tx store.Tx) error { return tx.RunReleaseLeases(ctx, "") })
-		require.Equal(t, released(mine), getRun(t, bundle.s, mine.ID))
-		require.Equal(t, released(theirs), getRun(t, bundle.s, theirs.ID))
-		require.Equal(t, mineDone, getRun(t, bundle.s, mineDone.ID))
-		require.Equal(t, free, getRun(t, bundle.s, free.ID))
-	})
+	testLeaseUpkeep(t, runKind(newStore))
 	t.Run("SetStateIfLeasedAppliesOnlyForTheHolderOfAPendingRun", func(t *testing.T) {
 		t.Parallel()
 		bundle, _ := setup(t)

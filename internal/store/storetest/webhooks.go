@@ -94,6 +94,47 @@ func deliveryIDs(ds []*store.Delivery) []string {
 	return out
 }
 
+// deliveryKind adapts deliveries to the lease checks they share with runs.
+func deliveryKind(newStore func(t *testing.T) store.Store) leasedKind[*store.Delivery] {
+	return leasedKind[*store.Delivery]{
+		plural: "Deliveries",
+		setup: func(t *testing.T) (store.Store, [2]string, time.Time) {
+			s := newStore(t)
+			ep, ep2 := createEndpoint(t, s, newEndpoint("t1", now())), createEndpoint(t, s, newEndpoint("t1", now()))
+			return s, [2]string{ep.ID, ep2.ID}, now()
+		},
+		newJob: newDelivery,
+		withLease: func(d *store.Delivery, owner string, until time.Time) *store.Delivery {
+			c := *d
+			c.LeaseOwner, c.LeasedUntil = owner, until
+			return &c
+		},
+		finished: func(d *store.Delivery, ok bool) *store.Delivery {
+			c := *d
+			c.State = store.DeliveryFailed
+			if ok {
+				c.State = store.DeliverySucceeded
+			}
+			return &c
+		},
+		id:     func(d *store.Delivery) string { return d.ID },
+		insert: insertDeliveries,
+		get:    getDelivery,
+		list: func(ctx context.Context, s store.Store, limit int) ([]*store.Delivery, error) {
+			return s.DeliveryList(ctx, &store.DeliveryListParams{Limit: limit})
+		},
+		claim: func(t *testing.T, s store.Store, now time.Time, owner string, leaseUntil time.Time, limit int) []*store.Delivery {
+			return claimDue(t, s, &store.DeliveryClaimDueParams{Now: now, Owner: owner, LeaseUntil: leaseUntil, Limit: limit})
+		},
+		extend: func(ctx context.Context, tx store.Tx, owner string, ids []string, until time.Time) error {
+			return tx.DeliveryExtendLeases(ctx, owner, ids, until)
+		},
+		release: func(ctx context.Context, tx store.Tx, owner string) error {
+			return tx.DeliveryReleaseLeases(ctx, owner)
+		},
+	}
+}
+
 func testEndpoints(t *testing.T, newStore func(t *testing.T) store.Store) {
 	type testBundle struct {
 		s store.Store
@@ -759,89 +800,7 @@ func testDeliveryLeases(t *testing.T, newStore func(t *testing.T) store.Store) {
 			require.Equal(t, t0.Add(time.Hour), d.LeasedUntil, d.ID)
 		}
 	})
-	t.Run("ExtendLeasesTouchesOnlyTheOwnersPendingDeliveries", func(t *testing.T) {
-		t.Parallel()
-		bundle, _ := setup(t)
-		t0, ep := bundle.t0, bundle.ep.ID
-		until := t0.Add(10 * time.Second)
-		mine1, mine2 := leased(ep, "w_1", until), leased(ep, "w_1", until)
-		theirs := leased(ep, "w_2", until)
-		done := leased(ep, "w_1", until) // finished, yet still naming w_1
-		done.State = store.DeliverySucceeded
-		free := newDelivery(ep, "evt_free", t0)
-		notAsked := leased(ep, "w_1", until)
-		insertDeliveries(t, bundle.s, mine1, mine2, theirs, done, free, notAsked)
-
-		extended := t0.Add(time.Minute)
-		mustTx(t, bundle.s, func(ctx context.Context, tx store.Tx) error {
-			return tx.DeliveryExtendLeases(ctx, "w_1", []string{mine1.ID, mine2.ID, theirs.ID, done.ID, free.ID, "dl_nope"}, extended)
-		})
-		for _, d := range []*store.Delivery{mine1, mine2} {
-			want := *d
-			want.LeasedUntil = extended
-			require.Equal(t, &want, getDelivery(t, bundle.s, d.ID))
-		}
-		for _, d := range []*store.Delivery{theirs, done, free, notAsked} {
-			require.Equal(t, d, getDelivery(t, bundle.s, d.ID), d.EventID)
-		}
-		// No ids, nothing to do.
-		mustTx(t, bundle.s, func(ctx context.Context, tx store.Tx) error {
-			return tx.DeliveryExtendLeases(ctx, "w_1", nil, extended.Add(time.Hour))
-		})
-		require.Equal(t, extended, getDelivery(t, bundle.s, mine1.ID).LeasedUntil)
-	})
-	t.Run("ExtendLeasesAcrossManyIDs", func(t *testing.T) {
-		t.Parallel()
-		bundle, ctx := setup(t)
-		t0 := bundle.t0
-		// More than one chunk of 500 ids.
-		const n = 1050
-		ds := make([]*store.Delivery, n)
-		for i := range ds {
-			ds[i] = leased(bundle.ep.ID, "w_1", t0.Add(10*time.Second))
-		}
-		insertDeliveries(t, bundle.s, ds...)
-		extended := t0.Add(time.Minute)
-		mustTx(t, bundle.s, func(ctx context.Context, tx store.Tx) error {
-			return tx.DeliveryExtendLeases(ctx, "w_1", deliveryIDs(ds), extended)
-		})
-		all, err := bundle.s.DeliveryList(ctx, &store.DeliveryListParams{Limit: 2 * n})
-		require.NoError(t, err)
-		require.Len(t, all, n)
-		for _, d := range all {
-			require.Equal(t, extended, d.LeasedUntil, d.ID)
-		}
-	})
-	t.Run("ReleaseLeasesOfOneOwnerThenOfEveryone", func(t *testing.T) {
-		t.Parallel()
-		bundle, _ := setup(t)
-		t0, ep := bundle.t0, bundle.ep.ID
-		until := t0.Add(time.Minute)
-		mine, theirs := leased(ep, "w_1", until), leased(ep, "w_2", until)
-		mineDone := leased(ep, "w_1", until)
-		mineDone.State = store.DeliveryFailed
-		free := newDelivery(ep, "evt_free", t0.Add(time.Hour))
-		insertDeliveries(t, bundle.s, mine, theirs, mineDone, free)
-		released := func(d *store.Delivery) *store.Delivery {
-			want := *d
-			want.LeaseOwner, want.LeasedUntil = "", time.Time{}
-			return &want
-		}
-
-		mustTx(t, bundle.s, func(ctx context.Context, tx store.Tx) error { return tx.DeliveryReleaseLeases(ctx, "w_1") })
-		require.Equal(t, released(mine), getDelivery(t, bundle.s, mine.ID))
-		require.Equal(t, theirs, getDelivery(t, bundle.s, theirs.ID))
-		require.Equal(t, mineDone, getDelivery(t, bundle.s, mineDone.ID), "only pending deliveries are released")
-		require.Equal(t, free, getDelivery(t, bundle.s, free.ID))
-		got := claimDue(t, bundle.s, &store.DeliveryClaimDueParams{Now: t0, Owner: "w_3", LeaseUntil: t0.Add(time.Second), Limit: 10})
-		require.Equal(t, []string{mine.ID}, deliveryIDs(got), "a released delivery can be claimed at once")
-
-		mustTx(t, bundle.s, func(ctx context.Context, tx store.Tx) error { return tx.DeliveryReleaseLeases(ctx, "") })
-		require.Equal(t, released(mine), getDelivery(t, bundle.s, mine.ID))
-		require.Equal(t, released(theirs), getDelivery(t, bundle.s, theirs.ID))
-		require.Equal(t, mineDone, getDelivery(t, bundle.s, mineDone.ID))
-		require.Equal(t, free, getDelivery(t, bundle.s, free.ID))
-	})
+	testLeaseUpkeep(t, deliveryKind(newStore))
 	t.Run("SetStateIfLeasedAppliesOnlyForTheHolderOfAPendingDelivery", func(t *testing.T) {
 		t.Parallel()
 		bundle, _ := setup(t)
