@@ -88,12 +88,9 @@ func runIDs(rs []*store.Run) []string {
 // runKind adapts runs to the lease checks they share with deliveries.
 func runKind(newStore func(t *testing.T) store.Store) leasedKind[*store.Run] {
 	return leasedKind[*store.Run]{
-		plural: "Runs",
-		setup: func(t *testing.T) (store.Store, [2]string, time.Time) {
-			s := newStore(t)
-			a, a2 := createAutomation(t, s, newAutomation("t1", now())), createAutomation(t, s, newAutomation("t1", now()))
-			return s, [2]string{a.ID, a2.ID}, now()
-		},
+		noun: "Run", plural: "Runs", keyPlural: "Automations",
+		open:   newStore,
+		newKey: func(t *testing.T, s store.Store) string { return createAutomation(t, s, newAutomation("t1", now())).ID },
 		newJob: newRun,
 		withLease: func(r *store.Run, owner string, until time.Time) *store.Run {
 			c := *r
@@ -114,8 +111,8 @@ func runKind(newStore func(t *testing.T) store.Store) leasedKind[*store.Run] {
 		list: func(ctx context.Context, s store.Store, limit int) ([]*store.Run, error) {
 			return s.RunList(ctx, &store.RunListParams{Limit: limit})
 		},
-		claim: func(t *testing.T, s store.Store, now time.Time, owner string, leaseUntil time.Time, limit int) []*store.Run {
-			return claimRuns(t, s, &store.RunClaimDueParams{Now: now, Owner: owner, LeaseUntil: leaseUntil, Limit: limit})
+		claim: func(ctx context.Context, tx store.Tx, c leaseClaim) ([]*store.Run, error) {
+			return tx.RunClaimDue(ctx, &store.RunClaimDueParams{Now: c.now, Owner: c.owner, LeaseUntil: c.leaseUntil, Limit: c.limit, ExcludeAutomations: c.exclude})
 		},
 		extend: func(ctx context.Context, tx store.Tx, owner string, ids []string, until time.Time) error {
 			return tx.RunExtendLeases(ctx, owner, ids, until)
@@ -645,137 +642,7 @@ func testRunLeases(t *testing.T, newStore func(t *testing.T) store.Store) {
 		// Nothing else is due now.
 		require.Empty(t, claimRuns(t, bundle.s, &store.RunClaimDueParams{Now: t0, Owner: "w_2", LeaseUntil: leaseUntil, Limit: 100}))
 	})
-	t.Run("ClaimDueTakesOldestDueFirstUpToLimit", func(t *testing.T) {
-		t.Parallel()
-		bundle, _ := setup(t)
-		t0 := bundle.t0
-		// byAge[k] is due k minutes ago; they are stored out of order, and
-		// the oldest-due are the newest rows.
-		byAge := map[int]*store.Run{}
-		for _, k := range []int{3, 1, 5, 2, 4} {
-			byAge[k] = newRun(bundle.a.ID, fmt.Sprintf("evt_%d", k), t0.Add(-time.Duration(k)*time.Minute))
-			insertRuns(t, bundle.s, byAge[k])
-		}
-		p := &store.RunClaimDueParams{Now: t0, Owner: "w_1", LeaseUntil: t0.Add(time.Minute), Limit: 2}
-		var got [][]string
-		for range 4 {
-			rs := claimRuns(t, bundle.s, p)
-			require.LessOrEqual(t, len(rs), 2)
-			var ids []string
-			for _, r := range rs {
-				ids = append(ids, r.ID)
-			}
-			got = append(got, ids)
-		}
-		require.Equal(t, [][]string{{byAge[5].ID, byAge[4].ID}, {byAge[3].ID, byAge[2].ID}, {byAge[1].ID}, nil}, got)
-	})
-	t.Run("ClaimDueSkipsExcludedAutomations", func(t *testing.T) {
-		t.Parallel()
-		bundle, _ := setup(t)
-		t0 := bundle.t0
-		a3 := createAutomation(t, bundle.s, newAutomation("t1", now()))
-		var onA, onA2, onA3 []*store.Run
-		for i := range 3 {
-			onA = append(onA, newRun(bundle.a.ID, fmt.Sprintf("evt_%d", i), t0.Add(-time.Hour)))
-			onA2 = append(onA2, newRun(bundle.a2.ID, fmt.Sprintf("evt_%d", i), t0.Add(-time.Minute)))
-			onA3 = append(onA3, newRun(a3.ID, fmt.Sprintf("evt_%d", i), t0))
-		}
-		insertRuns(t, bundle.s, slices.Concat(onA, onA2, onA3)...)
-		// The excluded automations hold the oldest due runs: a limit of 3
-		// still fills up from the others.
-		got := claimRuns(t, bundle.s, &store.RunClaimDueParams{Now: t0, Owner: "w_1", LeaseUntil: t0.Add(time.Minute), Limit: 3,
-			ExcludeAutomations: []string{bundle.a.ID, bundle.a2.ID, "au_unknown"}})
-		require.ElementsMatch(t, runIDs(onA3), runIDs(got))
-		got = claimRuns(t, bundle.s, &store.RunClaimDueParams{Now: t0, Owner: "w_1", LeaseUntil: t0.Add(time.Minute), Limit: 100,
-			ExcludeAutomations: []string{bundle.a.ID}})
-		require.ElementsMatch(t, runIDs(onA2), runIDs(got))
-		got = claimRuns(t, bundle.s, &store.RunClaimDueParams{Now: t0, Owner: "w_1", LeaseUntil: t0.Add(time.Minute), Limit: 100,
-			ExcludeAutomations: []string{}})
-		require.ElementsMatch(t, runIDs(onA), runIDs(got))
-	})
-	t.Run("ClaimedRunsStayLeasedUntilTheLeaseExpires", func(t *testing.T) {
-		t.Parallel()
-		bundle, _ := setup(t)
-		t0 := bundle.t0
-		r := newRun(bundle.a.ID, "evt_1", t0)
-		insertRuns(t, bundle.s, r)
-		got := claimRuns(t, bundle.s, &store.RunClaimDueParams{Now: t0, Owner: "w_1", LeaseUntil: t0.Add(time.Minute), Limit: 10})
-		require.Equal(t, []string{r.ID}, runIDs(got))
-		for _, at := range []time.Time{t0, t0.Add(30 * time.Second), t0.Add(time.Minute)} {
-			require.Empty(t, claimRuns(t, bundle.s, &store.RunClaimDueParams{Now: at, Owner: "w_2", LeaseUntil: at.Add(time.Minute), Limit: 10}))
-			require.Empty(t, claimRuns(t, bundle.s, &store.RunClaimDueParams{Now: at, Owner: "w_1", LeaseUntil: at.Add(time.Minute), Limit: 10}),
-				"not even its owner claims it twice")
-		}
-		later := t0.Add(time.Minute + time.Microsecond)
-		got = claimRuns(t, bundle.s, &store.RunClaimDueParams{Now: later, Owner: "w_2", LeaseUntil: later.Add(time.Minute), Limit: 10})
-		require.Equal(t, []string{r.ID}, runIDs(got))
-		require.Equal(t, "w_2", got[0].LeaseOwner)
-		require.Equal(t, later.Add(time.Minute), got[0].LeasedUntil)
-	})
-	t.Run("ConcurrentClaimersNeverGetTheSameRun", func(t *testing.T) {
-		t.Parallel()
-		bundle, ctx := setup(t)
-		t0 := bundle.t0
-		const (
-			rounds   = 30
-			perRound = 20
-			limit    = 15 // two claimers want more than there is
-		)
-		owners := [2]string{"w_1", "w_2"}
-		claimedBy := map[string]string{}
-		for round := range rounds {
-			var rs []*store.Run
-			for i := range perRound {
-				// Alternate automations; due times spread over the last second.
-				a := bundle.a.ID
-				if i%2 == 1 {
-					a = bundle.a2.ID
-				}
-				rs = append(rs, newRun(a, fmt.Sprintf("evt_%d_%d", round, i), t0.Add(-time.Duration(i)*time.Millisecond)))
-			}
-			insertRuns(t, bundle.s, rs...)
-
-			var (
-				wg    sync.WaitGroup
-				start = make(chan struct{})
-				got   [2][]*store.Run
-				errs  [2]error
-			)
-			for c := range owners {
-				wg.Go(func() {
-					<-start
-					errs[c] = bundle.s.InTx(ctx, func(ctx context.Context, tx store.Tx) (err error) {
-						got[c], err = tx.RunClaimDue(ctx, &store.RunClaimDueParams{Now: t0, Owner: owners[c],
-							LeaseUntil: t0.Add(time.Hour), Limit: limit})
-						return err
-					})
-				})
-			}
-			close(start)
-			wg.Wait()
-
-			seen := map[string]bool{}
-			for c := range owners {
-				require.NoError(t, errs[c], "round %d, claimer %d", round, c)
-				require.LessOrEqual(t, len(got[c]), limit)
-				for _, r := range got[c] {
-					require.False(t, seen[r.ID], "round %d: run %s claimed twice", round, r.ID)
-					seen[r.ID] = true
-					require.Equal(t, owners[c], r.LeaseOwner)
-					claimedBy[r.ID] = owners[c]
-				}
-			}
-			require.ElementsMatch(t, runIDs(rs), slices.Collect(maps.Keys(seen)), "round %d: every due run is claimed once", round)
-		}
-		// The database agrees with what each claimer was told.
-		all, err := bundle.s.RunList(ctx, &store.RunListParams{Limit: rounds * perRound * 2})
-		require.NoError(t, err)
-		require.Len(t, all, rounds*perRound)
-		for _, r := range all {
-			require.Equal(t, claimedBy[r.ID], r.LeaseOwner, r.ID)
-			require.Equal(t, t0.Add(time.Hour), r.LeasedUntil, r.ID)
-		}
-	})
+	testLeaseClaims(t, runKind(newStore))
 	testLeaseUpkeep(t, runKind(newStore))
 	t.Run("SetStateIfLeasedAppliesOnlyForTheHolderOfAPendingRun", func(t *testing.T) {
 		t.Parallel()

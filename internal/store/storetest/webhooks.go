@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -97,12 +96,9 @@ func deliveryIDs(ds []*store.Delivery) []string {
 // deliveryKind adapts deliveries to the lease checks they share with runs.
 func deliveryKind(newStore func(t *testing.T) store.Store) leasedKind[*store.Delivery] {
 	return leasedKind[*store.Delivery]{
-		plural: "Deliveries",
-		setup: func(t *testing.T) (store.Store, [2]string, time.Time) {
-			s := newStore(t)
-			ep, ep2 := createEndpoint(t, s, newEndpoint("t1", now())), createEndpoint(t, s, newEndpoint("t1", now()))
-			return s, [2]string{ep.ID, ep2.ID}, now()
-		},
+		noun: "Delivery", plural: "Deliveries", keyPlural: "Endpoints",
+		open:   newStore,
+		newKey: func(t *testing.T, s store.Store) string { return createEndpoint(t, s, newEndpoint("t1", now())).ID },
 		newJob: newDelivery,
 		withLease: func(d *store.Delivery, owner string, until time.Time) *store.Delivery {
 			c := *d
@@ -123,8 +119,8 @@ func deliveryKind(newStore func(t *testing.T) store.Store) leasedKind[*store.Del
 		list: func(ctx context.Context, s store.Store, limit int) ([]*store.Delivery, error) {
 			return s.DeliveryList(ctx, &store.DeliveryListParams{Limit: limit})
 		},
-		claim: func(t *testing.T, s store.Store, now time.Time, owner string, leaseUntil time.Time, limit int) []*store.Delivery {
-			return claimDue(t, s, &store.DeliveryClaimDueParams{Now: now, Owner: owner, LeaseUntil: leaseUntil, Limit: limit})
+		claim: func(ctx context.Context, tx store.Tx, c leaseClaim) ([]*store.Delivery, error) {
+			return tx.DeliveryClaimDue(ctx, &store.DeliveryClaimDueParams{Now: c.now, Owner: c.owner, LeaseUntil: c.leaseUntil, Limit: c.limit, ExcludeEndpoints: c.exclude})
 		},
 		extend: func(ctx context.Context, tx store.Tx, owner string, ids []string, until time.Time) error {
 			return tx.DeliveryExtendLeases(ctx, owner, ids, until)
@@ -669,137 +665,7 @@ func testDeliveryLeases(t *testing.T, newStore func(t *testing.T) store.Store) {
 		// Nothing else is due now.
 		require.Empty(t, claimDue(t, bundle.s, &store.DeliveryClaimDueParams{Now: t0, Owner: "w_2", LeaseUntil: leaseUntil, Limit: 100}))
 	})
-	t.Run("ClaimDueTakesOldestDueFirstUpToLimit", func(t *testing.T) {
-		t.Parallel()
-		bundle, _ := setup(t)
-		t0 := bundle.t0
-		// byAge[k] is due k minutes ago; they are stored out of order, and
-		// the oldest-due are the newest rows.
-		byAge := map[int]*store.Delivery{}
-		for _, k := range []int{3, 1, 5, 2, 4} {
-			byAge[k] = newDelivery(bundle.ep.ID, fmt.Sprintf("evt_%d", k), t0.Add(-time.Duration(k)*time.Minute))
-			insertDeliveries(t, bundle.s, byAge[k])
-		}
-		p := &store.DeliveryClaimDueParams{Now: t0, Owner: "w_1", LeaseUntil: t0.Add(time.Minute), Limit: 2}
-		var got [][]string
-		for range 4 {
-			ds := claimDue(t, bundle.s, p)
-			require.LessOrEqual(t, len(ds), 2)
-			var ids []string
-			for _, d := range ds {
-				ids = append(ids, d.ID)
-			}
-			got = append(got, ids)
-		}
-		require.Equal(t, [][]string{{byAge[5].ID, byAge[4].ID}, {byAge[3].ID, byAge[2].ID}, {byAge[1].ID}, nil}, got)
-	})
-	t.Run("ClaimDueSkipsExcludedEndpoints", func(t *testing.T) {
-		t.Parallel()
-		bundle, _ := setup(t)
-		t0 := bundle.t0
-		ep3 := createEndpoint(t, bundle.s, newEndpoint("t1", now()))
-		var onEp, onEp2, onEp3 []*store.Delivery
-		for i := range 3 {
-			onEp = append(onEp, newDelivery(bundle.ep.ID, fmt.Sprintf("evt_%d", i), t0.Add(-time.Hour)))
-			onEp2 = append(onEp2, newDelivery(bundle.ep2.ID, fmt.Sprintf("evt_%d", i), t0.Add(-time.Minute)))
-			onEp3 = append(onEp3, newDelivery(ep3.ID, fmt.Sprintf("evt_%d", i), t0))
-		}
-		insertDeliveries(t, bundle.s, slices.Concat(onEp, onEp2, onEp3)...)
-		// The excluded endpoints hold the oldest due deliveries: a limit of
-		// 3 still fills up from the others.
-		got := claimDue(t, bundle.s, &store.DeliveryClaimDueParams{Now: t0, Owner: "w_1", LeaseUntil: t0.Add(time.Minute), Limit: 3,
-			ExcludeEndpoints: []string{bundle.ep.ID, bundle.ep2.ID, "ep_unknown"}})
-		require.ElementsMatch(t, deliveryIDs(onEp3), deliveryIDs(got))
-		got = claimDue(t, bundle.s, &store.DeliveryClaimDueParams{Now: t0, Owner: "w_1", LeaseUntil: t0.Add(time.Minute), Limit: 100,
-			ExcludeEndpoints: []string{bundle.ep.ID}})
-		require.ElementsMatch(t, deliveryIDs(onEp2), deliveryIDs(got))
-		got = claimDue(t, bundle.s, &store.DeliveryClaimDueParams{Now: t0, Owner: "w_1", LeaseUntil: t0.Add(time.Minute), Limit: 100,
-			ExcludeEndpoints: []string{}})
-		require.ElementsMatch(t, deliveryIDs(onEp), deliveryIDs(got))
-	})
-	t.Run("ClaimedDeliveriesStayLeasedUntilTheLeaseExpires", func(t *testing.T) {
-		t.Parallel()
-		bundle, _ := setup(t)
-		t0 := bundle.t0
-		d := newDelivery(bundle.ep.ID, "evt_1", t0)
-		insertDeliveries(t, bundle.s, d)
-		got := claimDue(t, bundle.s, &store.DeliveryClaimDueParams{Now: t0, Owner: "w_1", LeaseUntil: t0.Add(time.Minute), Limit: 10})
-		require.Equal(t, []string{d.ID}, deliveryIDs(got))
-		for _, at := range []time.Time{t0, t0.Add(30 * time.Second)} {
-			require.Empty(t, claimDue(t, bundle.s, &store.DeliveryClaimDueParams{Now: at, Owner: "w_2", LeaseUntil: at.Add(time.Minute), Limit: 10}))
-			require.Empty(t, claimDue(t, bundle.s, &store.DeliveryClaimDueParams{Now: at, Owner: "w_1", LeaseUntil: at.Add(time.Minute), Limit: 10}),
-				"not even its owner claims it twice")
-		}
-		later := t0.Add(time.Minute + time.Microsecond)
-		got = claimDue(t, bundle.s, &store.DeliveryClaimDueParams{Now: later, Owner: "w_2", LeaseUntil: later.Add(time.Minute), Limit: 10})
-		require.Equal(t, []string{d.ID}, deliveryIDs(got))
-		require.Equal(t, "w_2", got[0].LeaseOwner)
-		require.Equal(t, later.Add(time.Minute), got[0].LeasedUntil)
-	})
-	t.Run("ConcurrentClaimersNeverGetTheSameDelivery", func(t *testing.T) {
-		t.Parallel()
-		bundle, ctx := setup(t)
-		t0 := bundle.t0
-		const (
-			rounds   = 30
-			perRound = 20
-			limit    = 15 // two claimers want more than there is
-		)
-		owners := [2]string{"w_1", "w_2"}
-		claimedBy := map[string]string{}
-		for round := range rounds {
-			var ds []*store.Delivery
-			for i := range perRound {
-				// Alternate endpoints; due times spread over the last second.
-				ep := bundle.ep.ID
-				if i%2 == 1 {
-					ep = bundle.ep2.ID
-				}
-				ds = append(ds, newDelivery(ep, fmt.Sprintf("evt_%d_%d", round, i), t0.Add(-time.Duration(i)*time.Millisecond)))
-			}
-			insertDeliveries(t, bundle.s, ds...)
-
-			var (
-				wg    sync.WaitGroup
-				start = make(chan struct{})
-				got   [2][]*store.Delivery
-				errs  [2]error
-			)
-			for c := range owners {
-				wg.Go(func() {
-					<-start
-					errs[c] = bundle.s.InTx(ctx, func(ctx context.Context, tx store.Tx) (err error) {
-						got[c], err = tx.DeliveryClaimDue(ctx, &store.DeliveryClaimDueParams{Now: t0, Owner: owners[c],
-							LeaseUntil: t0.Add(time.Hour), Limit: limit})
-						return err
-					})
-				})
-			}
-			close(start)
-			wg.Wait()
-
-			seen := map[string]bool{}
-			for c := range owners {
-				require.NoError(t, errs[c], "round %d, claimer %d", round, c)
-				require.LessOrEqual(t, len(got[c]), limit)
-				for _, d := range got[c] {
-					require.False(t, seen[d.ID], "round %d: delivery %s claimed twice", round, d.ID)
-					seen[d.ID] = true
-					require.Equal(t, owners[c], d.LeaseOwner)
-					claimedBy[d.ID] = owners[c]
-				}
-			}
-			require.ElementsMatch(t, deliveryIDs(ds), slices.Collect(maps.Keys(seen)), "round %d: every due delivery is claimed once", round)
-		}
-		// The database agrees with what each claimer was told.
-		all, err := bundle.s.DeliveryList(ctx, &store.DeliveryListParams{Limit: rounds * perRound * 2})
-		require.NoError(t, err)
-		require.Len(t, all, rounds*perRound)
-		for _, d := range all {
-			require.Equal(t, claimedBy[d.ID], d.LeaseOwner, d.ID)
-			require.Equal(t, t0.Add(time.Hour), d.LeasedUntil, d.ID)
-		}
-	})
+	testLeaseClaims(t, deliveryKind(newStore))
 	testLeaseUpkeep(t, deliveryKind(newStore))
 	t.Run("SetStateIfLeasedAppliesOnlyForTheHolderOfAPendingDelivery", func(t *testing.T) {
 		t.Parallel()
