@@ -107,24 +107,31 @@ func (b *inputBundle) routes() []route {
 	}
 }
 
+// requireKnownKey checks that every route answers 401, with
+// WWW-Authenticate, to a request without a known key.
+func (b *inputBundle) requireKnownKey(t *testing.T, routes []route) {
+	t.Helper()
+	for _, r := range routes {
+		for _, h := range []map[string]string{
+			nil,
+			{"X-API-Key": ""},
+			{"X-API-Key": "ffk_not_a_key_anyone_has"},
+			{"Authorization": "Bearer ffk_not_a_key_anyone_has"},
+			{"X-API-Key": adminKey + "x"},
+		} {
+			res := b.raw(t, h, r.method, r.path, r.body)
+			requireProblem(t, res, http.StatusUnauthorized)
+			require.NotEmpty(t, res.header.Get("WWW-Authenticate"), "%s %s", r.method, r.path)
+		}
+	}
+}
+
 func TestWebhookRoutesRequireAKnownKey(t *testing.T) {
 	t.Parallel()
 	eachDialect(t, func(t *testing.T, dialect string) {
 		b := setupInput(t, dialect)
 		before := b.state(t)
-		for _, r := range b.routes() {
-			for _, h := range []map[string]string{
-				nil,
-				{"X-API-Key": ""},
-				{"X-API-Key": "ffk_not_a_key_anyone_has"},
-				{"Authorization": "Bearer ffk_not_a_key_anyone_has"},
-				{"X-API-Key": adminKey + "x"},
-			} {
-				res := b.raw(t, h, r.method, r.path, r.body)
-				requireProblem(t, res, http.StatusUnauthorized)
-				require.NotEmpty(t, res.header.Get("WWW-Authenticate"), "%s %s", r.method, r.path)
-			}
-		}
+		b.requireKnownKey(t, b.routes())
 		require.Equal(t, before, b.state(t), "a request without a known key changes nothing")
 	})
 }
