@@ -429,4 +429,3 @@ func (c *varCache) invalidate() {
 	clear(c.entries)
 	c.mu.Unlock()
 }
-
