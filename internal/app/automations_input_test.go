@@ -97,11 +97,7 @@ func TestAutomationRoutesRefuseBadInput(t *testing.T) {
 		}
 		big := `{"description":"` + strings.Repeat("a", 1<<20) + `"}`
 		bigCreate := `{` + head + `,"description":"` + strings.Repeat("a", 1<<20) + `","actions":[{` + action + `}]}`
-		for _, c := range []struct {
-			method, path, body string
-			status             int
-			locations          []string
-		}{
+		b.requireRefusals(t, []refusal{
 			// Malformed JSON.
 			{http.MethodPost, "/api/automations", `{"name":`, http.StatusBadRequest, []string{"body"}},
 			{http.MethodPost, "/api/automations", `{` + head + `,"actions":[{` + action + `}],}`, http.StatusBadRequest, nil},
@@ -152,15 +148,7 @@ func TestAutomationRoutesRefuseBadInput(t *testing.T) {
 			{http.MethodGet, "/api/automations/" + strings.Repeat("x", 65), "", http.StatusBadRequest, []string{"path.id"}},
 			{http.MethodGet, "/api/runs/" + strings.Repeat("x", 65), "", http.StatusBadRequest, []string{"path.id"}},
 			{http.MethodPost, "/api/runs/" + strings.Repeat("x", 65) + "/retry", "", http.StatusBadRequest, []string{"path.id"}},
-		} {
-			res := b.admin(t, c.method, c.path, c.body)
-			shown := c.body
-			if len(shown) > 80 {
-				shown = shown[:80] + "…"
-			}
-			require.Equal(t, c.status, res.status, "%s %s %s: %s", c.method, c.path, shown, res.body)
-			requireProblem(t, res, c.status, c.locations...)
-		}
+		})
 		require.Equal(t, before, b.state(t), "a refused request stores nothing")
 	})
 }

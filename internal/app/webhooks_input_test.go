@@ -126,6 +126,29 @@ func (b *inputBundle) requireKnownKey(t *testing.T, routes []route) {
 	}
 }
 
+// refusal is a request the admin key sends and the status and problem
+// locations it must be refused with.
+type refusal struct {
+	method, path, body string
+	status             int
+	locations          []string
+}
+
+// requireRefusals sends each request with the admin key and checks its
+// refusal.
+func (b *inputBundle) requireRefusals(t *testing.T, cases []refusal) {
+	t.Helper()
+	for _, c := range cases {
+		res := b.admin(t, c.method, c.path, c.body)
+		shown := c.body
+		if len(shown) > 80 {
+			shown = shown[:80] + "…"
+		}
+		require.Equal(t, c.status, res.status, "%s %s %s: %s", c.method, c.path, shown, res.body)
+		requireProblem(t, res, c.status, c.locations...)
+	}
+}
+
 func TestWebhookRoutesRequireAKnownKey(t *testing.T) {
 	t.Parallel()
 	eachDialect(t, func(t *testing.T, dialect string) {
@@ -144,11 +167,7 @@ func TestWebhookRoutesRefuseBadBodies(t *testing.T) {
 		wh := "/api/webhooks/" + b.ep.ID
 		const valid = `"url":"https://example.com/hook","events":["*"]`
 		big := `{"description":"` + strings.Repeat("a", 1<<20) + `"}`
-		for _, c := range []struct {
-			method, path, body string
-			status             int
-			locations          []string
-		}{
+		b.requireRefusals(t, []refusal{
 			// Malformed JSON.
 			{http.MethodPost, "/api/webhooks", `{"url":`, http.StatusBadRequest, []string{"body"}},
 			{http.MethodPost, "/api/webhooks", `{` + valid + `,}`, http.StatusBadRequest, nil},
@@ -223,15 +242,7 @@ func TestWebhookRoutesRefuseBadBodies(t *testing.T) {
 			{http.MethodGet, wh + "/deliveries?pageSize=501", "", http.StatusBadRequest, []string{"query.pageSize"}},
 			{http.MethodGet, "/api/webhooks/" + strings.Repeat("x", 65), "", http.StatusBadRequest, []string{"path.id"}},
 			{http.MethodGet, "/api/deliveries/" + strings.Repeat("x", 65), "", http.StatusBadRequest, []string{"path.id"}},
-		} {
-			res := b.admin(t, c.method, c.path, c.body)
-			shown := c.body
-			if len(shown) > 80 {
-				shown = shown[:80] + "…"
-			}
-			require.Equal(t, c.status, res.status, "%s %s %s: %s", c.method, c.path, shown, res.body)
-			requireProblem(t, res, c.status, c.locations...)
-		}
+		})
 		require.Equal(t, before, b.state(t), "a refused request stores nothing")
 	})
 }
