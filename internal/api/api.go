@@ -43,6 +43,13 @@ type Config struct {
 	// OpsOnly serves only /healthz, /readyz, /metrics and the OpenAPI
 	// document: a worker process sends deliveries but takes no API calls.
 	OpsOnly bool
+	// MetricsToken, when set, is a bearer token that may read /metrics (and
+	// nothing else), for a scraper that should hold no API key. An admin
+	// key may always read /metrics.
+	MetricsToken string
+	// NoMetrics leaves /metrics out of this handler: the app serves it on
+	// a listener of its own (--metrics-addr).
+	NoMetrics bool
 	// Webhooks serves the webhook routes when set.
 	Webhooks *webhooks.Service
 	// Register adds more operations (webhooks, automations) to the API.

@@ -38,6 +38,9 @@ type serverOpts struct {
 	// Automations serves the automation settings routes, sealing with the
 	// bundle's box.
 	Automations bool
+	// MetricsToken and NoMetrics are passed to api.Config.
+	MetricsToken string
+	NoMetrics    bool
 }
 
 // testBundle is a running API over a fresh store with an admin key and a
@@ -74,7 +77,7 @@ func setup(t *testing.T, dialect string, opts *serverOpts) *testBundle {
 	_, _ = rand.Read(masterKey)
 	box, err := secretbox.New(masterKey)
 	require.NoError(t, err)
-	cfg := api.Config{Records: rs, Store: s, MaxBodyBytes: opts.MaxBodyBytes}
+	cfg := api.Config{Records: rs, Store: s, MaxBodyBytes: opts.MaxBodyBytes, MetricsToken: opts.MetricsToken, NoMetrics: opts.NoMetrics}
 	if opts.Automations {
 		cfg.Automations = automations.New(automations.Config{Store: s, Box: box})
 	}

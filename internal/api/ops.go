@@ -2,11 +2,13 @@ package api
 
 import (
 	"context"
+	"crypto/subtle"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -34,12 +36,33 @@ func (s *Server) registerOps() {
 			}
 			return &out[*health]{&health{Status: "ok"}}, nil
 		})
-	// /metrics is plain Prometheus text, outside the JSON API.
-	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{}))
-	s.api.OpenAPI().Paths["/metrics"] = &huma.PathItem{Get: &huma.Operation{OperationID: "metrics", Summary: "Prometheus metrics (text format)",
-		Tags: []string{tagOps}, Security: []map[string][]string{},
+	if s.cfg.NoMetrics {
+		return
+	}
+	// /metrics tells how busy the whole system is, so only an operator may
+	// read it: an admin key, or the metrics token a scraper holds instead
+	// of an API key. A tenant key gets 403.
+	metrics := promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{})
+	huma.Register(s.api, huma.Operation{OperationID: "metrics", Method: http.MethodGet, Path: "/metrics",
+		Summary: "Prometheus metrics (text format)",
+		Description: "Needs an admin key, or `Authorization: Bearer <FIELDFLOW_METRICS_TOKEN>` when a metrics token is set. " +
+			"With `--metrics-addr` set, /metrics is served there without a key instead, and not on this port. " +
+			"No series is labelled with anything a tenant owns (tenant, endpoint or automation ids).",
+		Tags: []string{tagOps}, Metadata: map[string]any{"admin": true, "metricsToken": true},
 		Responses: map[string]*huma.Response{"200": {Description: "Prometheus text exposition format",
-			Content: map[string]*huma.MediaType{"text/plain": {Schema: &huma.Schema{Type: "string"}}}}}}}
+			Content: map[string]*huma.MediaType{"text/plain": {Schema: &huma.Schema{Type: "string"}}}}}},
+		func(ctx context.Context, _ *struct{}) (*huma.StreamResponse, error) {
+			return &huma.StreamResponse{Body: func(hctx huma.Context) {
+				r, w := humago.Unwrap(hctx)
+				metrics.ServeHTTP(w, r)
+			}}, nil
+		})
+}
+
+// metricsTokenMatches reports whether key is the configured metrics token,
+// in constant time.
+func (s *Server) metricsTokenMatches(key string) bool {
+	return s.cfg.MetricsToken != "" && subtle.ConstantTimeCompare([]byte(key), []byte(s.cfg.MetricsToken)) == 1
 }
 
 // httpMetrics counts requests and their latency by route pattern.

@@ -38,7 +38,7 @@ func TestMetricsCountRequestsByRoute(t *testing.T) {
 		b.ok(t, http.StatusOK, http.MethodGet, "/api/field-groups", nil)
 		b.send(t, req{Method: http.MethodGet, Path: "/api/field-groups"}) // 401
 
-		res := b.send(t, req{Method: http.MethodGet, Path: "/metrics"})
+		res := b.do(t, http.MethodGet, "/metrics", nil)
 		require.Equal(t, http.StatusOK, res.status)
 		require.True(t, strings.HasPrefix(res.header.Get("Content-Type"), "text/plain"), res.header.Get("Content-Type"))
 		text := string(res.body)
@@ -46,6 +46,38 @@ func TestMetricsCountRequestsByRoute(t *testing.T) {
 		require.Contains(t, text, `fieldflow_http_requests_total{code="401",route="GET /api/field-groups"} 1`)
 		require.Contains(t, text, `fieldflow_http_request_duration_seconds_bucket{route="GET /api/field-groups"`)
 	})
+}
+
+func TestMetricsNeedAnAdminKeyOrTheMetricsToken(t *testing.T) {
+	t.Parallel()
+	eachDialect(t, func(t *testing.T, dialect string) {
+		const token = "metrics-token-for-the-scraper"
+		b := setup(t, dialect, &serverOpts{MetricsToken: token})
+
+		res := b.send(t, req{Method: http.MethodGet, Path: "/metrics"})
+		requireProblem(t, res, http.StatusUnauthorized)
+		require.NotEmpty(t, res.header.Get("WWW-Authenticate"))
+		requireProblem(t, b.send(t, req{Method: http.MethodGet, Path: "/metrics", Key: "not-the-token", Bearer: true}), http.StatusUnauthorized)
+		requireProblem(t, b.send(t, req{Method: http.MethodGet, Path: "/metrics", Key: b.tenant}), http.StatusForbidden)
+
+		for name, r := range map[string]req{
+			"admin key":     {Method: http.MethodGet, Path: "/metrics", Key: b.admin},
+			"metrics token": {Method: http.MethodGet, Path: "/metrics", Key: token, Bearer: true},
+		} {
+			res := b.send(t, r)
+			require.Equal(t, http.StatusOK, res.status, "%s: %s", name, res)
+			require.Contains(t, string(res.body), "fieldflow_http_requests_total", name)
+		}
+		// The token opens /metrics and nothing else.
+		requireProblem(t, b.send(t, req{Method: http.MethodGet, Path: "/api/field-groups", Key: token, Bearer: true}), http.StatusUnauthorized)
+	})
+}
+
+func TestMetricsLeftOffTheAPIWhenServedElsewhere(t *testing.T) {
+	t.Parallel()
+	b := setup(t, "sqlite", &serverOpts{NoMetrics: true})
+	res := b.do(t, http.MethodGet, "/metrics", nil)
+	require.Equal(t, http.StatusNotFound, res.status, "%s", res)
 }
 
 // apiRoutes are the routes API.md's "Custom fields" and "Events" sections

@@ -116,6 +116,11 @@ type Config[J, R any] struct {
 	// OnInFlight, when set, is told a key's number of jobs being done
 	// whenever it changes. It is called under the queue's lock.
 	OnInFlight func(key string, n int)
+	// OnBusy, when set, is told the number of jobs being done across all
+	// keys whenever it changes: a total that names no key, for metrics
+	// that must not carry a label per key. It is called under the queue's
+	// lock.
+	OnBusy func(n int)
 }
 
 // Queue holds leased jobs in memory and does them. Build it with New.
@@ -127,6 +132,7 @@ type Queue[J, R any] struct {
 	cond     *sync.Cond
 	queues   map[string][]entry[J] // by key; guarded by mu
 	inFlight map[string]int        // by key; guarded by mu
+	busy     int                   // jobs being done, all keys; guarded by mu
 	ring     []string              // keys with queued jobs; guarded by mu
 	rr       int                   // next index into ring; guarded by mu
 	held     map[string]bool       // ids of jobs in memory; guarded by mu
@@ -369,6 +375,7 @@ func (q *Queue[J, R]) pickLocked() (entry[J], bool) {
 			q.rr = 0
 		}
 		q.inFlight[key]++
+		q.busy++
 		q.queued--
 		q.depthLocked()
 		q.inFlightLocked(key)
@@ -391,6 +398,9 @@ func (q *Queue[J, R]) depthLocked() {
 }
 
 func (q *Queue[J, R]) inFlightLocked(key string) {
+	if q.cfg.OnBusy != nil {
+		q.cfg.OnBusy(q.busy)
+	}
 	if q.cfg.OnInFlight != nil {
 		q.cfg.OnInFlight(key, q.inFlight[key])
 	}
@@ -400,6 +410,7 @@ func (q *Queue[J, R]) inFlightLocked(key string) {
 func (q *Queue[J, R]) finished(key string) {
 	q.mu.Lock()
 	q.inFlight[key]--
+	q.busy--
 	q.inFlightLocked(key)
 	if q.inFlight[key] <= 0 {
 		delete(q.inFlight, key)

@@ -363,6 +363,36 @@ func TestSlowKeyKeepsToItsInFlightLimit(t *testing.T) {
 	require.LessOrEqual(t, reported["fast"], 3)
 }
 
+// OnBusy gives metrics a total in flight that names no key: an endpoint id
+// as a label would tell anyone who reads the metrics every tenant's
+// endpoints.
+func TestOnBusyReportsTheTotalInFlightAcrossKeys(t *testing.T) {
+	db := newDB()
+	db.add(time.Now(), time.Time{}, jobs("a", 2)...)
+	db.add(time.Now(), time.Time{}, jobs("b", 1)...)
+	rc := newRecorder()
+	gate := make(chan struct{})
+	var mu sync.Mutex
+	busy, most := -1, 0
+	start(t, db, gated(rc, gate, "a", "b"), func(c *queue.Config[job, res]) {
+		c.Workers = 8
+		c.Limit = func(string) int { return 5 }
+		c.OnBusy = func(n int) {
+			mu.Lock()
+			defer mu.Unlock()
+			busy, most = n, max(most, n)
+		}
+	})
+
+	waitFor(t, "three jobs of two keys in flight", func() bool { mu.Lock(); defer mu.Unlock(); return busy == 3 })
+	close(gate)
+	waitFor(t, "every job", db.allFinished)
+	waitFor(t, "nothing in flight", func() bool { mu.Lock(); defer mu.Unlock(); return busy == 0 })
+	mu.Lock()
+	defer mu.Unlock()
+	require.Equal(t, 3, most, "the total counts every key's jobs, and no more")
+}
+
 func TestAJobHeldIsNotQueuedTwice(t *testing.T) {
 	db := newDB()
 	rc := newRecorder()

@@ -50,6 +50,7 @@ type Reader interface {
 	EndpointReader
 	SettingsReader
 	AutomationReader
+	SecretsReader
 	FieldGroupGet(ctx context.Context, idOrKey string) (*FieldGroup, error)
 	FieldGroupList(ctx context.Context, p Page) ([]*FieldGroup, int, error)
 
@@ -87,6 +88,7 @@ type Writer interface {
 	EndpointWriter
 	SettingsWriter
 	AutomationWriter
+	SecretsWriter
 	FieldGroupCreate(ctx context.Context, g *FieldGroup) error
 	FieldGroupUpdate(ctx context.Context, g *FieldGroup) error
 	FieldGroupDelete(ctx context.Context, id string) error

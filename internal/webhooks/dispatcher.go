@@ -83,10 +83,10 @@ func newDispatcher(s *Service) *dispatcher {
 			retryAt, _ := s.writeResults(ctx, batch) // writeResults logs its error
 			return retryAt
 		},
-		Now:        s.now,
-		Logger:     s.log.With("queue", "webhook deliveries"),
-		OnDepth:    func(n int) { s.metrics.queueDepth.Set(float64(n)) },
-		OnInFlight: func(id string, n int) { s.metrics.inFlight.WithLabelValues(id).Set(float64(n)) },
+		Now:     s.now,
+		Logger:  s.log.With("queue", "webhook deliveries"),
+		OnDepth: func(n int) { s.metrics.queueDepth.Set(float64(n)) },
+		OnBusy:  func(n int) { s.metrics.inFlight.Set(float64(n)) },
 	})
 }
 

@@ -205,7 +205,7 @@ type metrics struct {
 	attempts        *prometheus.CounterVec
 	attemptDuration prometheus.Histogram
 	queueDepth      prometheus.Gauge
-	inFlight        *prometheus.GaugeVec
+	inFlight        prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -218,8 +218,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Time from sending a delivery to its complete response.", Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 12)}),
 		queueDepth: prometheus.NewGauge(prometheus.GaugeOpts{Name: "fieldflow_webhook_queue_depth",
 			Help: "Deliveries held in memory waiting for a worker."}),
-		inFlight: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "fieldflow_webhook_in_flight",
-			Help: "Attempts in flight per endpoint."}, []string{"endpoint"}),
+		// No label names an endpoint: metrics are read by operators, and an
+		// endpoint id is a tenant's (a series per endpoint would also grow
+		// without bound).
+		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{Name: "fieldflow_webhook_in_flight",
+			Help: "Attempts in flight, all endpoints together."}),
 	}
 	reg.MustRegister(m.deliveries, m.attempts, m.attemptDuration, m.queueDepth, m.inFlight)
 	return m

@@ -35,6 +35,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Run("RunLeases", func(t *testing.T) { t.Parallel(); testRunLeases(t, newStore) })
 	t.Run("RunSteps", func(t *testing.T) { t.Parallel(); testRunSteps(t, newStore) })
 	t.Run("Timers", func(t *testing.T) { t.Parallel(); testTimers(t, newStore) })
+	t.Run("Secrets", func(t *testing.T) { t.Parallel(); testSecrets(t, newStore) })
 	t.Run("InTx", func(t *testing.T) { t.Parallel(); testInTx(t, newStore) })
 	t.Run("Store", func(t *testing.T) { t.Parallel(); testStore(t, newStore) })
 	t.Run("Close", func(t *testing.T) { t.Parallel(); testClose(t, newStore) })
