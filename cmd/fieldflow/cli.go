@@ -18,6 +18,8 @@ Usage:
   fieldflow serve   [flags]              run the server (applies migrations first)
   fieldflow migrate [flags]              apply pending migrations and exit
   fieldflow keys create [--tenant ID]    create an API key and print it
+  fieldflow rotate-master-key [--new-key-file F]
+                                         re-seal every secret under a new master key (server stopped)
   fieldflow bench   [flags]              measure throughput (see fieldflow bench -h)
   fieldflow version                      print the version
 
@@ -27,6 +29,8 @@ Flags (each also read from the environment variable shown):
   --master-key-file        FIELDFLOW_MASTER_KEY (base64)    key that encrypts secrets at rest
   --allow-private-targets  FIELDFLOW_ALLOW_PRIVATE_TARGETS  let outbound requests reach private addresses
   --role                   FIELDFLOW_ROLE                   all, api or worker (all)
+  --metrics-addr           FIELDFLOW_METRICS_ADDR           serve /metrics there, without a key, instead of on --addr
+                           FIELDFLOW_METRICS_TOKEN          a bearer token that may read /metrics on --addr (besides admin keys)
                            FIELDFLOW_ADMIN_KEY              an admin key to accept (else one is generated)
                            FIELDFLOW_DELIVERY_LEASE         how long a crashed process's deliveries wait before another takes them (30s)
 `
@@ -74,6 +78,33 @@ func run(ctx context.Context, args []string) error {
 			fmt.Printf("admin API key: %s\n", key)
 		}
 		return nil
+	case "rotate-master-key":
+		var newKeyFile string
+		cfg, _, err := parseConfig("rotate-master-key", args[1:], func(fs *flag.FlagSet) {
+			fs.StringVar(&newKeyFile, "new-key-file", "", "file holding the new base64 master key (default: FIELDFLOW_NEW_MASTER_KEY, else a generated key)")
+		})
+		if err != nil {
+			return err
+		}
+		p := app.RotateMasterKeyParams{NewKey: os.Getenv("FIELDFLOW_NEW_MASTER_KEY")}
+		if newKeyFile != "" {
+			b, err := os.ReadFile(newKeyFile)
+			if err != nil {
+				return fmt.Errorf("read new master key: %w", err)
+			}
+			p.NewKey = string(b)
+		}
+		res, err := app.RotateMasterKey(ctx, cfg, p)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("re-sealed %d secrets under the new master key\n", res.Resealed)
+		if res.KeyFile != "" {
+			fmt.Printf("new key in %s; the old one is kept in %s until you remove it\n", res.KeyFile, res.OldKeyFile)
+		} else {
+			fmt.Println("set FIELDFLOW_MASTER_KEY to the new key before the next start")
+		}
+		return nil
 	case "bench":
 		return runBench(ctx, args[1:])
 	case "version":
@@ -96,6 +127,8 @@ func parseConfig(name string, args []string, more func(*flag.FlagSet)) (app.Conf
 		MasterKey: os.Getenv("FIELDFLOW_MASTER_KEY"),
 		Role:      os.Getenv("FIELDFLOW_ROLE"),
 	}
+	cfg.MetricsAddr = os.Getenv("FIELDFLOW_METRICS_ADDR")
+	cfg.MetricsToken = os.Getenv("FIELDFLOW_METRICS_TOKEN")
 	if v := os.Getenv("FIELDFLOW_ALLOW_PRIVATE_TARGETS"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
@@ -119,6 +152,7 @@ func parseConfig(name string, args []string, more func(*flag.FlagSet)) (app.Conf
 	fs.StringVar(&cfg.MasterKeyFile, "master-key-file", "", "file holding the base64 master key")
 	fs.BoolVar(&cfg.AllowPrivateTargets, "allow-private-targets", cfg.AllowPrivateTargets, "let outbound requests reach loopback and private addresses")
 	fs.StringVar(&cfg.Role, "role", cfg.Role, "all, api or worker (default all)")
+	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", cfg.MetricsAddr, "serve /metrics on this address, without a key, instead of on --addr")
 	if more != nil {
 		more(fs)
 	}

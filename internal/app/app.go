@@ -1,26 +1,22 @@
 package app
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"runtime/debug"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/fieldflow/fieldflow/internal/api"
 	"github.com/fieldflow/fieldflow/internal/automations"
 	"github.com/fieldflow/fieldflow/internal/events"
 	"github.com/fieldflow/fieldflow/internal/records"
-	"github.com/fieldflow/fieldflow/internal/secretbox"
 	"github.com/fieldflow/fieldflow/internal/store"
 	"github.com/fieldflow/fieldflow/internal/store/postgres"
 	"github.com/fieldflow/fieldflow/internal/store/sqlite"
@@ -39,8 +35,15 @@ func OpenStore(ctx context.Context, cfg Config) (store.Store, error) {
 	return sqlite.Open(ctx, cfg.DB)
 }
 
-// Migrate applies pending migrations and exits.
+// Migrate applies pending migrations and exits. On SQLite it refuses while
+// another process holds the database.
 func Migrate(ctx context.Context, cfg Config) error {
+	cfg = cfg.WithDefaults()
+	release, err := lockStore(cfg)
+	if err != nil {
+		return err
+	}
+	defer release()
 	s, err := OpenStore(ctx, cfg)
 	if err != nil {
 		return err
@@ -49,7 +52,8 @@ func Migrate(ctx context.Context, cfg Config) error {
 }
 
 // CreateKey stores a new API key, for a tenant when tenantID is set, and
-// returns it.
+// returns it. It takes no database lock: it is one short write, which
+// SQLite's own locking serialises with a running server.
 func CreateKey(ctx context.Context, cfg Config, tenantID string) (string, error) {
 	s, err := OpenStore(ctx, cfg)
 	if err != nil {
@@ -76,10 +80,16 @@ type App struct {
 	store       store.Store
 	server      *http.Server
 	listener    net.Listener
-	masterKey   []byte
 	handler     http.Handler
 	webhooks    *webhooks.Service
 	automations *automations.Service
+
+	registry *prometheus.Registry
+	// metricsServer serves /metrics on Config.MetricsAddr, when set.
+	metricsServer   *http.Server
+	metricsListener net.Listener
+	// unlock releases the SQLite database lock.
+	unlock func() error
 }
 
 // New opens the store, makes sure an admin key exists and builds the
@@ -92,26 +102,31 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	if cfg.GCPercent > 0 {
 		debug.SetGCPercent(cfg.GCPercent)
 	}
-	mk, err := loadMasterKey(cfg)
+	// One process per SQLite file: a second would release the first one's
+	// leases at start and deliver what the first is delivering.
+	unlock, err := lockStore(cfg)
 	if err != nil {
 		return nil, err
 	}
+	a := &App{cfg: cfg, unlock: unlock}
 	s, err := OpenStore(ctx, cfg)
 	if err != nil {
+		_ = a.Stop(ctx)
 		return nil, err
 	}
-	a := &App{cfg: cfg, store: s, masterKey: mk}
+	a.store = s
+	box, _, err := unlockSecrets(ctx, cfg, s)
+	if err != nil {
+		_ = a.Stop(ctx)
+		return nil, err
+	}
 	if err := a.ensureAdminKey(ctx); err != nil {
-		s.Close()
+		_ = a.Stop(ctx)
 		return nil, err
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	box, err := secretbox.New(mk)
-	if err != nil {
-		s.Close()
-		return nil, err
-	}
+	a.registry = reg
 	// One client for every outbound request: deliveries, automation steps
 	// and token requests all go through its SSRF guard.
 	client := webhooks.NewHTTPClient(cfg.AllowPrivateTargets)
@@ -154,7 +169,8 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		Emit:                 emit,
 	})
 	a.automations = as
-	a.handler = api.New(api.Config{Records: rs, Store: s, Webhooks: a.webhooks, Automations: as, OpsOnly: cfg.Role == "worker", Version: Version, Logger: cfg.Logger, Registry: reg})
+	a.handler = api.New(api.Config{Records: rs, Store: s, Webhooks: a.webhooks, Automations: as, OpsOnly: cfg.Role == "worker", Version: Version, Logger: cfg.Logger, Registry: reg,
+		MetricsToken: cfg.MetricsToken, NoMetrics: cfg.MetricsAddr != ""})
 	return a, nil
 }
 
@@ -182,7 +198,34 @@ func (a *App) Start(ctx context.Context) error {
 		}
 	}()
 	a.cfg.Logger.Info("fieldflow listening", "addr", ln.Addr().String(), "db", a.store.Dialect(), "version", Version)
+	if a.cfg.MetricsAddr != "" {
+		// A port of its own, for the scraper only: it needs no key, so it
+		// should not be reachable from where the API is.
+		mln, err := net.Listen("tcp", a.cfg.MetricsAddr)
+		if err != nil {
+			return fmt.Errorf("listen for metrics on %s: %w", a.cfg.MetricsAddr, err)
+		}
+		a.metricsListener = mln
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{}))
+		a.metricsServer = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+		go func() {
+			if err := a.metricsServer.Serve(mln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				a.cfg.Logger.Error("serve metrics", "err", err)
+			}
+		}()
+		a.cfg.Logger.Info("metrics listening", "addr", mln.Addr().String())
+	}
 	return nil
+}
+
+// MetricsAddr is the address /metrics is served on when Config.MetricsAddr
+// is set; empty otherwise.
+func (a *App) MetricsAddr() string {
+	if a.metricsListener == nil {
+		return ""
+	}
+	return a.metricsListener.Addr().String()
 }
 
 // Addr is the address the server listens on.
@@ -200,6 +243,12 @@ func (a *App) Stop(ctx context.Context) error {
 		}
 		a.server = nil
 	}
+	if a.metricsServer != nil {
+		if err := a.metricsServer.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("stop metrics server: %w", err))
+		}
+		a.metricsServer = nil
+	}
 	// Runs stop first: their writes hand deliveries to the dispatcher.
 	if a.automations != nil {
 		ctx, cancel := context.WithTimeout(ctx, a.cfg.ShutdownGrace)
@@ -216,6 +265,12 @@ func (a *App) Stop(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("close store: %w", err))
 		}
 		a.store = nil
+	}
+	if a.unlock != nil {
+		if err := a.unlock(); err != nil {
+			errs = append(errs, fmt.Errorf("release database lock: %w", err))
+		}
+		a.unlock = nil
 	}
 	return errors.Join(errs...)
 }
@@ -262,33 +317,4 @@ func (a *App) ensureAdminKey(ctx context.Context) error {
 	}
 	fmt.Fprintf(a.cfg.Stdout, "Generated an admin API key (shown once, store it now):\n  %s\n", key)
 	return nil
-}
-
-// loadMasterKey reads the master key, creating the key file for SQLite.
-func loadMasterKey(cfg Config) ([]byte, error) {
-	decode := func(s, from string) ([]byte, error) {
-		k, err := base64.StdEncoding.DecodeString(s)
-		if err != nil || len(k) != 32 {
-			return nil, fmt.Errorf("master key from %s: must be the base64 of 32 bytes", from)
-		}
-		return k, nil
-	}
-	if cfg.MasterKey != "" {
-		return decode(cfg.MasterKey, "FIELDFLOW_MASTER_KEY")
-	}
-	b, err := os.ReadFile(cfg.MasterKeyFile)
-	if err == nil {
-		return decode(string(bytes.TrimSpace(b)), cfg.MasterKeyFile)
-	}
-	if !errors.Is(err, os.ErrNotExist) || cfg.postgres() {
-		return nil, fmt.Errorf("read master key: %w", err)
-	}
-	k := make([]byte, 32)
-	if _, err := rand.Read(k); err != nil {
-		return nil, fmt.Errorf("generate master key: %w", err)
-	}
-	if err := os.WriteFile(cfg.MasterKeyFile, []byte(base64.StdEncoding.EncodeToString(k)+"\n"), 0o600); err != nil {
-		return nil, fmt.Errorf("write master key: %w", err)
-	}
-	return k, nil
 }

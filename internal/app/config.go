@@ -31,9 +31,19 @@ type Config struct {
 	// rest. Takes precedence over MasterKeyFile.
 	MasterKey string
 	// MasterKeyFile holds the master key. Defaults, for SQLite, to the
-	// database path plus ".key", created with mode 0600 when missing.
-	// PostgreSQL needs MasterKey or MasterKeyFile.
+	// database path plus ".key", created with mode 0600 when missing and
+	// the database holds no secret yet. PostgreSQL needs MasterKey or
+	// MasterKeyFile. A key that does not open the database's key check
+	// value stops the start (ErrMasterKeyMismatch).
 	MasterKeyFile string
+	// MetricsAddr, when set, is a listen address of its own for /metrics,
+	// served there without a key (keep it off the public network) and no
+	// longer on Addr. When empty, /metrics is served on Addr to an admin
+	// key or the MetricsToken.
+	MetricsAddr string
+	// MetricsToken, when set, is a bearer token that may read /metrics on
+	// Addr besides an admin key. Empty: admin keys only.
+	MetricsToken string
 	// AllowPrivateTargets lets outbound requests reach loopback and private
 	// addresses. Defaults to false; tests turn it on.
 	AllowPrivateTargets bool
@@ -94,6 +104,9 @@ func (c Config) Validate() error {
 	}
 	if c.postgres() && c.MasterKey == "" && c.MasterKeyFile == "" {
 		return errors.New("config: MasterKey: PostgreSQL needs FIELDFLOW_MASTER_KEY or --master-key-file")
+	}
+	if c.MetricsAddr != "" && c.MetricsAddr == c.Addr {
+		return errors.New("config: MetricsAddr: must differ from Addr, or be empty to serve /metrics on Addr")
 	}
 	if c.ShutdownGrace < 0 {
 		return errors.New("config: ShutdownGrace: must not be negative")

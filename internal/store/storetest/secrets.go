@@ -18,14 +18,20 @@ func testSecrets(t *testing.T, newStore func(t *testing.T) store.Store) {
 		_, err := s.MetaGet(ctx, store.MetaMasterKeyCheck)
 		require.ErrorIs(t, err, store.ErrNotFound)
 
-		mustTx(t, s, func(ctx context.Context, tx store.Tx) error { return tx.MetaCreate(ctx, store.MetaMasterKeyCheck, "v1:first") })
-		err = inTx(t, s, func(ctx context.Context, tx store.Tx) error { return tx.MetaCreate(ctx, store.MetaMasterKeyCheck, "v1:second") })
+		mustTx(t, s, func(ctx context.Context, tx store.Tx) error {
+			return tx.MetaCreate(ctx, store.MetaMasterKeyCheck, "v1:first")
+		})
+		err = inTx(t, s, func(ctx context.Context, tx store.Tx) error {
+			return tx.MetaCreate(ctx, store.MetaMasterKeyCheck, "v1:second")
+		})
 		require.ErrorIs(t, err, store.ErrConflict)
 		got, err := s.MetaGet(ctx, store.MetaMasterKeyCheck)
 		require.NoError(t, err)
 		require.Equal(t, "v1:first", got)
 
-		mustTx(t, s, func(ctx context.Context, tx store.Tx) error { return tx.MetaSet(ctx, store.MetaMasterKeyCheck, "v1:third") })
+		mustTx(t, s, func(ctx context.Context, tx store.Tx) error {
+			return tx.MetaSet(ctx, store.MetaMasterKeyCheck, "v1:third")
+		})
 		got, err = s.MetaGet(ctx, store.MetaMasterKeyCheck)
 		require.NoError(t, err)
 		require.Equal(t, "v1:third", got)
@@ -103,7 +109,7 @@ func testSecrets(t *testing.T, newStore func(t *testing.T) store.Store) {
 		for _, v := range []*store.SealedValue{
 			{Column: "webhook_endpoints.secret", Key: []string{"ep_gone"}, Value: "v1:x"},
 			{Column: "api_keys.hash", Key: []string{"key_1"}, Value: "v1:x"}, // not a sealed column
-			{Column: "variables.value", Key: []string{"t1"}, Value: "v1:x"},   // half a key
+			{Column: "variables.value", Key: []string{"t1"}, Value: "v1:x"},  // half a key
 		} {
 			err := inTx(t, s, func(ctx context.Context, tx store.Tx) error { return tx.SealedValueUpdate(ctx, v) })
 			require.True(t, errors.Is(err, store.ErrNotFound), "%s %v: %v", v.Column, v.Key, err)
