@@ -105,7 +105,7 @@ func (c Config) Validate() error {
 	if c.postgres() && c.MasterKey == "" && c.MasterKeyFile == "" {
 		return errors.New("config: MasterKey: PostgreSQL needs FIELDFLOW_MASTER_KEY or --master-key-file")
 	}
-	if c.MetricsAddr != "" && c.MetricsAddr == c.Addr {
+	if c.MetricsAddr != "" && c.MetricsAddr == c.Addr && !strings.HasSuffix(c.Addr, ":0") {
 		return errors.New("config: MetricsAddr: must differ from Addr, or be empty to serve /metrics on Addr")
 	}
 	if c.ShutdownGrace < 0 {
