@@ -19,7 +19,8 @@ Usage:
   fieldflow migrate [flags]              apply pending migrations and exit
   fieldflow keys create [--tenant ID]    create an API key and print it
   fieldflow rotate-master-key [--new-key-file F]
-                                         re-seal every secret under a new master key (server stopped)
+                                         re-seal every secret under a new master key (servers stopped);
+                                         the new key from F or FIELDFLOW_NEW_MASTER_KEY, else generated
   fieldflow bench   [flags]              measure throughput (see fieldflow bench -h)
   fieldflow version                      print the version
 
