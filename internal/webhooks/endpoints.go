@@ -91,24 +91,24 @@ const (
 	HealthBroken = "broken"
 )
 
-// Health is how an endpoint is doing.
-type Health struct {
+// EndpointHealth is how an endpoint is doing.
+type EndpointHealth struct {
 	State        string     `json:"state" enum:"healthy,failing,disabled,broken" doc:"broken: the endpoint cannot be used and is left out of fan-out until fixed (PATCH a new filter, or rotate the secret with graceHours 0)."`
 	Error        string     `json:"error,omitempty" doc:"Why the endpoint is broken or disabled."`
 	FailingSince *time.Time `json:"failingSince,omitempty" doc:"When the current run of failed deliveries began."`
 }
 
-func health(ep *store.Endpoint, broken string) *Health {
+func health(ep *store.Endpoint, broken string) *EndpointHealth {
 	switch {
 	case broken != "":
-		return &Health{State: HealthBroken, Error: broken}
+		return &EndpointHealth{State: HealthBroken, Error: broken}
 	case !ep.Active:
-		return &Health{State: HealthDisabled, Error: ep.DisabledReason}
+		return &EndpointHealth{State: HealthDisabled, Error: ep.DisabledReason}
 	case !ep.FailingSince.IsZero():
 		t := ep.FailingSince
-		return &Health{State: HealthFailing, FailingSince: &t}
+		return &EndpointHealth{State: HealthFailing, FailingSince: &t}
 	}
-	return &Health{State: HealthHealthy}
+	return &EndpointHealth{State: HealthHealthy}
 }
 
 // Endpoint is an endpoint as clients see it. Secret is shown only when
@@ -127,7 +127,7 @@ type Endpoint struct {
 	MaxInFlight     int               `json:"maxInFlight"`
 	Active          bool              `json:"active"`
 	DisabledReason  string            `json:"disabledReason,omitempty"`
-	Health          *Health           `json:"health"`
+	Health          *EndpointHealth           `json:"health"`
 	Secret          string            `json:"secret,omitempty"`
 	CreatedAt       time.Time         `json:"createdAt"`
 	UpdatedAt       time.Time         `json:"updatedAt"`

@@ -192,7 +192,7 @@ func TestEndpointDisabledAfterFiveDaysOfFailures(t *testing.T) {
 			require.NoError(t, err)
 			require.False(t, view.Active)
 			require.Equal(t, ep.DisabledReason, view.DisabledReason)
-			require.Equal(t, &webhooks.Health{State: webhooks.HealthDisabled, Error: ep.DisabledReason}, view.Health)
+			require.Equal(t, &webhooks.EndpointHealth{State: webhooks.HealthDisabled, Error: ep.DisabledReason}, view.Health)
 
 			evs := b.disabledEvents(t)
 			require.Len(t, evs, 1)
