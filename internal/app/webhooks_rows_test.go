@@ -228,7 +228,7 @@ func TestWebhookBrokenEndpointRowDoesNotStopWrites(t *testing.T) {
 		}
 		var list struct {
 			Data []struct {
-				ID     string `json:"id"`
+				ID     string                 `json:"id"`
 				Health struct{ State string } `json:"health"`
 			}
 		}

@@ -127,7 +127,7 @@ type Endpoint struct {
 	MaxInFlight     int               `json:"maxInFlight"`
 	Active          bool              `json:"active"`
 	DisabledReason  string            `json:"disabledReason,omitempty"`
-	Health          *EndpointHealth           `json:"health"`
+	Health          *EndpointHealth   `json:"health"`
 	Secret          string            `json:"secret,omitempty"`
 	CreatedAt       time.Time         `json:"createdAt"`
 	UpdatedAt       time.Time         `json:"updatedAt"`
