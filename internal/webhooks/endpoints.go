@@ -93,7 +93,7 @@ const (
 
 // EndpointHealth is how an endpoint is doing.
 type EndpointHealth struct {
-	State        string     `json:"state" enum:"healthy,failing,disabled,broken" doc:"broken: the endpoint cannot be used and is left out of fan-out until fixed (PATCH a new filter, or rotate the secret with graceHours 0)."`
+	State        string     `json:"state" enum:"healthy,failing,disabled,broken" doc:"broken: the endpoint cannot be used (its filter does not compile, its secret cannot be opened) and gets no deliveries until fixed: PATCH a new filter, or rotate the secret."`
 	Error        string     `json:"error,omitempty" doc:"Why the endpoint is broken or disabled."`
 	FailingSince *time.Time `json:"failingSince,omitempty" doc:"When the current run of failed deliveries began."`
 }
@@ -556,7 +556,7 @@ func (s *Service) EventFilteredOut(ctx context.Context, ev *events.Event, delive
 	for _, d := range delivered {
 		got[d.EndpointID] = true
 	}
-	var payload map[string]any
+	var input map[string]any
 	out := []*FilteredOut{}
 	for _, id := range slices.Sorted(maps.Keys(eps)) {
 		conf := eps[id]
@@ -569,10 +569,10 @@ func (s *Service) EventFilteredOut(ctx context.Context, ev *events.Event, delive
 		case conf.broken != "":
 			reason = reasonEndpointBroke + conf.broken
 		case conf.filter != nil:
-			if payload == nil {
-				payload = decodePayload(ev.Payload)
+			if input == nil {
+				input = decodeFilterInput(ev.Payload)
 			}
-			ok, err := conf.filter.Eval(payload)
+			ok, err := conf.filter.eval(input)
 			switch {
 			case err != nil:
 				reason = reasonFilterError + err.Error()

@@ -105,6 +105,12 @@ var errFilterResult = errors.New("webhooks: filter did not yield a boolean")
 // nested key, a type mismatch, the cost limit) is returned: the event does
 // not go to the endpoint, and the caller makes that visible.
 func (f *Filter) Eval(payload map[string]any) (bool, error) {
+	return f.eval(filterInput(payload))
+}
+
+// filterInput is a payload with every payload key the event does not
+// carry set to null. Fan-out builds it once per event for all endpoints.
+func filterInput(payload map[string]any) map[string]any {
 	ev := make(map[string]any, len(payload)+len(payloadKeys))
 	for _, k := range payloadKeys {
 		ev[k] = nil
@@ -112,7 +118,12 @@ func (f *Filter) Eval(payload map[string]any) (bool, error) {
 	for k, v := range payload {
 		ev[k] = v
 	}
-	out, _, err := f.prg.Eval(map[string]any{"event": ev})
+	return ev
+}
+
+// eval evaluates the filter on a filterInput.
+func (f *Filter) eval(input map[string]any) (bool, error) {
+	out, _, err := f.prg.Eval(map[string]any{"event": input})
 	if err != nil {
 		return false, err
 	}
@@ -128,6 +139,11 @@ func decodePayload(b []byte) map[string]any {
 	var m map[string]any
 	_ = json.Unmarshal(b, &m)
 	return m
+}
+
+// decodeFilterInput decodes an event payload into a filterInput.
+func decodeFilterInput(b []byte) map[string]any {
+	return filterInput(decodePayload(b))
 }
 
 // MatchType reports whether an event type is selected by an endpoint's

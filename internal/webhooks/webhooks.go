@@ -146,18 +146,18 @@ func (s *Service) AddDeliveries(ctx context.Context, tx store.Tx, evs []*events.
 	var ds []*store.Delivery
 	var tasks []*deliveryTaskV1
 	for _, ev := range evs {
-		var payload map[string]any
 		// An endpoint never gets the news of its own disabling: the event
 		// is written in the transaction that disables it, whose fan-out
 		// still sees it active in the cache, and the delivery could only
 		// fail ("endpoint is disabled") and clutter its log.
 		disabledID := ""
 		if ev.Type == events.WebhookDisabled {
-			payload = decodePayload(ev.Payload)
+			payload := decodePayload(ev.Payload)
 			if wh, ok := payload["webhook"].(map[string]any); ok {
 				disabledID, _ = wh["id"].(string)
 			}
 		}
+		var input map[string]any // the payload as filters see it, decoded once
 		for _, conf := range eps {
 			ep := conf.ep
 			// A broken endpoint (see endpointConf) is left out: one bad
@@ -166,10 +166,10 @@ func (s *Service) AddDeliveries(ctx context.Context, tx store.Tx, evs []*events.
 				continue
 			}
 			if conf.filter != nil {
-				if payload == nil {
-					payload = decodePayload(ev.Payload)
+				if input == nil {
+					input = decodeFilterInput(ev.Payload)
 				}
-				ok, err := conf.filter.Eval(payload)
+				ok, err := conf.filter.eval(input)
 				if err != nil {
 					// The event detail shows this too (FilteredOut).
 					s.rowMetrics.filterErrors.Inc()
