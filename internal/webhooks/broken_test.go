@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -278,4 +279,51 @@ func metricValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	}
 	t.Fatalf("metric %s is not registered", name)
 	return 0
+}
+
+// A delivery already written when its endpoint breaks (here: a process
+// whose master key is not the one the secret was sealed with) is not sent
+// unsigned or dropped: each attempt logs why nothing was sent and waits on
+// the endpoint's retry schedule, for a fix to let it go out.
+func TestDeliveryToBrokenEndpointWaitsOnItsSchedule(t *testing.T) {
+	t.Parallel()
+	for _, dialect := range storetest.Dialects {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			b := &brokenBundle{store: storetest.Open(t, dialect), box: newBox(t)}
+			var hits atomic.Int32
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+			t.Cleanup(srv.Close)
+			b.url = srv.URL + "/hook"
+
+			// The writer does not dispatch: the delivery waits in the database.
+			writer := webhooks.New(webhooks.Config{Store: b.store, Box: b.box, Logger: slog.New(slog.DiscardHandler)})
+			ep, err := writer.CreateEndpoint(ctx, &webhooks.EndpointInput{URL: b.url, Events: []string{"*"}, RetrySchedule: []string{"1h"}})
+			require.NoError(t, err)
+			b.svc = writer
+			ev := b.publish(t, "order.paid", events.Object{{Key: "n", Value: 1}})
+
+			worker := webhooks.New(webhooks.Config{Store: b.store, Box: newBox(t), Client: webhooks.NewHTTPClient(true), Dispatch: true,
+				PollInterval: 10 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
+			require.NoError(t, worker.Start(ctx))
+			t.Cleanup(func() { worker.Stop(context.Background()) })
+
+			var d *webhooks.DeliveryView
+			require.Eventually(t, func() bool {
+				ds, err := worker.EventDeliveries(ctx, ev.ID)
+				require.NoError(t, err)
+				require.Len(t, ds, 1)
+				d = ds[0]
+				return d.AttemptCount == 1
+			}, 5*time.Second, 10*time.Millisecond)
+			require.Equal(t, ep.ID, d.EndpointID)
+			require.Equal(t, store.DeliveryPending, d.Status, "it waits for a retry")
+			require.NotNil(t, d.NextAttemptAt)
+			require.WithinDuration(t, time.Now().Add(time.Hour), *d.NextAttemptAt, 10*time.Minute, "on the endpoint's schedule")
+			require.Len(t, d.Attempts, 1)
+			require.Contains(t, d.Attempts[0].Error, "endpoint is broken, nothing was sent: secret cannot be opened")
+			require.Zero(t, hits.Load(), "nothing unsigned went out")
+		})
+	}
 }
