@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"cel.dev/cel-go/cel"
-	"cel.dev/cel-go/checker"
+	"cel.dev/cel-go/common/cost"
 	"cel.dev/cel-go/interpreter"
 )
 
@@ -59,13 +59,13 @@ func CompileFilter(expr string) (*Filter, error) {
 	if t := ast.OutputType(); t != cel.BoolType && t != cel.DynType {
 		return nil, fmt.Errorf("filter must be a boolean expression, not %s", t)
 	}
-	cost, err := env.EstimateCost(ast, sizeAssumption{})
+	est, err := env.EstimateCost(ast, sizeAssumption{})
 	if err != nil {
 		return nil, fmt.Errorf("estimate filter cost: %w", err)
 	}
-	if cost.Max > filterCostLimit {
+	if est.Max > filterCostLimit {
 		return nil, fmt.Errorf("filter is too expensive: its cost can reach %s, the limit is %d (payload lists and strings counted at %d items)",
-			humanCost(cost.Max), filterCostLimit, filterSizeAssumption)
+			humanCost(est.Max), filterCostLimit, filterSizeAssumption)
 	}
 	// The regex optimization compiles constant patterns now, so a bad one
 	// is refused here rather than failing on every event.
@@ -83,16 +83,16 @@ func humanCost(c uint64) string {
 	return fmt.Sprint(c)
 }
 
-// sizeAssumption is the checker.CostEstimator of the check at save: every
+// sizeAssumption is the cost.Estimator of the check at save: every
 // size it is asked about is at most filterSizeAssumption, and calls cost
 // what the library says they cost.
 type sizeAssumption struct{}
 
-func (sizeAssumption) EstimateSize(checker.AstNode) *checker.SizeEstimate {
-	return &checker.SizeEstimate{Min: 0, Max: filterSizeAssumption}
+func (sizeAssumption) EstimateSize(cost.AstNode) *cost.SizeEstimate {
+	return &cost.SizeEstimate{Min: 0, Max: filterSizeAssumption}
 }
 
-func (sizeAssumption) EstimateCallCost(string, string, *checker.AstNode, []checker.AstNode) *checker.CallEstimate {
+func (sizeAssumption) EstimateCallCost(string, string, *cost.AstNode, []cost.AstNode) *cost.CallEstimate {
 	return nil
 }
 
