@@ -20,6 +20,9 @@ const tagEvents = "Events"
 type EventDetail struct {
 	*records.Event
 	Deliveries []*webhooks.DeliveryView `json:"deliveries"`
+	// Filtered are the endpoints the event's type and tenant select that
+	// got no delivery, and why.
+	Filtered []*webhooks.FilteredOut `json:"filtered" doc:"Endpoints whose event types and tenant match but that got no delivery: their filter said false or failed, or the endpoint is broken. Evaluated when read, with each endpoint as it is now."`
 	// Runs are the automation runs the event started (for a time rule,
 	// the runs of the change that set its timer).
 	Runs []*automations.Run `json:"runs"`
@@ -89,7 +92,7 @@ func (s *Server) registerEvents() {
 			if p := PrincipalFrom(ctx); p != nil && !p.Admin() && ev.TenantID != p.TenantID {
 				return nil, fail(store.ErrNotFound)
 			}
-			d := &EventDetail{Event: records.ViewEvent(ev), Deliveries: []*webhooks.DeliveryView{}, Runs: []*automations.Run{}}
+			d := &EventDetail{Event: records.ViewEvent(ev), Deliveries: []*webhooks.DeliveryView{}, Filtered: []*webhooks.FilteredOut{}, Runs: []*automations.Run{}}
 			if s.cfg.Webhooks != nil {
 				ds, err := s.cfg.Webhooks.EventDeliveries(ctx, ev.ID)
 				if err != nil {
@@ -97,6 +100,9 @@ func (s *Server) registerEvents() {
 				}
 				if ds != nil {
 					d.Deliveries = ds
+				}
+				if d.Filtered, err = s.cfg.Webhooks.EventFilteredOut(ctx, ev, d.Deliveries, scope(ctx)); err != nil {
+					return nil, fail(err)
 				}
 			}
 			if s.cfg.Automations != nil {

@@ -3,21 +3,29 @@ package webhooks
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fieldflow/fieldflow/internal/secretbox"
 	"github.com/fieldflow/fieldflow/internal/store"
 )
 
 // endpointConf is an endpoint ready for fan-out and sending: filter
-// compiled, schedule parsed, secrets opened.
+// compiled, schedule parsed, secrets opened. When any of that fails the
+// endpoint is broken: broken says why, and the endpoint is left out of
+// fan-out and sends nothing until it is fixed.
 type endpointConf struct {
 	ep       *store.Endpoint
 	filter   *Filter
 	schedule []time.Duration
 	secrets  []string // newest first
 	timeout  time.Duration
+	// broken is why the endpoint cannot be used; empty when it can. It
+	// never holds a secret.
+	broken string
 }
 
 func (c *endpointConf) signingSecrets(now time.Time) []string {
@@ -34,11 +42,17 @@ func (c *endpointConf) signingSecrets(now time.Time) []string {
 type endpointCache struct {
 	box          *secretbox.Box
 	refreshEvery time.Duration
+	log          *slog.Logger
+	// brokenGauge counts the broken endpoints of the last load.
+	brokenGauge prometheus.Gauge
 
 	mu       sync.Mutex
 	byID     map[string]*endpointConf // guarded by mu
 	loadedAt time.Time                // guarded by mu
 	stale    bool                     // guarded by mu
+	// reported holds the broken endpoints already logged, with the reason
+	// logged, so a reload every few seconds logs each breakage once.
+	reported map[string]string // guarded by mu
 }
 
 func (c *endpointCache) invalidate() {
@@ -66,14 +80,37 @@ func (c *endpointCache) snapshot(ctx context.Context, r store.Reader) (map[strin
 	}
 	byID := make(map[string]*endpointConf, len(eps))
 	for _, ep := range eps {
-		conf, err := c.prepare(ep)
-		if err != nil {
-			return nil, err
-		}
-		byID[ep.ID] = conf
+		byID[ep.ID] = c.prepare(ep)
 	}
+	c.reportBrokenLocked(byID)
 	c.byID, c.loadedAt, c.stale = byID, time.Now(), false
 	return byID, nil
+}
+
+// reportBrokenLocked logs each newly broken endpoint once (and once more
+// when the reason changes) and sets the gauge. One broken row must not
+// stop every write, so it is set aside here instead of failing the load;
+// this is where the operator hears of it.
+func (c *endpointCache) reportBrokenLocked(byID map[string]*endpointConf) {
+	reported := make(map[string]string)
+	for id, conf := range byID {
+		if conf.broken == "" {
+			continue
+		}
+		reported[id] = conf.broken
+		if c.reported[id] != conf.broken && c.log != nil {
+			c.log.Error("webhook endpoint is broken and left out of fan-out", "endpoint", id, "err", conf.broken)
+		}
+	}
+	for id := range c.reported {
+		if _, still := reported[id]; !still && byID[id] != nil && c.log != nil {
+			c.log.Info("webhook endpoint is no longer broken", "endpoint", id)
+		}
+	}
+	c.reported = reported
+	if c.brokenGauge != nil {
+		c.brokenGauge.Set(float64(len(reported)))
+	}
 }
 
 func (c *endpointCache) get(ctx context.Context, r store.Reader, id string) (*endpointConf, bool) {
@@ -93,28 +130,43 @@ func (c *endpointCache) peek(id string) (*endpointConf, bool) {
 	return conf, ok
 }
 
-func (c *endpointCache) prepare(ep *store.Endpoint) (*endpointConf, error) {
+// prepare makes an endpoint ready; what fails marks it broken (the first
+// failure is the reason given).
+func (c *endpointCache) prepare(ep *store.Endpoint) *endpointConf {
 	conf := &endpointConf{ep: ep, timeout: time.Duration(ep.TimeoutSeconds) * time.Second}
+	if err := c.prepareParts(conf); err != nil {
+		conf.broken = err.Error()
+	}
+	return conf
+}
+
+func (c *endpointCache) prepareParts(conf *endpointConf) error {
+	ep := conf.ep
 	var err error
+	// The schedule comes first: deliveries already written to a broken
+	// endpoint are retried on it (see attempt).
+	if conf.schedule, err = ParseSchedule(ep.RetrySchedule); err != nil {
+		conf.schedule = DefaultRetrySchedule
+		return fmt.Errorf("retry schedule: %w", err)
+	}
 	if ep.Filter != "" {
 		if conf.filter, err = CompileFilter(ep.Filter); err != nil {
-			return nil, fmt.Errorf("endpoint %s filter: %w", ep.ID, err)
+			return fmt.Errorf("filter does not compile: %w", err)
 		}
 	}
-	if conf.schedule, err = ParseSchedule(ep.RetrySchedule); err != nil {
-		return nil, fmt.Errorf("endpoint %s: %w", ep.ID, err)
-	}
+	// The box's error names neither the secret nor the key, so it may go
+	// into the reason, which clients and logs see.
 	secret, err := c.box.Open(ep.Secret)
 	if err != nil {
-		return nil, fmt.Errorf("endpoint %s secret: %w", ep.ID, err)
+		return fmt.Errorf("secret cannot be opened with the master key (sealed with another key?): %w", err)
 	}
 	conf.secrets = []string{secret}
 	if ep.PrevSecret != "" {
 		prev, err := c.box.Open(ep.PrevSecret)
 		if err != nil {
-			return nil, fmt.Errorf("endpoint %s previous secret: %w", ep.ID, err)
+			return fmt.Errorf("previous secret cannot be opened with the master key (rotate with graceHours 0 to drop it): %w", err)
 		}
 		conf.secrets = append(conf.secrets, prev)
 	}
-	return conf, nil
+	return nil
 }

@@ -141,6 +141,20 @@ func (s *Service) attempt(ctx context.Context, t *deliveryTaskV1) *result {
 	if !conf.ep.Active {
 		return &result{task: t, state: store.DeliveryFailedAt(t.d.ID, s.cfg.Owner, t.d.Attempts, 0, "endpoint is disabled", now)}
 	}
+	if conf.broken != "" {
+		// Deliveries written before the endpoint broke wait on its
+		// schedule, each wait logged as an attempt that sent nothing, so
+		// a fix (a new filter, the right master key) lets them go out.
+		a := &store.Attempt{DeliveryID: t.d.ID, Attempt: attempts, StartedAt: now, RequestHeaders: map[string]string{},
+			Error: "endpoint is broken, nothing was sent: " + conf.broken}
+		r := &result{task: t, attempt: a}
+		if next, ok := NextAttemptAt(now, conf.schedule, attempts, 0, rand.Float64()); ok {
+			r.state = store.DeliveryRetryAt(t.d.ID, s.cfg.Owner, attempts, 0, a.Error, next, now)
+		} else {
+			r.state = store.DeliveryFailedAt(t.d.ID, s.cfg.Owner, attempts, 0, a.Error, now)
+		}
+		return r
+	}
 	req, headers, err := s.buildRequest(conf, t, now)
 	if err != nil {
 		return &result{task: t, state: store.DeliveryFailedAt(t.d.ID, s.cfg.Owner, t.d.Attempts, 0, err.Error(), now)}

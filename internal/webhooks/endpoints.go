@@ -1,11 +1,15 @@
 package webhooks
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -28,7 +32,7 @@ type EndpointInput struct {
 	Events          []string          `json:"events" minItems:"1" maxItems:"100" doc:"Event types: exact names, prefix.* or *."`
 	TenantID        *string           `json:"tenantId,omitempty" maxLength:"128" doc:"Only this tenant's events; absent or null for all tenants."`
 	Description     string            `json:"description,omitempty" maxLength:"2000"`
-	Filter          string            `json:"filter,omitempty" maxLength:"4000" doc:"CEL expression over the payload as event, e.g. event.fieldKey == 'stage'."`
+	Filter          string            `json:"filter,omitempty" maxLength:"4000" doc:"CEL expression over the payload as event, e.g. event.fieldKey != 'internal_note'. Every top-level payload key (event, eventId, timestamp, tenantId, fieldGroupId, fieldGroupKey, entityId, fieldKey, value, previousValue, values, previousValues, changedKeys, version, fieldGroup, field, previous, data, causedBy) is present, null when the event does not carry it. Refused at save when it does not compile, holds a bad constant regular expression, or its worst-case cost exceeds the limit; an event whose evaluation fails is not delivered, and its event detail says why."`
 	Headers         map[string]string `json:"headers,omitempty" doc:"Extra request headers."`
 	SignatureHeader string            `json:"signatureHeader,omitempty" maxLength:"100" doc:"Name of the hex signature header. Default X-Fieldflow-Signature."`
 	RetrySchedule   []string          `json:"retrySchedule,omitempty" maxItems:"20" doc:"Waits before each retry. Default [1m, 5m, 30m, 2h, 12h]."`
@@ -40,15 +44,71 @@ type EndpointInput struct {
 // EndpointPatch changes an endpoint; absent fields keep their values.
 type EndpointPatch struct {
 	URL             *string           `json:"url,omitempty" minLength:"1" maxLength:"2000"`
-	Events          []string          `json:"events,omitempty" minItems:"1" maxItems:"100"`
+	Events          []string          `json:"events,omitempty" minItems:"1" maxItems:"100" doc:"Replaces the event types; null is refused (an endpoint takes at least one)."`
 	Description     *string           `json:"description,omitempty" maxLength:"2000"`
-	Filter          *string           `json:"filter,omitempty" maxLength:"4000"`
+	Filter          *string           `json:"filter,omitempty" maxLength:"4000" doc:"Replaces the filter; the empty string removes it."`
 	Headers         map[string]string `json:"headers,omitempty"`
 	SignatureHeader *string           `json:"signatureHeader,omitempty" maxLength:"100"`
 	RetrySchedule   []string          `json:"retrySchedule,omitempty" maxItems:"20"`
 	TimeoutSeconds  *int              `json:"timeoutSeconds,omitempty" minimum:"1" maximum:"300"`
 	MaxInFlight     *int              `json:"maxInFlight,omitempty" minimum:"1" maximum:"1000"`
 	Active          *bool             `json:"active,omitempty"`
+
+	// eventsNull is set when the body sent "events": null, which a nil
+	// Events cannot tell from an absent key.
+	eventsNull bool
+}
+
+// UnmarshalJSON decodes a patch, noting an explicit "events": null.
+func (p *EndpointPatch) UnmarshalJSON(b []byte) error {
+	type plain EndpointPatch
+	if err := json.Unmarshal(b, (*plain)(p)); err != nil {
+		return err
+	}
+	var keys map[string]json.RawMessage
+	if err := json.Unmarshal(b, &keys); err != nil {
+		return err
+	}
+	if v, ok := keys["events"]; ok && string(bytes.TrimSpace(v)) == "null" {
+		p.eventsNull = true
+	}
+	return nil
+}
+
+// Health states of an endpoint.
+const (
+	// HealthHealthy: the last delivery succeeded, or none has failed yet.
+	HealthHealthy = "healthy"
+	// HealthFailing: deliveries have failed since failingSince; after five
+	// days of that the endpoint is disabled.
+	HealthFailing = "failing"
+	// HealthDisabled: the endpoint is inactive (by a client, 410 Gone or
+	// five days of failures).
+	HealthDisabled = "disabled"
+	// HealthBroken: the stored endpoint cannot be used (its filter no
+	// longer compiles, its secret cannot be opened with the master key);
+	// it gets no new deliveries until fixed.
+	HealthBroken = "broken"
+)
+
+// EndpointHealth is how an endpoint is doing.
+type EndpointHealth struct {
+	State        string     `json:"state" enum:"healthy,failing,disabled,broken" doc:"broken: the endpoint cannot be used (its filter does not compile, its secret cannot be opened) and gets no deliveries until fixed: PATCH a new filter, or rotate the secret."`
+	Error        string     `json:"error,omitempty" doc:"Why the endpoint is broken or disabled."`
+	FailingSince *time.Time `json:"failingSince,omitempty" doc:"When the current run of failed deliveries began."`
+}
+
+func health(ep *store.Endpoint, broken string) *EndpointHealth {
+	switch {
+	case broken != "":
+		return &EndpointHealth{State: HealthBroken, Error: broken}
+	case !ep.Active:
+		return &EndpointHealth{State: HealthDisabled, Error: ep.DisabledReason}
+	case !ep.FailingSince.IsZero():
+		t := ep.FailingSince
+		return &EndpointHealth{State: HealthFailing, FailingSince: &t}
+	}
+	return &EndpointHealth{State: HealthHealthy}
 }
 
 // Endpoint is an endpoint as clients see it. Secret is shown only when
@@ -67,15 +127,22 @@ type Endpoint struct {
 	MaxInFlight     int               `json:"maxInFlight"`
 	Active          bool              `json:"active"`
 	DisabledReason  string            `json:"disabledReason,omitempty"`
+	Health          *EndpointHealth   `json:"health"`
 	Secret          string            `json:"secret,omitempty"`
 	CreatedAt       time.Time         `json:"createdAt"`
 	UpdatedAt       time.Time         `json:"updatedAt"`
 }
 
+// view shows an endpoint whose row was just checked (created, updated):
+// it cannot be broken. Stored rows go through viewStored.
 func view(ep *store.Endpoint) *Endpoint {
+	return viewBroken(ep, "")
+}
+
+func viewBroken(ep *store.Endpoint, broken string) *Endpoint {
 	v := &Endpoint{ID: ep.ID, URL: ep.URL, Description: ep.Description, Events: ep.Events, Filter: ep.Filter, Headers: ep.Headers,
 		SignatureHeader: ep.SignatureHeader, RetrySchedule: ep.RetrySchedule, TimeoutSeconds: ep.TimeoutSeconds, MaxInFlight: ep.MaxInFlight,
-		Active: ep.Active, DisabledReason: ep.DisabledReason, CreatedAt: ep.CreatedAt, UpdatedAt: ep.UpdatedAt}
+		Active: ep.Active, DisabledReason: ep.DisabledReason, Health: health(ep, broken), CreatedAt: ep.CreatedAt, UpdatedAt: ep.UpdatedAt}
 	if ep.TenantID != "" {
 		t := ep.TenantID
 		v.TenantID = &t
@@ -100,6 +167,11 @@ var (
 func checkEndpoint(ep *store.Endpoint) error {
 	var ps []records.Problem
 	add := func(loc, msg string, v any) { ps = append(ps, records.Problem{Location: loc, Message: msg, Value: v}) }
+	// An endpoint without event types would match nothing and look
+	// registered; null reaches here as no types at all.
+	if len(ep.Events) == 0 {
+		add("body.events", "must list at least one event type", nil)
+	}
 	if u, err := url.Parse(ep.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		add("body.url", "must be an absolute http or https URL", ep.URL)
 	} else if u.User != nil {
@@ -198,7 +270,32 @@ func (s *Service) GetEndpoint(ctx context.Context, id string, tenantID *string) 
 	if err != nil {
 		return nil, err
 	}
-	return view(ep), nil
+	return s.viewStored(ctx, ep)
+}
+
+// viewStored shows a stored endpoint with its health, broken or not as
+// fan-out sees it.
+func (s *Service) viewStored(ctx context.Context, ep *store.Endpoint) (*Endpoint, error) {
+	broken, err := s.brokenReason(ctx, ep)
+	if err != nil {
+		return nil, err
+	}
+	return viewBroken(ep, broken), nil
+}
+
+// brokenReason says why an endpoint row cannot be used, empty when it can.
+// The cache has prepared it already unless the row changed since (another
+// instance wrote it within the refresh interval); then it is prepared
+// here.
+func (s *Service) brokenReason(ctx context.Context, ep *store.Endpoint) (string, error) {
+	eps, err := s.cache.snapshot(ctx, s.store)
+	if err != nil {
+		return "", err
+	}
+	if conf, ok := eps[ep.ID]; ok && conf.ep.UpdatedAt.Equal(ep.UpdatedAt) {
+		return conf.broken, nil
+	}
+	return s.cache.prepare(ep).broken, nil
 }
 
 // owned loads an endpoint, hiding other tenants' endpoints from a tenant.
@@ -221,7 +318,9 @@ func (s *Service) ListEndpoints(ctx context.Context, tenantID *string, p store.P
 	}
 	out := make([]*Endpoint, len(eps))
 	for i, ep := range eps {
-		out[i] = view(ep)
+		if out[i], err = s.viewStored(ctx, ep); err != nil {
+			return nil, 0, err
+		}
 	}
 	return out, total, nil
 }
@@ -244,7 +343,7 @@ func (s *Service) UpdateEndpoint(ctx context.Context, id string, tenantID *strin
 		set(&ep.Description, p.Description)
 		set(&ep.Filter, p.Filter)
 		set(&ep.SignatureHeader, p.SignatureHeader)
-		if p.Events != nil {
+		if p.Events != nil || p.eventsNull {
 			ep.Events = p.Events
 		}
 		if p.Headers != nil {
@@ -273,7 +372,8 @@ func (s *Service) UpdateEndpoint(ctx context.Context, id string, tenantID *strin
 			return err
 		}
 		tx.AfterCommit(s.cache.invalidate)
-		out = view(ep)
+		// The patch may leave it broken: a secret no master key here opens.
+		out = viewBroken(ep, s.cache.prepare(ep).broken)
 		return nil
 	})
 	if err != nil {
@@ -308,7 +408,11 @@ func (s *Service) RotateSecret(ctx context.Context, id string, tenantID *string,
 			return err
 		}
 		now := s.now()
-		if grace > 0 {
+		// A secret that cannot be opened (sealed with another master key)
+		// cannot sign beside the new one; keeping it would leave the
+		// endpoint broken through the grace period.
+		_, openErr := s.box.Open(ep.Secret)
+		if grace > 0 && openErr == nil {
 			ep.PrevSecret = ep.Secret
 			ep.PrevSecretUntil = now.Add(time.Duration(grace) * time.Hour)
 		} else {
@@ -418,6 +522,69 @@ func (s *Service) EventDeliveries(ctx context.Context, eventID string) ([]*Deliv
 		return nil, err
 	}
 	return s.viewDeliveries(ctx, ds)
+}
+
+// FilteredOut is an endpoint that an event's type and tenant select but
+// that got no delivery of it.
+type FilteredOut struct {
+	EndpointID string `json:"endpointId"`
+	Reason     string `json:"reason" doc:"filter false; filter error: why the evaluation failed; or endpoint broken: why."`
+}
+
+// Reasons of FilteredOut.
+const (
+	reasonFilterFalse   = "filter false"
+	reasonFilterError   = "filter error: "
+	reasonEndpointBroke = "endpoint broken: "
+)
+
+// EventFilteredOut lists the endpoints that an event's type and tenant
+// select but that have none of the deliveries given, with the reason: their
+// filter said false or failed, or the endpoint is broken. tenantID, when
+// set, limits it to that tenant's endpoints, as everywhere else.
+//
+// It is computed when asked, by evaluating each endpoint's filter again as
+// it is now, so fan-out pays nothing for it; an endpoint changed since the
+// event may answer differently than it did then, and endpoints created
+// after the event are left out.
+func (s *Service) EventFilteredOut(ctx context.Context, ev *events.Event, delivered []*DeliveryView, tenantID *string) ([]*FilteredOut, error) {
+	eps, err := s.cache.snapshot(ctx, s.store)
+	if err != nil {
+		return nil, errorf("list filtered endpoints", err)
+	}
+	got := make(map[string]bool, len(delivered))
+	for _, d := range delivered {
+		got[d.EndpointID] = true
+	}
+	var input map[string]any
+	out := []*FilteredOut{}
+	for _, id := range slices.Sorted(maps.Keys(eps)) {
+		conf := eps[id]
+		ep := conf.ep
+		if got[id] || (tenantID != nil && ep.TenantID != *tenantID) || ep.CreatedAt.After(ev.OccurredAt) || !selects(ep, ev) {
+			continue
+		}
+		reason := ""
+		switch {
+		case conf.broken != "":
+			reason = reasonEndpointBroke + conf.broken
+		case conf.filter != nil:
+			if input == nil {
+				input = decodeFilterInput(ev.Payload)
+			}
+			ok, err := conf.filter.eval(input)
+			switch {
+			case err != nil:
+				reason = reasonFilterError + err.Error()
+			case !ok:
+				reason = reasonFilterFalse
+			}
+		}
+		if reason != "" {
+			out = append(out, &FilteredOut{EndpointID: id, Reason: reason})
+		}
+	}
+	return out, nil
 }
 
 // GetDelivery returns one delivery with its attempts.

@@ -160,6 +160,10 @@ func TestEndpointDisabledAfterFiveDaysOfFailures(t *testing.T) {
 			ep := b.endpoint(t)
 			require.True(t, ep.Active)
 			require.True(t, healthT0.Equal(ep.FailingSince), "failing since %s", ep.FailingSince)
+			failing, err := b.svc.GetEndpoint(context.Background(), b.ep.ID, nil)
+			require.NoError(t, err)
+			require.Equal(t, webhooks.HealthFailing, failing.Health.State)
+			require.True(t, healthT0.Equal(*failing.Health.FailingSince), "health shows failing since %s", failing.Health.FailingSince)
 
 			// Two days on, its retry comes due and fails too: still active,
 			// still failing since the first failure.
@@ -188,6 +192,7 @@ func TestEndpointDisabledAfterFiveDaysOfFailures(t *testing.T) {
 			require.NoError(t, err)
 			require.False(t, view.Active)
 			require.Equal(t, ep.DisabledReason, view.DisabledReason)
+			require.Equal(t, &webhooks.EndpointHealth{State: webhooks.HealthDisabled, Error: ep.DisabledReason}, view.Health)
 
 			evs := b.disabledEvents(t)
 			require.Len(t, evs, 1)

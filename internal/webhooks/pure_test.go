@@ -286,7 +286,43 @@ func TestCompileFilterMatchesBooleanExpressionsOnThePayload(t *testing.T) {
 	for _, tt := range tests {
 		f, err := webhooks.CompileFilter(tt.expr)
 		require.NoError(t, err, "filter %s", tt.expr)
-		require.Equal(t, tt.want, f.Match(ev), "filter %s", tt.expr)
+		got, err := f.Eval(ev)
+		require.NoError(t, err, "filter %s", tt.expr)
+		require.Equal(t, tt.want, got, "filter %s", tt.expr)
+	}
+}
+
+// The README's endpoint takes field_value.* and TASK_COMPLETED with the
+// filter event.fieldKey != "internal_note". A host event has no fieldKey;
+// read as null, the filter says what its reader expects instead of failing.
+func TestFilterReadsPayloadKeysTheEventDoesNotCarryAsNull(t *testing.T) {
+	t.Parallel()
+
+	host := payload(t, `{"event":"TASK_COMPLETED","eventId":"evt_1","timestamp":"2026-04-04T10:00:00Z","data":{"task":"t1"}}`)
+	note := payload(t, `{"event":"field_value.saved","eventId":"evt_2","timestamp":"2026-04-04T10:00:00Z","fieldKey":"internal_note","value":"x","previousValue":null}`)
+	other := payload(t, `{"event":"field_value.saved","eventId":"evt_3","timestamp":"2026-04-04T10:00:00Z","fieldKey":"stage","value":"won","previousValue":null}`)
+
+	tests := []struct {
+		expr string
+		ev   map[string]any
+		want bool
+	}{
+		{`event.fieldKey != "internal_note"`, host, true},
+		{`event.fieldKey != "internal_note"`, note, false},
+		{`event.fieldKey != "internal_note"`, other, true},
+		{`event.fieldKey == "internal_note"`, host, false},
+		{`event.fieldKey == null`, host, true},
+		{`event.fieldKey == null`, other, false},
+		{`event.data == null`, other, true},
+		{`event.value == "won" || event.data.task == "t1"`, host, true},
+		{`event.previousValue == null`, other, true},
+	}
+	for _, tt := range tests {
+		f, err := webhooks.CompileFilter(tt.expr)
+		require.NoError(t, err, "filter %s", tt.expr)
+		got, err := f.Eval(tt.ev)
+		require.NoError(t, err, "filter %s on %s", tt.expr, tt.ev["event"])
+		require.Equal(t, tt.want, got, "filter %s on %s", tt.expr, tt.ev["event"])
 	}
 }
 
@@ -301,6 +337,11 @@ func TestCompileFilterRefusesInvalidExpressions(t *testing.T) {
 		{"arithmetic", `1 + 2`, "boolean expression"},
 		{"string", `"record.updated"`, "boolean expression"},
 		{"map field", `event.data.tags.map(t, t + "!")`, "boolean expression"},
+		{"bad regex, global", `matches(event.event, '(')`, "missing closing )"},
+		{"bad regex, member", `event.data.name.matches('[a-')`, "missing closing ]"},
+		{"nested loops over literals", `[1,2,3,4,5,6,7,8,9,10].all(a, [1,2,3,4,5,6,7,8,9,10].all(b, [1,2,3,4,5,6,7,8,9,10].all(c, ` +
+			`[1,2,3,4,5,6,7,8,9,10].all(d, [1,2,3,4,5,6,7,8,9,10].all(e, [1,2,3,4,5,6,7,8,9,10].all(f, true))))))`, "too expensive"},
+		{"nested loops over the payload", `event.data.tags.all(a, event.data.tags.all(b, event.data.tags.all(c, true)))`, "too expensive"},
 	}
 	for _, tt := range tests {
 		f, err := webhooks.CompileFilter(tt.expr)
@@ -310,7 +351,7 @@ func TestCompileFilterRefusesInvalidExpressions(t *testing.T) {
 	}
 }
 
-func TestFilterRuntimeErrorIsANonMatch(t *testing.T) {
+func TestFilterRuntimeErrorIsReturned(t *testing.T) {
 	t.Parallel()
 
 	ev := payload(t, `{"event":"record.updated","data":{"name":"Alice"}}`)
@@ -324,26 +365,36 @@ func TestFilterRuntimeErrorIsANonMatch(t *testing.T) {
 	} {
 		f, err := webhooks.CompileFilter(expr)
 		require.NoError(t, err, "filter %s compiles: the payload is dynamic", expr)
-		require.False(t, f.Match(ev), "filter %s fails at runtime, so the event does not go out", expr)
+		got, err := f.Eval(ev)
+		require.Error(t, err, "filter %s fails at runtime, and says so", expr)
+		require.False(t, got, "filter %s fails at runtime, so the event does not go out", expr)
 	}
 }
 
-func TestFilterOverItsCostLimitIsANonMatch(t *testing.T) {
+// The check at save assumes payload lists of up to 100 items; a longer one
+// can still reach the limit at run time, which stops the filter (an error)
+// instead of stalling fan-out.
+func TestFilterOverItsCostLimitAtRunTimeIsAnError(t *testing.T) {
 	t.Parallel()
+
+	f, err := webhooks.CompileFilter(`event.data.tags.all(a, a.startsWith("t"))`)
+	require.NoError(t, err, "at 100 tags the filter is well within the limit")
 
 	tags := make([]any, 100)
 	for i := range tags {
 		tags[i] = "t" + strconv.Itoa(i)
 	}
-	ev := map[string]any{"data": map[string]any{"tags": tags}}
-
-	f, err := webhooks.CompileFilter(`event.data.tags.all(a, event.data.tags.all(b, event.data.tags.all(c, true)))`)
+	got, err := f.Eval(map[string]any{"data": map[string]any{"tags": tags}})
 	require.NoError(t, err)
-	require.False(t, f.Match(ev), "a million iterations exceed the cost limit, which stops the filter instead of stalling fan-out")
+	require.True(t, got)
 
-	f, err = webhooks.CompileFilter(`event.data.tags.all(a, true)`)
-	require.NoError(t, err)
-	require.True(t, f.Match(ev), "the same shape within the limit matches")
+	tags = make([]any, 10_000)
+	for i := range tags {
+		tags[i] = "t" + strconv.Itoa(i)
+	}
+	got, err = f.Eval(map[string]any{"data": map[string]any{"tags": tags}})
+	require.ErrorContains(t, err, "cost limit exceeded")
+	require.False(t, got)
 }
 
 func TestNewSecretIsWhsecAndBase64Of32RandomBytes(t *testing.T) {

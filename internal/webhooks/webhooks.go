@@ -67,6 +67,8 @@ type Service struct {
 	log     *slog.Logger
 	now     func() time.Time
 	metrics *metrics
+	// rowMetrics count endpoints and filters that cannot do their work.
+	rowMetrics *rowMetrics
 	// emit stores events with every fan-out (webhooks, automations); set
 	// by SetEmitter, defaults to Fanout.
 	emit func(ctx context.Context, tx store.Tx, evs []*events.Event) error
@@ -93,9 +95,9 @@ func New(cfg Config) *Service {
 		cfg.Registry = prometheus.NewRegistry()
 	}
 	s := &Service{cfg: cfg, store: cfg.Store, box: cfg.Box, client: cfg.Client, log: cfg.Logger,
-		metrics: newMetrics(cfg.Registry)}
+		metrics: newMetrics(cfg.Registry), rowMetrics: newRowMetrics(cfg.Registry)}
 	s.now = func() time.Time { return cfg.Now().UTC().Truncate(time.Microsecond) }
-	s.cache = &endpointCache{box: cfg.Box, refreshEvery: 2 * time.Second}
+	s.cache = &endpointCache{box: cfg.Box, refreshEvery: 2 * time.Second, log: cfg.Logger, brokenGauge: s.rowMetrics.brokenEndpoints}
 	s.disp = newDispatcher(s)
 	s.emit = s.Fanout
 	return s
@@ -144,28 +146,37 @@ func (s *Service) AddDeliveries(ctx context.Context, tx store.Tx, evs []*events.
 	var ds []*store.Delivery
 	var tasks []*deliveryTaskV1
 	for _, ev := range evs {
-		var payload map[string]any
 		// An endpoint never gets the news of its own disabling: the event
 		// is written in the transaction that disables it, whose fan-out
 		// still sees it active in the cache, and the delivery could only
 		// fail ("endpoint is disabled") and clutter its log.
 		disabledID := ""
 		if ev.Type == events.WebhookDisabled {
-			payload = decodePayload(ev.Payload)
+			payload := decodePayload(ev.Payload)
 			if wh, ok := payload["webhook"].(map[string]any); ok {
 				disabledID, _ = wh["id"].(string)
 			}
 		}
+		var input map[string]any // the payload as filters see it, decoded once
 		for _, conf := range eps {
 			ep := conf.ep
-			if !ep.Active || (ep.TenantID != "" && ep.TenantID != ev.TenantID) || !MatchType(ep.Events, ev.Type) || ep.ID == disabledID {
+			// A broken endpoint (see endpointConf) is left out: one bad
+			// row must not fail every write. The cache has logged it.
+			if conf.broken != "" || !selects(ep, ev) || ep.ID == disabledID {
 				continue
 			}
 			if conf.filter != nil {
-				if payload == nil {
-					payload = decodePayload(ev.Payload)
+				if input == nil {
+					input = decodeFilterInput(ev.Payload)
 				}
-				if !conf.filter.Match(payload) {
+				ok, err := conf.filter.eval(input)
+				if err != nil {
+					// The event detail shows this too (FilteredOut).
+					s.rowMetrics.filterErrors.Inc()
+					s.log.Warn("webhook filter failed; the event is not delivered to the endpoint",
+						"endpoint", ep.ID, "event", ev.ID, "type", ev.Type, "err", err)
+				}
+				if !ok {
 					continue
 				}
 			}
@@ -186,6 +197,12 @@ func (s *Service) AddDeliveries(ctx context.Context, tx store.Tx, evs []*events.
 		tx.AfterCommit(func() { s.disp.Enqueue(tasks...) })
 	}
 	return nil
+}
+
+// selects reports whether an endpoint takes an event before its filter:
+// active, the event's tenant, and one of its event type patterns.
+func selects(ep *store.Endpoint, ev *events.Event) bool {
+	return ep.Active && (ep.TenantID == "" || ep.TenantID == ev.TenantID) && MatchType(ep.Events, ev.Type)
 }
 
 // newDelivery builds a pending delivery, leased to this process when its
@@ -225,6 +242,25 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Attempts in flight, all endpoints together."}),
 	}
 	reg.MustRegister(m.deliveries, m.attempts, m.attemptDuration, m.queueDepth, m.inFlight)
+	return m
+}
+
+// rowMetrics tell the operator about endpoint rows that cannot do their
+// work, which fan-out sets aside instead of failing the write. They carry
+// no labels: endpoint ids belong to tenants, and the log names them.
+type rowMetrics struct {
+	brokenEndpoints prometheus.Gauge
+	filterErrors    prometheus.Counter
+}
+
+func newRowMetrics(reg prometheus.Registerer) *rowMetrics {
+	m := &rowMetrics{
+		brokenEndpoints: prometheus.NewGauge(prometheus.GaugeOpts{Name: "fieldflow_webhook_endpoints_broken",
+			Help: "Endpoints left out of fan-out because their filter does not compile or their secret cannot be opened."}),
+		filterErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "fieldflow_webhook_filter_errors_total",
+			Help: "Endpoint filter evaluations that failed; the event was not delivered to that endpoint."}),
+	}
+	reg.MustRegister(m.brokenEndpoints, m.filterErrors)
 	return m
 }
 
