@@ -79,7 +79,7 @@ func (s *Server) registerEvents() {
 	huma.Register(s.api, huma.Operation{OperationID: "get-event", Method: http.MethodGet, Path: "/api/events/{id}",
 		Summary: "Get an event with its deliveries and runs", Tags: []string{tagEvents}},
 		func(ctx context.Context, in *struct {
-			ID string `path:"id" pattern:"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"`
+			ID string `path:"id" maxLength:"64" pattern:"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"`
 		}) (*out[*EventDetail], error) {
 			ev, err := s.cfg.Store.EventGet(ctx, in.ID)
 			if err != nil {

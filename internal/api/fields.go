@@ -120,7 +120,7 @@ func (s *Server) registerFields() {
 	huma.Register(s.api, huma.Operation{OperationID: "get-global-field", Method: http.MethodGet, Path: "/api/global-fields/{id}",
 		Summary: "Get a global field", Tags: []string{tagFields}},
 		func(ctx context.Context, in *struct {
-			ID string `path:"id" pattern:"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"`
+			ID string `path:"id" maxLength:"64" pattern:"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"`
 		}) (*out[*records.GlobalField], error) {
 			f, err := rs.GetGlobalField(ctx, in.ID)
 			return &out[*records.GlobalField]{f}, fail(err)
@@ -128,7 +128,7 @@ func (s *Server) registerFields() {
 	huma.Register(s.api, huma.Operation{OperationID: "update-global-field", Method: http.MethodPatch, Path: "/api/global-fields/{id}",
 		Summary: "Update a global field", Tags: []string{tagFields}, Metadata: admin},
 		func(ctx context.Context, in *struct {
-			ID   string `path:"id" pattern:"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"`
+			ID   string `path:"id" maxLength:"64" pattern:"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"`
 			Body records.GlobalFieldPatch
 		}) (*out[*records.GlobalField], error) {
 			f, err := rs.UpdateGlobalField(ctx, in.ID, &in.Body)
@@ -137,7 +137,7 @@ func (s *Server) registerFields() {
 	huma.Register(s.api, huma.Operation{OperationID: "delete-global-field", Method: http.MethodDelete, Path: "/api/global-fields/{id}",
 		Summary: "Delete a global field (stored values are kept)", Tags: []string{tagFields}, DefaultStatus: http.StatusNoContent, Metadata: admin},
 		func(ctx context.Context, in *struct {
-			ID string `path:"id" pattern:"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"`
+			ID string `path:"id" maxLength:"64" pattern:"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"`
 		}) (*struct{}, error) {
 			return nil, fail(rs.DeleteGlobalField(ctx, in.ID))
 		})
@@ -173,7 +173,7 @@ func (s *Server) registerFields() {
 		Summary: "Get a tenant field", Tags: []string{tagFields}},
 		func(ctx context.Context, in *struct {
 			TenantPath
-			ID string `path:"id" pattern:"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"`
+			ID string `path:"id" maxLength:"64" pattern:"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"`
 		}) (*out[*records.TenantField], error) {
 			if err := checkTenant(ctx, in.TenantID); err != nil {
 				return nil, err
@@ -185,7 +185,7 @@ func (s *Server) registerFields() {
 		Summary: "Update a tenant field", Tags: []string{tagFields}},
 		func(ctx context.Context, in *struct {
 			TenantPath
-			ID   string `path:"id" pattern:"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"`
+			ID   string `path:"id" maxLength:"64" pattern:"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"`
 			Body records.TenantFieldPatch
 		}) (*out[*records.TenantField], error) {
 			if err := checkTenant(ctx, in.TenantID); err != nil {
@@ -198,7 +198,7 @@ func (s *Server) registerFields() {
 		Summary: "Delete a tenant field (stored values are kept)", Tags: []string{tagFields}, DefaultStatus: http.StatusNoContent},
 		func(ctx context.Context, in *struct {
 			TenantPath
-			ID string `path:"id" pattern:"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"`
+			ID string `path:"id" maxLength:"64" pattern:"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"`
 		}) (*struct{}, error) {
 			if err := checkTenant(ctx, in.TenantID); err != nil {
 				return nil, err

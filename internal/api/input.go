@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -28,10 +29,10 @@ import (
 //
 // It buffers the body (at most maxBody+1 bytes, so huma still sees a body
 // that is too large and answers 413) for the handlers after it.
-func checkInput(maxBody int64, next http.Handler) http.Handler {
+func checkInput(maxBody int64, mux *http.ServeMux, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !cleanText(r.URL.Path) {
-			writeProblemAt(w, http.StatusBadRequest, "the path must be valid UTF-8 without control characters", "path")
+			writeProblemAt(w, http.StatusBadRequest, "the path must be valid UTF-8 without control characters", badSegment(mux, r))
 			return
 		}
 		query, err := url.ParseQuery(r.URL.RawQuery)
@@ -89,6 +90,31 @@ func checkInput(maxBody int64, next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// badSegment names the path parameter holding the bad text
+// ("path.entityId"), or the whole path when no route's wildcard does.
+func badSegment(mux *http.ServeMux, r *http.Request) string {
+	_, pattern := mux.Handler(r)
+	if i := strings.IndexByte(pattern, '/'); i >= 0 {
+		pattern = pattern[i:]
+	}
+	want := strings.Split(pattern, "/")
+	got := strings.Split(r.URL.EscapedPath(), "/")
+	if len(want) != len(got) {
+		return "path"
+	}
+	for i, seg := range got {
+		text, err := url.PathUnescape(seg)
+		if err == nil && cleanText(text) {
+			continue
+		}
+		if name, ok := strings.CutPrefix(want[i], "{"); ok {
+			return "path." + strings.TrimSuffix(strings.TrimSuffix(name, "}"), "...")
+		}
+		return "path"
+	}
+	return "path"
 }
 
 // cleanText reports whether s is valid UTF-8 without C0 control characters

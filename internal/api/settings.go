@@ -140,7 +140,7 @@ func (s *Server) registerSettings() {
 	huma.Register(s.api, huma.Operation{OperationID: "get-oauth2-connection", Method: http.MethodGet, Path: "/api/oauth2-connections/{id}",
 		Summary: "Get an OAuth2 connection", Tags: []string{tagSettings}},
 		func(ctx context.Context, in *struct {
-			ID string `path:"id" pattern:"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"`
+			ID string `path:"id" maxLength:"64" pattern:"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"`
 		}) (*out[*automations.OAuth2Connection], error) {
 			c, err := as.GetOAuth2(ctx, in.ID, scope(ctx))
 			return &out[*automations.OAuth2Connection]{c}, fail(err)
@@ -148,7 +148,7 @@ func (s *Server) registerSettings() {
 	huma.Register(s.api, huma.Operation{OperationID: "update-oauth2-connection", Method: http.MethodPatch, Path: "/api/oauth2-connections/{id}",
 		Summary: "Update an OAuth2 connection", Description: "Changing credentials drops the cached access token.", Tags: []string{tagSettings}},
 		func(ctx context.Context, in *struct {
-			ID   string `path:"id" pattern:"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"`
+			ID   string `path:"id" maxLength:"64" pattern:"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"`
 			Body automations.OAuth2Patch
 		}) (*out[*automations.OAuth2Connection], error) {
 			c, err := as.UpdateOAuth2(ctx, in.ID, scope(ctx), &in.Body)
@@ -157,7 +157,7 @@ func (s *Server) registerSettings() {
 	huma.Register(s.api, huma.Operation{OperationID: "delete-oauth2-connection", Method: http.MethodDelete, Path: "/api/oauth2-connections/{id}",
 		Summary: "Delete an OAuth2 connection", Tags: []string{tagSettings}, DefaultStatus: http.StatusNoContent},
 		func(ctx context.Context, in *struct {
-			ID string `path:"id" pattern:"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"`
+			ID string `path:"id" maxLength:"64" pattern:"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"`
 		}) (*struct{}, error) {
 			return nil, fail(as.DeleteOAuth2(ctx, in.ID, scope(ctx)))
 		})
