@@ -147,7 +147,7 @@ const (
 func badJSONString(body []byte) (string, stringProblem) {
 	// Both need a \u escape: raw NUL bytes are not JSON, and invalid
 	// UTF-8 has been refused already.
-	if !bytes.Contains(body, []byte(`\u`)) {
+	if !bytes.Contains(body, []byte(`\u`)) || !json.Valid(body) {
 		return "", stringOK
 	}
 	type frame struct {

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/fieldflow/fieldflow/internal/records"
 )
 
 // Hostile input on every write route the served OpenAPI document lists,
@@ -461,4 +463,41 @@ func TestUnknownRoutesAndMethodsAnswerProblemJSON(t *testing.T) {
 		require.Contains(t, res.header.Get("Allow"), http.MethodPost)
 		require.Contains(t, res.header.Get("Allow"), http.MethodGet)
 	})
+}
+
+func TestEveryPathIDOfTheDocumentFollowsTheIDPattern(t *testing.T) {
+	t.Parallel()
+	b := &inputBundle{testBundle: startApp(t, "sqlite", appOpts{})}
+	res := b.admin(t, http.MethodGet, "/api/openapi.json", "")
+	require.Equal(t, http.StatusOK, res.status)
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Parameters []struct {
+				Name   string `json:"name"`
+				In     string `json:"in"`
+				Schema struct {
+					Pattern string `json:"pattern"`
+				} `json:"schema"`
+			} `json:"parameters"`
+		} `json:"paths"`
+	}
+	require.NoError(t, json.Unmarshal(res.body, &doc))
+	n := 0
+	for path, item := range doc.Paths {
+		for method, op := range item {
+			for _, p := range op.Parameters {
+				if p.In != "path" {
+					continue
+				}
+				want := records.IDPattern
+				if p.Name == "name" {
+					// Variable names are template names ({{vars.name}}).
+					want = `^[A-Za-z_][A-Za-z0-9_]{0,63}$`
+				}
+				require.Equal(t, want, p.Schema.Pattern, "%s %s: {%s}", method, path, p.Name)
+				n++
+			}
+		}
+	}
+	require.Greater(t, n, 40)
 }
