@@ -127,7 +127,7 @@ func New(cfg Config) *Server {
 
 	idem := &idempotency{store: cfg.Store, ttl: cfg.IdempotencyTTL, auth: s.auth, maxBody: cfg.MaxBodyBytes}
 	m := newHTTPMetrics(cfg.Registry)
-	s.handler = m.wrap(idem.wrap(s.mux))
+	s.handler = m.wrap(checkInput(cfg.MaxBodyBytes, s.mux, idem.wrap(problemStatus(s.mux))))
 	return s
 }
 

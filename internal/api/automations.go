@@ -14,7 +14,7 @@ const tagAutomations = "Automations"
 
 // AutomationPath names an automation in a path.
 type AutomationPath struct {
-	ID string `path:"id" maxLength:"64" doc:"Automation id."`
+	ID string `path:"id" maxLength:"64" pattern:"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$" doc:"Automation id."`
 }
 
 // RunPage is a page of runs.
@@ -40,6 +40,9 @@ func (s *Server) registerAutomations() {
 				if err := checkTenant(ctx, *in.Body.TenantID); err != nil {
 					return nil, err
 				}
+			}
+			if err := checkTenantID(in.Body.TenantID); err != nil {
+				return nil, err
 			}
 			a, err := as.CreateAutomation(ctx, &in.Body)
 			return &out[*automations.Automation]{a}, fail(err)
@@ -96,7 +99,7 @@ func (s *Server) registerAutomations() {
 	huma.Register(s.api, huma.Operation{OperationID: "get-run", Method: http.MethodGet, Path: "/api/runs/{id}",
 		Summary: "A run with every step attempt", Tags: []string{tagAutomations}},
 		func(ctx context.Context, in *struct {
-			ID string `path:"id" maxLength:"64"`
+			ID string `path:"id" maxLength:"64" pattern:"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"`
 		}) (*out[*automations.Run], error) {
 			r, err := as.GetRun(ctx, in.ID, scope(ctx))
 			return &out[*automations.Run]{r}, fail(err)
@@ -105,7 +108,7 @@ func (s *Server) registerAutomations() {
 		Summary: "Continue a failed run from its failed step", Description: "The run becomes pending and due now; steps before the failed one are not run again, and what they captured is kept. A run that has not failed is a 409.",
 		Tags: []string{tagAutomations}, DefaultStatus: http.StatusAccepted},
 		func(ctx context.Context, in *struct {
-			ID string `path:"id" maxLength:"64"`
+			ID string `path:"id" maxLength:"64" pattern:"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"`
 		}) (*out[*automations.Run], error) {
 			r, err := as.RetryRun(ctx, in.ID, scope(ctx))
 			if errors.Is(err, automations.ErrRunNotFailed) {

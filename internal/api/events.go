@@ -82,19 +82,21 @@ func (s *Server) registerEvents() {
 	huma.Register(s.api, huma.Operation{OperationID: "get-event", Method: http.MethodGet, Path: "/api/events/{id}",
 		Summary: "Get an event with its deliveries and runs", Tags: []string{tagEvents}},
 		func(ctx context.Context, in *struct {
-			ID string `path:"id" maxLength:"64"`
+			ID string `path:"id" maxLength:"64" pattern:"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"`
 		}) (*out[*EventDetail], error) {
 			ev, err := s.cfg.Store.EventGet(ctx, in.ID)
 			if err != nil {
 				return nil, fail(err)
 			}
-			// Another tenant's event does not exist for a tenant key.
-			if p := PrincipalFrom(ctx); p != nil && !p.Admin() && ev.TenantID != p.TenantID {
+			// Another tenant's event does not exist for a tenant key; of its
+			// own event it sees what GET /api/deliveries/{id} and
+			// GET /api/runs/{id} would show it (scope).
+			if t := scope(ctx); t != nil && ev.TenantID != *t {
 				return nil, fail(store.ErrNotFound)
 			}
 			d := &EventDetail{Event: records.ViewEvent(ev), Deliveries: []*webhooks.DeliveryView{}, Filtered: []*webhooks.FilteredOut{}, Runs: []*automations.Run{}}
 			if s.cfg.Webhooks != nil {
-				ds, err := s.cfg.Webhooks.EventDeliveries(ctx, ev.ID)
+				ds, err := s.cfg.Webhooks.EventDeliveries(ctx, ev.ID, scope(ctx))
 				if err != nil {
 					return nil, fail(err)
 				}
@@ -106,7 +108,7 @@ func (s *Server) registerEvents() {
 				}
 			}
 			if s.cfg.Automations != nil {
-				rs, err := s.cfg.Automations.RunsForEvent(ctx, ev.ID)
+				rs, err := s.cfg.Automations.RunsForEvent(ctx, ev.ID, scope(ctx))
 				if err != nil {
 					return nil, fail(err)
 				}

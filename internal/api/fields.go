@@ -51,11 +51,11 @@ func newList[T any](items []T, p store.Page, total int) *List[T] {
 type out[T any] struct{ Body T }
 
 type TenantPath struct {
-	TenantID string `path:"tenantId" pattern:"^[A-Za-z0-9._:@-]{1,128}$" doc:"The host app's tenant id."`
+	TenantID string `path:"tenantId" pattern:"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$" doc:"The host app's tenant id."`
 }
 
 type GroupPath struct {
-	Group string `path:"fg" maxLength:"128" doc:"Field group id or key."`
+	Group string `path:"fg" pattern:"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$" doc:"Field group id or key."`
 }
 
 const tagFields = "Custom fields"
@@ -120,7 +120,7 @@ func (s *Server) registerFields() {
 	huma.Register(s.api, huma.Operation{OperationID: "get-global-field", Method: http.MethodGet, Path: "/api/global-fields/{id}",
 		Summary: "Get a global field", Tags: []string{tagFields}},
 		func(ctx context.Context, in *struct {
-			ID string `path:"id" maxLength:"64"`
+			ID string `path:"id" maxLength:"64" pattern:"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"`
 		}) (*out[*records.GlobalField], error) {
 			f, err := rs.GetGlobalField(ctx, in.ID)
 			return &out[*records.GlobalField]{f}, fail(err)
@@ -128,7 +128,7 @@ func (s *Server) registerFields() {
 	huma.Register(s.api, huma.Operation{OperationID: "update-global-field", Method: http.MethodPatch, Path: "/api/global-fields/{id}",
 		Summary: "Update a global field", Tags: []string{tagFields}, Metadata: admin},
 		func(ctx context.Context, in *struct {
-			ID   string `path:"id" maxLength:"64"`
+			ID   string `path:"id" maxLength:"64" pattern:"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"`
 			Body records.GlobalFieldPatch
 		}) (*out[*records.GlobalField], error) {
 			f, err := rs.UpdateGlobalField(ctx, in.ID, &in.Body)
@@ -137,7 +137,7 @@ func (s *Server) registerFields() {
 	huma.Register(s.api, huma.Operation{OperationID: "delete-global-field", Method: http.MethodDelete, Path: "/api/global-fields/{id}",
 		Summary: "Delete a global field (stored values are kept)", Tags: []string{tagFields}, DefaultStatus: http.StatusNoContent, Metadata: admin},
 		func(ctx context.Context, in *struct {
-			ID string `path:"id" maxLength:"64"`
+			ID string `path:"id" maxLength:"64" pattern:"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"`
 		}) (*struct{}, error) {
 			return nil, fail(rs.DeleteGlobalField(ctx, in.ID))
 		})
@@ -173,7 +173,7 @@ func (s *Server) registerFields() {
 		Summary: "Get a tenant field", Tags: []string{tagFields}},
 		func(ctx context.Context, in *struct {
 			TenantPath
-			ID string `path:"id" maxLength:"64"`
+			ID string `path:"id" maxLength:"64" pattern:"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"`
 		}) (*out[*records.TenantField], error) {
 			if err := checkTenant(ctx, in.TenantID); err != nil {
 				return nil, err
@@ -185,7 +185,7 @@ func (s *Server) registerFields() {
 		Summary: "Update a tenant field", Tags: []string{tagFields}},
 		func(ctx context.Context, in *struct {
 			TenantPath
-			ID   string `path:"id" maxLength:"64"`
+			ID   string `path:"id" maxLength:"64" pattern:"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"`
 			Body records.TenantFieldPatch
 		}) (*out[*records.TenantField], error) {
 			if err := checkTenant(ctx, in.TenantID); err != nil {
@@ -198,7 +198,7 @@ func (s *Server) registerFields() {
 		Summary: "Delete a tenant field (stored values are kept)", Tags: []string{tagFields}, DefaultStatus: http.StatusNoContent},
 		func(ctx context.Context, in *struct {
 			TenantPath
-			ID string `path:"id" maxLength:"64"`
+			ID string `path:"id" maxLength:"64" pattern:"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"`
 		}) (*struct{}, error) {
 			if err := checkTenant(ctx, in.TenantID); err != nil {
 				return nil, err
@@ -230,7 +230,7 @@ func (s *Server) registerFields() {
 type EntityPath struct {
 	TenantPath
 	GroupPath
-	EntityID string `path:"entityId" pattern:"^[^/]{1,256}$" doc:"The host app's id of the entity."`
+	EntityID string `path:"entityId" pattern:"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$" doc:"The host app's id of the entity."`
 }
 
 // valuesOut is an entity's values with its version in an ETag.
@@ -298,7 +298,7 @@ func (s *Server) registerValues() {
 		Summary: "Delete one value of an entity", Tags: []string{tagFields}, DefaultStatus: http.StatusNoContent},
 		func(ctx context.Context, in *struct {
 			EntityPath
-			FieldKey string `path:"fieldKey" maxLength:"64"`
+			FieldKey string `path:"fieldKey" pattern:"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"`
 		}) (*struct{}, error) {
 			if err := checkTenant(ctx, in.TenantID); err != nil {
 				return nil, err

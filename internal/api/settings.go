@@ -13,7 +13,7 @@ const tagSettings = "Automation settings"
 
 // VariablePath names a variable in a path.
 type VariablePath struct {
-	Name string `path:"name" maxLength:"64" doc:"Variable name: letters, digits and _."`
+	Name string `path:"name" pattern:"^[A-Za-z_][A-Za-z0-9_]{0,63}$" doc:"Variable name: letters, digits and _, not starting with a digit."`
 }
 
 type variableList struct {
@@ -117,6 +117,9 @@ func (s *Server) registerSettings() {
 					return nil, err
 				}
 			}
+			if err := checkTenantID(in.Body.TenantID); err != nil {
+				return nil, err
+			}
 			c, err := as.CreateOAuth2(ctx, &in.Body)
 			return &out[*automations.OAuth2Connection]{c}, fail(err)
 		})
@@ -137,7 +140,7 @@ func (s *Server) registerSettings() {
 	huma.Register(s.api, huma.Operation{OperationID: "get-oauth2-connection", Method: http.MethodGet, Path: "/api/oauth2-connections/{id}",
 		Summary: "Get an OAuth2 connection", Tags: []string{tagSettings}},
 		func(ctx context.Context, in *struct {
-			ID string `path:"id" maxLength:"64"`
+			ID string `path:"id" maxLength:"64" pattern:"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"`
 		}) (*out[*automations.OAuth2Connection], error) {
 			c, err := as.GetOAuth2(ctx, in.ID, scope(ctx))
 			return &out[*automations.OAuth2Connection]{c}, fail(err)
@@ -145,7 +148,7 @@ func (s *Server) registerSettings() {
 	huma.Register(s.api, huma.Operation{OperationID: "update-oauth2-connection", Method: http.MethodPatch, Path: "/api/oauth2-connections/{id}",
 		Summary: "Update an OAuth2 connection", Description: "Changing credentials drops the cached access token.", Tags: []string{tagSettings}},
 		func(ctx context.Context, in *struct {
-			ID   string `path:"id" maxLength:"64"`
+			ID   string `path:"id" maxLength:"64" pattern:"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"`
 			Body automations.OAuth2Patch
 		}) (*out[*automations.OAuth2Connection], error) {
 			c, err := as.UpdateOAuth2(ctx, in.ID, scope(ctx), &in.Body)
@@ -154,7 +157,7 @@ func (s *Server) registerSettings() {
 	huma.Register(s.api, huma.Operation{OperationID: "delete-oauth2-connection", Method: http.MethodDelete, Path: "/api/oauth2-connections/{id}",
 		Summary: "Delete an OAuth2 connection", Tags: []string{tagSettings}, DefaultStatus: http.StatusNoContent},
 		func(ctx context.Context, in *struct {
-			ID string `path:"id" maxLength:"64"`
+			ID string `path:"id" maxLength:"64" pattern:"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"`
 		}) (*struct{}, error) {
 			return nil, fail(as.DeleteOAuth2(ctx, in.ID, scope(ctx)))
 		})

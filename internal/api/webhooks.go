@@ -21,7 +21,7 @@ func scope(ctx context.Context) *string {
 
 // WebhookPath names an endpoint in a path.
 type WebhookPath struct {
-	ID string `path:"id" maxLength:"64" doc:"Webhook endpoint id."`
+	ID string `path:"id" maxLength:"64" pattern:"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$" doc:"Webhook endpoint id."`
 }
 
 func (s *Server) registerWebhooks() {
@@ -40,6 +40,9 @@ func (s *Server) registerWebhooks() {
 				if err := checkTenant(ctx, *in.Body.TenantID); err != nil {
 					return nil, err
 				}
+			}
+			if err := checkTenantID(in.Body.TenantID); err != nil {
+				return nil, err
 			}
 			ep, err := wh.CreateEndpoint(ctx, &in.Body)
 			return &out[*webhooks.Endpoint]{ep}, fail(err)
@@ -129,7 +132,7 @@ func (s *Server) registerWebhooks() {
 	huma.Register(s.api, huma.Operation{OperationID: "get-delivery", Method: http.MethodGet, Path: "/api/deliveries/{id}",
 		Summary: "A delivery with every attempt", Tags: []string{tagWebhooks}},
 		func(ctx context.Context, in *struct {
-			ID string `path:"id" maxLength:"64"`
+			ID string `path:"id" maxLength:"64" pattern:"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"`
 		}) (*out[*webhooks.DeliveryView], error) {
 			d, err := wh.GetDelivery(ctx, in.ID, scope(ctx))
 			return &out[*webhooks.DeliveryView]{d}, fail(err)
@@ -137,7 +140,7 @@ func (s *Server) registerWebhooks() {
 	huma.Register(s.api, huma.Operation{OperationID: "retry-delivery", Method: http.MethodPost, Path: "/api/deliveries/{id}/retry",
 		Summary: "Send a delivery again now", Tags: []string{tagWebhooks}, DefaultStatus: http.StatusAccepted},
 		func(ctx context.Context, in *struct {
-			ID string `path:"id" maxLength:"64"`
+			ID string `path:"id" maxLength:"64" pattern:"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"`
 		}) (*out[*struct {
 			ID string `json:"id"`
 		}], error) {

@@ -330,10 +330,31 @@ func (s *Service) ListRuns(ctx context.Context, automationID string, tenantID *s
 }
 
 // RunsForEvent lists the runs an event started, for the event's detail.
-func (s *Service) RunsForEvent(ctx context.Context, eventID string) ([]*Run, error) {
+// With tenantID set it lists only those GetRun would show that tenant: runs
+// of its own automations, not of vendor-wide ones.
+func (s *Service) RunsForEvent(ctx context.Context, eventID string, tenantID *string) ([]*Run, error) {
 	rs, err := s.store.RunList(ctx, &store.RunListParams{EventID: eventID, Limit: 500})
 	if err != nil {
 		return nil, fmt.Errorf("list runs of event %s: %w", eventID, err)
+	}
+	if tenantID != nil {
+		visible := map[string]bool{}
+		kept := rs[:0]
+		for _, r := range rs {
+			ok, seen := visible[r.AutomationID]
+			if !seen {
+				_, err := ownedAutomation(ctx, s.store, r.AutomationID, tenantID)
+				if err != nil && !errors.Is(err, store.ErrNotFound) {
+					return nil, fmt.Errorf("list runs of event %s: %w", eventID, err)
+				}
+				ok = err == nil
+				visible[r.AutomationID] = ok
+			}
+			if ok {
+				kept = append(kept, r)
+			}
+		}
+		rs = kept
 	}
 	return s.withSteps(ctx, rs)
 }

@@ -116,3 +116,20 @@ func ValidType(s string) bool {
 	}
 	return true
 }
+
+// ReservedPrefixes are the type name prefixes of fieldflow's own events. A
+// host may not publish under them: receivers and automations trust a
+// field_value.saved or webhook.test to come from fieldflow itself.
+func ReservedPrefixes() []string {
+	return []string{"field_group.", "global_field.", "tenant_field.", "field_value.", "entity.", "webhook.", "automation."}
+}
+
+// Reserved reports whether a type name is under one of ReservedPrefixes.
+func Reserved(typ string) bool {
+	for _, p := range ReservedPrefixes() {
+		if strings.HasPrefix(typ, p) {
+			return true
+		}
+	}
+	return false
+}

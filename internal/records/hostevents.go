@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/fieldflow/fieldflow/internal/events"
@@ -15,11 +16,11 @@ import (
 
 // PublishInput is a host-published event.
 type PublishInput struct {
-	Type     string         `json:"type" minLength:"1" maxLength:"128" doc:"Any event type name the host chooses, such as TASK_COMPLETED."`
-	TenantID string         `json:"tenantId,omitempty" maxLength:"128"`
+	Type     string         `json:"type" minLength:"1" maxLength:"128" doc:"Any event type name the host chooses, such as TASK_COMPLETED, except under fieldflow's own prefixes (field_group., global_field., tenant_field., field_value., entity., webhook., automation.): those are refused with 422."`
+	TenantID string         `json:"tenantId,omitempty" maxLength:"128" doc:"The tenant the event belongs to (an id matching ^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$); a tenant key's own tenant when left out."`
 	Data     map[string]any `json:"data"`
 	Previous map[string]any `json:"previous,omitempty"`
-	ID       string         `json:"id,omitempty" maxLength:"200" doc:"The host's own id: a second publish with the same id (and tenant) returns the first event and fans out nothing."`
+	ID       string         `json:"id,omitempty" maxLength:"128" doc:"The host's own id (matching ^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$): a second publish with the same id (and tenant) returns the first event and fans out nothing."`
 }
 
 // Published is the answer to a publish.
@@ -32,6 +33,19 @@ type Published struct {
 func (s *Service) Publish(ctx context.Context, in *PublishInput) (*Published, error) {
 	if !events.ValidType(in.Type) {
 		return nil, invalid("body.type", "must be 1-128 printable ASCII characters without spaces", in.Type)
+	}
+	if events.Reserved(in.Type) {
+		return nil, invalid("body.type", "is reserved: names starting with "+strings.Join(events.ReservedPrefixes(), ", ")+" are fieldflow's own events", in.Type)
+	}
+	var ps []Problem
+	for _, id := range []struct{ location, id string }{{"body.tenantId", in.TenantID}, {"body.id", in.ID}} {
+		var ve *ValidationError
+		if errors.As(CheckID(id.location, id.id), &ve) {
+			ps = append(ps, ve.Problems...)
+		}
+	}
+	if ps != nil {
+		return nil, &ValidationError{Problems: ps}
 	}
 	if in.ID != "" {
 		if ev, err := s.store.EventGetByDedupKey(ctx, in.TenantID, in.ID); err == nil {

@@ -515,11 +515,32 @@ func (s *Service) ListDeliveries(ctx context.Context, endpointID string, tenantI
 	return out, next, err
 }
 
-// EventDeliveries lists the deliveries of one event.
-func (s *Service) EventDeliveries(ctx context.Context, eventID string) ([]*DeliveryView, error) {
+// EventDeliveries lists the deliveries of one event. With tenantID set it
+// lists only those GetDelivery would show that tenant: deliveries to its
+// own endpoints, not to vendor-wide ones.
+func (s *Service) EventDeliveries(ctx context.Context, eventID string, tenantID *string) ([]*DeliveryView, error) {
 	ds, err := s.store.DeliveryList(ctx, &store.DeliveryListParams{EventID: eventID, Limit: 1000})
 	if err != nil {
 		return nil, err
+	}
+	if tenantID != nil {
+		visible := map[string]bool{}
+		kept := ds[:0]
+		for _, d := range ds {
+			ok, seen := visible[d.EndpointID]
+			if !seen {
+				_, err := s.owned(ctx, s.store, d.EndpointID, tenantID)
+				if err != nil && !errors.Is(err, store.ErrNotFound) {
+					return nil, fmt.Errorf("list deliveries of event %s: %w", eventID, err)
+				}
+				ok = err == nil
+				visible[d.EndpointID] = ok
+			}
+			if ok {
+				kept = append(kept, d)
+			}
+		}
+		ds = kept
 	}
 	return s.viewDeliveries(ctx, ds)
 }

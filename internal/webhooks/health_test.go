@@ -117,7 +117,7 @@ func (b *healthBundle) waitDelivery(t *testing.T, eventID string, attempts int, 
 	var last []*webhooks.DeliveryView
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		ds, err := b.svc.EventDeliveries(context.Background(), eventID)
+		ds, err := b.svc.EventDeliveries(context.Background(), eventID, nil)
 		require.NoError(t, err)
 		if len(ds) == 1 && ds[0].AttemptCount == attempts && ds[0].Status == status && len(ds[0].Attempts) == attempts {
 			return
@@ -211,7 +211,7 @@ func TestEndpointDisabledAfterFiveDaysOfFailures(t *testing.T) {
 
 			// A disabled endpoint gets no more deliveries.
 			e3 := b.publish(t)
-			ds, err := b.svc.EventDeliveries(context.Background(), e3)
+			ds, err := b.svc.EventDeliveries(context.Background(), e3, nil)
 			require.NoError(t, err)
 			require.Empty(t, ds)
 			require.EqualValues(t, 4, b.hits.Load())
@@ -302,7 +302,7 @@ func TestDisabledEndpointIsNotSentItsOwnDisabling(t *testing.T) {
 			case <-time.After(5 * time.Second):
 				t.Fatal("the watcher got no webhook.disabled")
 			}
-			ds, err := b.svc.EventDeliveries(ctx, evs[0].ID)
+			ds, err := b.svc.EventDeliveries(ctx, evs[0].ID, nil)
 			require.NoError(t, err)
 			require.Len(t, ds, 1, "only the watcher gets a delivery; the disabled endpoint's log holds no failure it never had")
 			require.Equal(t, w.ID, ds[0].EndpointID)
