@@ -127,7 +127,7 @@ func (b *brokenBundle) publish(t *testing.T, typ string, data events.Object) *ev
 
 func (b *brokenBundle) deliveredTo(t *testing.T, ev *events.Event) []*webhooks.DeliveryView {
 	t.Helper()
-	ds, err := b.svc.EventDeliveries(context.Background(), ev.ID)
+	ds, err := b.svc.EventDeliveries(context.Background(), ev.ID, nil)
 	require.NoError(t, err)
 	return ds
 }
@@ -311,7 +311,7 @@ func TestDeliveryToBrokenEndpointWaitsOnItsSchedule(t *testing.T) {
 
 			var d *webhooks.DeliveryView
 			require.Eventually(t, func() bool {
-				ds, err := worker.EventDeliveries(ctx, ev.ID)
+				ds, err := worker.EventDeliveries(ctx, ev.ID, nil)
 				require.NoError(t, err)
 				require.Len(t, ds, 1)
 				d = ds[0]
