@@ -247,7 +247,7 @@ func (a *App) ensureAdminKey(ctx context.Context) error {
 			return tx.APIKeyCreate(ctx, &store.APIKey{ID: events.NewID("key_"), Hash: hash, Role: store.RoleAdmin, CreatedAt: time.Now().UTC()})
 		})
 	}
-	n, err := a.store.APIKeyCountAdmins(ctx)
+	n, err := a.store.APIKeyCountAdmins(ctx, time.Now().UTC())
 	if err != nil {
 		return fmt.Errorf("count admin keys: %w", err)
 	}
