@@ -57,6 +57,17 @@ type Config struct {
 	// ShutdownGrace is how long a stop waits for requests and attempts in
 	// flight. Defaults to 10 seconds.
 	ShutdownGrace time.Duration
+	// RateLimit is the sustained requests per second each API key may make
+	// on this instance (api.Config.RateLimit). Zero means 100; negative
+	// turns the limit off, as the in-process bench does.
+	RateLimit float64
+	// RateBurst is how many requests a key may make at once. Zero means
+	// 200.
+	RateBurst int
+	// ClientAddrHeader names the header a trusted reverse proxy sets to the
+	// client's address, for limiting failed authentications per client.
+	// Empty means the connection's address.
+	ClientAddrHeader string
 	// Logger defaults to text logs on stderr.
 	Logger *slog.Logger
 	// Stdout receives what commands print for the user (a generated admin
@@ -97,6 +108,9 @@ func (c Config) Validate() error {
 	}
 	if c.ShutdownGrace < 0 {
 		return errors.New("config: ShutdownGrace: must not be negative")
+	}
+	if c.RateBurst < 0 {
+		return errors.New("config: RateBurst: must not be negative")
 	}
 	return nil
 }
