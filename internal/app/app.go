@@ -221,7 +221,8 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	})
 	a.automations = as
 	a.handler = api.New(api.Config{Records: rs, Store: s, Webhooks: a.webhooks, Automations: as, OpsOnly: cfg.Role == "worker", Version: Version, Logger: cfg.Logger, Registry: reg,
-		RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst, ClientAddrHeader: cfg.ClientAddrHeader})
+		RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst, AuthFailureLimit: cfg.AuthFailureLimit, AuthFailureBurst: cfg.AuthFailureBurst,
+		ClientAddrHeader: cfg.ClientAddrHeader})
 	return a, nil
 }
 

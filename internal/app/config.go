@@ -64,6 +64,13 @@ type Config struct {
 	// RateBurst is how many requests a key may make at once. Zero means
 	// 200.
 	RateBurst int
+	// AuthFailureLimit is how many failed authentications per second one
+	// client address may make (api.Config.AuthFailureLimit). Zero means
+	// 10; negative turns the limit off.
+	AuthFailureLimit float64
+	// AuthFailureBurst is how many failed authentications an address may
+	// make at once. Zero means 20.
+	AuthFailureBurst int
 	// ClientAddrHeader names the header a trusted reverse proxy sets to the
 	// client's address, for limiting failed authentications per client.
 	// Empty means the connection's address.

@@ -1,12 +1,14 @@
 package app_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"io"
 	"log/slog"
 	"net/http"
+	"regexp"
 	"testing"
 	"time"
 
@@ -89,6 +91,35 @@ func TestCreateKeyRefusesATenantIDOutsideThePattern(t *testing.T) {
 			require.NoError(t, err)
 			require.Len(t, keys, 2)
 			require.False(t, keys[1].Active)
+		})
+	}
+}
+
+func TestServeGeneratesAnAdminKeyWhenEveryAdminKeyHasExpired(t *testing.T) {
+	t.Parallel()
+	for _, dialect := range storetest.Dialects {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			mk := make([]byte, 32)
+			_, _ = rand.Read(mk)
+			cfg := app.Config{DB: storetest.DSN(t, dialect), Addr: "127.0.0.1:0", MasterKey: base64.StdEncoding.EncodeToString(mk),
+				ShutdownGrace: 2 * time.Second, Logger: slog.New(slog.DiscardHandler), Stdout: io.Discard}
+			ctx := context.Background()
+			old, err := app.CreateKeyWithOptions(ctx, cfg, app.KeyOptions{ExpiresIn: time.Millisecond})
+			require.NoError(t, err)
+			time.Sleep(5 * time.Millisecond)
+
+			var printed bytes.Buffer
+			cfg.Stdout = &printed
+			a, err := app.New(ctx, cfg)
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = a.Stop(context.Background()) })
+			require.NoError(t, a.Start(ctx))
+			m := regexp.MustCompile(`ffk_\S+`).FindString(printed.String())
+			require.NotEmpty(t, m, "a new admin key is printed: %q", printed.String())
+			url := "http://" + a.Addr()
+			require.Equal(t, http.StatusUnauthorized, get(t, url, old.Secret).StatusCode)
+			require.Equal(t, http.StatusOK, get(t, url, m).StatusCode)
 		})
 	}
 }
