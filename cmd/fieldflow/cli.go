@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"strconv"
 	"time"
@@ -17,7 +18,10 @@ const usage = `fieldflow — custom fields, events, webhooks and automations
 Usage:
   fieldflow serve   [flags]              run the server (applies migrations first)
   fieldflow migrate [flags]              apply pending migrations and exit
-  fieldflow keys create [--tenant ID]    create an API key and print it
+  fieldflow keys create [--tenant ID] [--name N] [--expires 720h]
+                                         create an API key and print it (shown once)
+  fieldflow keys list                    list API keys (never their secrets)
+  fieldflow keys revoke ID               revoke an API key at once, on every instance
   fieldflow rotate-master-key [--new-key-file F]
                                          re-seal every secret under a new master key (servers stopped);
                                          the new key from F or FIELDFLOW_NEW_MASTER_KEY, else generated
@@ -34,6 +38,9 @@ Flags (each also read from the environment variable shown):
                            FIELDFLOW_METRICS_TOKEN          a bearer token that may read /metrics on --addr (besides admin keys)
                            FIELDFLOW_ADMIN_KEY              an admin key to accept (else one is generated)
                            FIELDFLOW_DELIVERY_LEASE         how long a crashed process's deliveries wait before another takes them (30s)
+                           FIELDFLOW_RATE_LIMIT             requests per second per API key (100; off for none)
+                           FIELDFLOW_RATE_BURST             requests a key may make at once (200)
+                           FIELDFLOW_CLIENT_ADDR_HEADER     header a trusted proxy sets to the client's address (none)
 `
 
 func run(ctx context.Context, args []string) error {
@@ -59,26 +66,7 @@ func run(ctx context.Context, args []string) error {
 		fmt.Println("migrations applied")
 		return nil
 	case "keys":
-		if len(args) < 2 || args[1] != "create" {
-			return errors.New("usage: fieldflow keys create [--tenant ID]")
-		}
-		var tenant string
-		cfg, _, err := parseConfig("keys create", args[2:], func(fs *flag.FlagSet) {
-			fs.StringVar(&tenant, "tenant", "", "create a key scoped to this tenant (default: an admin key)")
-		})
-		if err != nil {
-			return err
-		}
-		key, err := app.CreateKey(ctx, cfg, tenant)
-		if err != nil {
-			return err
-		}
-		if tenant != "" {
-			fmt.Printf("API key for tenant %s: %s\n", tenant, key)
-		} else {
-			fmt.Printf("admin API key: %s\n", key)
-		}
-		return nil
+		return runKeys(ctx, args[1:])
 	case "rotate-master-key":
 		var newKeyFile string
 		cfg, _, err := parseConfig("rotate-master-key", args[1:], func(fs *flag.FlagSet) {
@@ -144,6 +132,23 @@ func parseConfig(name string, args []string, more func(*flag.FlagSet)) (app.Conf
 		}
 		cfg.DeliveryLease = d
 	}
+	if v := os.Getenv("FIELDFLOW_RATE_LIMIT"); v != "" {
+		if v == "off" {
+			cfg.RateLimit = -1
+		} else if f, err := strconv.ParseFloat(v, 64); err == nil && f > 0 && !math.IsInf(f, 0) {
+			cfg.RateLimit = f
+		} else {
+			return cfg, nil, fmt.Errorf("FIELDFLOW_RATE_LIMIT=%q: want requests per second above 0, like 100, or off", v)
+		}
+	}
+	if v := os.Getenv("FIELDFLOW_RATE_BURST"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return cfg, nil, fmt.Errorf("FIELDFLOW_RATE_BURST=%q: want a whole number of requests of at least 1, like 200", v)
+		}
+		cfg.RateBurst = n
+	}
+	cfg.ClientAddrHeader = os.Getenv("FIELDFLOW_CLIENT_ADDR_HEADER")
 	if os.Getenv("GOGC") != "" {
 		cfg.GCPercent = -1 // the operator chose; leave the runtime alone
 	}

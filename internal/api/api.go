@@ -54,6 +54,32 @@ type Config struct {
 	Webhooks *webhooks.Service
 	// Register adds more operations (webhooks, automations) to the API.
 	Register []func(api huma.API)
+
+	// RateLimit is the sustained number of requests per second each API
+	// key may make; a request beyond it is a 429 with Retry-After.
+	// Expensive routes cost more than one request (see routeCost). Zero
+	// means 100; negative turns per-key limiting off. Each instance counts
+	// on its own.
+	RateLimit float64
+	// RateBurst is how many requests a key may make at once before the
+	// sustained rate applies. Zero means 200.
+	RateBurst int
+	// AuthFailureLimit is how many failed authentications (a missing,
+	// unknown, revoked or expired key) per second one client address may
+	// make; beyond it every request from that address is a 429 until its
+	// budget refills, so that guessing keys is slow. Zero means 10;
+	// negative turns it off.
+	AuthFailureLimit float64
+	// AuthFailureBurst is how many failed authentications an address may
+	// make at once. Zero means 20.
+	AuthFailureBurst int
+	// ClientAddrHeader names the header a trusted reverse proxy sets to the
+	// client's address (X-Real-IP, or X-Forwarded-For whose last entry is
+	// then used), for the failed-authentication limit. Empty means the
+	// connection's address: behind a proxy that is the proxy's, shared by
+	// every client. Never set it without such a proxy, or clients choose
+	// their own address.
+	ClientAddrHeader string
 }
 
 // Server is the HTTP handler of the API.
@@ -62,6 +88,8 @@ type Server struct {
 	mux     *http.ServeMux
 	api     huma.API
 	auth    *authenticator
+	limits  limits
+	now     func() time.Time
 	handler http.Handler
 }
 
@@ -85,16 +113,32 @@ func New(cfg Config) *Server {
 	if cfg.IdempotencyTTL == 0 {
 		cfg.IdempotencyTTL = 24 * time.Hour
 	}
+	if cfg.RateLimit == 0 {
+		cfg.RateLimit = defaultRateLimit
+	}
+	if cfg.RateBurst == 0 {
+		cfg.RateBurst = defaultRateBurst
+	}
+	if cfg.AuthFailureLimit == 0 {
+		cfg.AuthFailureLimit = defaultAuthFailureLimit
+	}
+	if cfg.AuthFailureBurst == 0 {
+		cfg.AuthFailureBurst = defaultAuthFailureBurst
+	}
 	setNewError.Do(func() { huma.NewError = newError })
 
-	s := &Server{cfg: cfg, mux: http.NewServeMux(), auth: newAuthenticator(cfg.Store)}
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), now: time.Now}
+	s.auth = newAuthenticator(cfg.Store, cfg.Logger, s.now)
+	s.limits = limits{keys: newLimiter(cfg.RateLimit, cfg.RateBurst), failures: newLimiter(cfg.AuthFailureLimit, cfg.AuthFailureBurst)}
 	hc := huma.DefaultConfig("fieldflow", cfg.Version)
 	hc.OpenAPIPath = "/api/openapi"
 	hc.DocsPath = ""
 	hc.SchemasPath = ""
 	hc.CreateHooks = nil
 	hc.Info.Description = "Custom fields, events, webhooks and automations for multi-tenant SaaS. " +
-		"Authenticate with `X-API-Key: <key>` or `Authorization: Bearer <key>`. Errors are RFC 9457 problem+json."
+		"Authenticate with `X-API-Key: <key>` or `Authorization: Bearer <key>`. Errors are RFC 9457 problem+json. " +
+		"Requests are rate limited per key (by default 100/s with bursts of 200; a search costs 5, a webhook test 10, a replay 20) " +
+		"and failed authentications per client address (10/s, bursts of 20): over a limit the answer is 429 with `Retry-After` in seconds."
 	hc.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
 		"apiKey": {Type: "apiKey", In: "header", Name: "X-API-Key"},
 		"bearer": {Type: "http", Scheme: "bearer"},
@@ -104,6 +148,7 @@ func New(cfg Config) *Server {
 	s.api.UseMiddleware(s.authMiddleware)
 
 	if !cfg.OpsOnly {
+		s.registerKeys()
 		s.registerFields()
 		s.registerEvents()
 		s.registerWebhooks()

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -50,22 +51,30 @@ func HashKey(key string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// authenticator looks keys up, caching hits briefly.
+// authenticator looks keys up.
+//
+// It caches nothing: every request reads its key's row through the unique
+// index on the hash. That read is what makes a revocation (or an expiry)
+// take effect on the very next request on every instance, with no
+// invalidation protocol between instances. It is cheap: a primary-key-like
+// lookup is a few microseconds on SQLite and one short round trip on
+// PostgreSQL, next to the writes most requests make anyway. A cache would
+// still have to ask the database on every request whether its entries
+// were still good (a "keys generation" counter, say), which is the same
+// round trip for less certainty.
 type authenticator struct {
 	store store.Store
-	mu    sync.Mutex
-	cache map[string]cachedPrincipal // guarded by mu
+	log   *slog.Logger
+	now   func() time.Time
+	// touchEvery is how stale a key's lastUsedAt may get.
+	touchEvery time.Duration
+
+	mu       sync.Mutex
+	touching map[string]bool // guarded by mu: ids of keys whose use is being recorded now
 }
 
-type cachedPrincipal struct {
-	p       *Principal
-	expires time.Time
-}
-
-const authCacheTTL = time.Minute
-
-func newAuthenticator(s store.Store) *authenticator {
-	return &authenticator{store: s, cache: map[string]cachedPrincipal{}}
+func newAuthenticator(s store.Store, log *slog.Logger, now func() time.Time) *authenticator {
+	return &authenticator{store: s, log: log, now: now, touchEvery: time.Minute, touching: map[string]bool{}}
 }
 
 func keyFromRequest(h func(string) string) string {
@@ -78,44 +87,100 @@ func keyFromRequest(h func(string) string) string {
 	return ""
 }
 
-var errUnknownKey = errors.New("unknown API key")
+// Why a key was refused; each is a 401.
+var (
+	errUnknownKey = errors.New("unknown API key")
+	errKeyRevoked = errors.New("API key revoked")
+	errKeyExpired = errors.New("API key expired")
+)
+
+// authMemo carries a request's successful lookup from an outer handler
+// (idempotency) to the auth middleware, so that one request reads its key
+// once.
+type authMemo struct {
+	key string
+	p   *Principal
+}
+
+type authMemoKey struct{}
+
+func withAuthMemo(ctx context.Context, key string, p *Principal) context.Context {
+	return context.WithValue(ctx, authMemoKey{}, &authMemo{key: key, p: p})
+}
 
 func (a *authenticator) lookup(ctx context.Context, key string) (*Principal, error) {
-	hash := HashKey(key)
-	now := time.Now()
-	a.mu.Lock()
-	c, ok := a.cache[hash]
-	a.mu.Unlock()
-	if ok && now.Before(c.expires) {
-		return c.p, nil
+	if m, ok := ctx.Value(authMemoKey{}).(*authMemo); ok && m.key == key {
+		return m.p, nil
 	}
-	k, err := a.store.APIKeyGetByHash(ctx, hash)
+	k, err := a.store.APIKeyGetByHash(ctx, HashKey(key))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, errUnknownKey
 	}
 	if err != nil {
 		return nil, err
 	}
-	p := &Principal{KeyID: k.ID, Role: k.Role, TenantID: k.TenantID}
-	a.mu.Lock()
-	if len(a.cache) > 10000 {
-		clear(a.cache)
+	now := a.now()
+	switch {
+	case !k.RevokedAt.IsZero():
+		return nil, errKeyRevoked
+	case !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt):
+		return nil, errKeyExpired
 	}
-	a.cache[hash] = cachedPrincipal{p: p, expires: now.Add(authCacheTTL)}
-	a.mu.Unlock()
-	return p, nil
+	if now.Sub(k.LastUsedAt) >= a.touchEvery {
+		a.touch(ctx, k.ID, now)
+	}
+	return &Principal{KeyID: k.ID, Role: k.Role, TenantID: k.TenantID}, nil
 }
 
-// authMiddleware authenticates every operation except those marked public.
+// touch records a use of the key. The row read says when it was last
+// recorded, so a key is written at most once per touchEvery: the store
+// writes only over an older value (other instances), and touching keeps
+// this instance's concurrent requests from all trying at once. A failure
+// is logged, not the request's: lastUsedAt is bookkeeping.
+func (a *authenticator) touch(ctx context.Context, id string, now time.Time) {
+	a.mu.Lock()
+	if a.touching[id] {
+		a.mu.Unlock()
+		return
+	}
+	a.touching[id] = true
+	a.mu.Unlock()
+	defer func() {
+		a.mu.Lock()
+		delete(a.touching, id)
+		a.mu.Unlock()
+	}()
+	err := a.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		return tx.APIKeyTouch(ctx, &store.APIKeyTouchParams{ID: id, At: now.UTC(), Before: now.Add(-a.touchEvery).UTC()})
+	})
+	if err != nil {
+		a.log.Warn("record API key use", "key", id, "err", err)
+	}
+}
+
+// authMiddleware authenticates every operation except those marked public,
+// and applies the rate limits: failed authentications per client address
+// (checked before the key is looked up, so that an address that guesses
+// keys learns nothing while it waits) and requests per key.
 func (s *Server) authMiddleware(ctx huma.Context, next func(huma.Context)) {
-	if op := ctx.Operation(); op != nil && op.Metadata["public"] == true {
+	op := ctx.Operation()
+	if op != nil && op.Metadata["public"] == true {
 		next(ctx)
 		return
 	}
+	addr := s.clientAddr(ctx)
+	if wait := s.limits.failures.wait(addr, s.now()); wait > 0 {
+		s.tooMany(ctx, wait, "too many failed authentications from this address")
+		return
+	}
+	refuse := func(detail string) {
+		s.limits.failures.take(addr, 1, s.now())
+		ctx.SetHeader("WWW-Authenticate", `Bearer realm="fieldflow"`)
+		_ = huma.WriteErr(s.api, ctx, http.StatusUnauthorized, detail)
+	}
 	key := keyFromRequest(ctx.Header)
 	if key == "" {
-		ctx.SetHeader("WWW-Authenticate", `Bearer realm="fieldflow"`)
-		_ = huma.WriteErr(s.api, ctx, http.StatusUnauthorized, "missing API key: send X-API-Key or Authorization: Bearer")
+		refuse("missing API key: send X-API-Key or Authorization: Bearer")
 		return
 	}
 	if op := ctx.Operation(); op != nil && op.Metadata["metricsToken"] == true && s.metricsTokenMatches(key) {
@@ -123,16 +188,19 @@ func (s *Server) authMiddleware(ctx huma.Context, next func(huma.Context)) {
 		return
 	}
 	p, err := s.auth.lookup(ctx.Context(), key)
-	if errors.Is(err, errUnknownKey) {
-		ctx.SetHeader("WWW-Authenticate", `Bearer realm="fieldflow"`)
-		_ = huma.WriteErr(s.api, ctx, http.StatusUnauthorized, "unknown API key")
+	switch {
+	case errors.Is(err, errUnknownKey), errors.Is(err, errKeyRevoked), errors.Is(err, errKeyExpired):
+		refuse(err.Error())
 		return
-	}
-	if err != nil {
+	case err != nil:
 		_ = huma.WriteErr(s.api, ctx, http.StatusServiceUnavailable, "cannot check the API key now")
 		return
 	}
-	if op := ctx.Operation(); op != nil && op.Metadata["admin"] == true && !p.Admin() {
+	if wait := s.limits.keys.take(p.KeyID, routeCost(op), s.now()); wait > 0 {
+		s.tooMany(ctx, wait, "rate limit of this API key exceeded")
+		return
+	}
+	if op != nil && op.Metadata["admin"] == true && !p.Admin() {
 		_ = huma.WriteErr(s.api, ctx, http.StatusForbidden, "this operation needs an admin key")
 		return
 	}

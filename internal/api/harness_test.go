@@ -41,6 +41,9 @@ type serverOpts struct {
 	// MetricsToken and NoMetrics are passed to api.Config.
 	MetricsToken string
 	NoMetrics    bool
+	// Limits sets the rate limits; nil turns them off, so that tests about
+	// other things are never throttled.
+	Limits *api.Config
 }
 
 // testBundle is a running API over a fresh store with an admin key and a
@@ -81,6 +84,7 @@ func setup(t *testing.T, dialect string, opts *serverOpts) *testBundle {
 	if opts.Automations {
 		cfg.Automations = automations.New(automations.Config{Store: s, Box: box})
 	}
+	setLimits(&cfg, opts.Limits)
 	srv := httptest.NewServer(api.New(cfg))
 	t.Cleanup(srv.Close)
 	return &testBundle{
@@ -90,6 +94,16 @@ func setup(t *testing.T, dialect string, opts *serverOpts) *testBundle {
 		tenant: createKey(t, s, store.RoleTenant, tenant),
 		box:    box,
 	}
+}
+
+// setLimits copies the rate limit settings of l into cfg, or turns every
+// limit off when l is nil.
+func setLimits(cfg *api.Config, l *api.Config) {
+	if l == nil {
+		l = &api.Config{RateLimit: -1, AuthFailureLimit: -1}
+	}
+	cfg.RateLimit, cfg.RateBurst = l.RateLimit, l.RateBurst
+	cfg.AuthFailureLimit, cfg.AuthFailureBurst, cfg.ClientAddrHeader = l.AuthFailureLimit, l.AuthFailureBurst, l.ClientAddrHeader
 }
 
 func createKey(t *testing.T, s store.Store, role, tenantID string) string {

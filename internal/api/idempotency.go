@@ -51,6 +51,7 @@ func (m *idempotency) wrap(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
+		r = r.WithContext(withAuthMemo(r.Context(), apiKey, p))
 		body, err := io.ReadAll(io.LimitReader(r.Body, m.maxBody+1))
 		if err != nil {
 			writeProblem(w, http.StatusBadRequest, "cannot read the request body")

@@ -67,6 +67,24 @@ type Config struct {
 	// ShutdownGrace is how long a stop waits for requests and attempts in
 	// flight. Defaults to 10 seconds.
 	ShutdownGrace time.Duration
+	// RateLimit is the sustained requests per second each API key may make
+	// on this instance (api.Config.RateLimit). Zero means 100; negative
+	// turns the limit off, as the in-process bench does.
+	RateLimit float64
+	// RateBurst is how many requests a key may make at once. Zero means
+	// 200.
+	RateBurst int
+	// AuthFailureLimit is how many failed authentications per second one
+	// client address may make (api.Config.AuthFailureLimit). Zero means
+	// 10; negative turns the limit off.
+	AuthFailureLimit float64
+	// AuthFailureBurst is how many failed authentications an address may
+	// make at once. Zero means 20.
+	AuthFailureBurst int
+	// ClientAddrHeader names the header a trusted reverse proxy sets to the
+	// client's address, for limiting failed authentications per client.
+	// Empty means the connection's address.
+	ClientAddrHeader string
 	// Logger defaults to text logs on stderr.
 	Logger *slog.Logger
 	// Stdout receives what commands print for the user (a generated admin
@@ -110,6 +128,9 @@ func (c Config) Validate() error {
 	}
 	if c.ShutdownGrace < 0 {
 		return errors.New("config: ShutdownGrace: must not be negative")
+	}
+	if c.RateBurst < 0 {
+		return errors.New("config: RateBurst: must not be negative")
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/fieldflow/fieldflow/internal/events"
@@ -19,6 +20,10 @@ var (
 	ErrNotFound = errors.New("store: not found")
 	// ErrConflict means a unique key is already taken.
 	ErrConflict = errors.New("store: conflict")
+	// ErrLastAdminKey refuses to revoke the last active admin key, which
+	// would leave nobody able to manage the system through the API. It is a
+	// conflict.
+	ErrLastAdminKey = fmt.Errorf("%w: it is the last active admin key; create another admin key first", ErrConflict)
 )
 
 // Store is a database. Reads go through the embedded Reader; every write
@@ -78,7 +83,12 @@ type Reader interface {
 	EventList(ctx context.Context, p *EventListParams) ([]*events.Event, error)
 
 	APIKeyGetByHash(ctx context.Context, hash string) (*APIKey, error)
-	APIKeyCountAdmins(ctx context.Context) (int, error)
+	APIKeyGet(ctx context.Context, id string) (*APIKey, error)
+	// APIKeyList lists keys oldest first, revoked ones too.
+	APIKeyList(ctx context.Context, p *APIKeyListParams) ([]*APIKey, int, error)
+	// APIKeyCountAdmins counts the admin keys active at the time: not
+	// revoked and not expired.
+	APIKeyCountAdmins(ctx context.Context, at time.Time) (int, error)
 
 	IdempotencyGet(ctx context.Context, scope, key string) (*IdempotencyRecord, error)
 }
@@ -111,6 +121,14 @@ type Writer interface {
 	EventInsert(ctx context.Context, evs []*events.Event) error
 
 	APIKeyCreate(ctx context.Context, k *APIKey) error
+	// APIKeyRevoke marks a key revoked. Revoking a revoked key changes
+	// nothing; an unknown id is ErrNotFound and the last active admin key
+	// ErrLastAdminKey.
+	APIKeyRevoke(ctx context.Context, p *APIKeyRevokeParams) error
+	// APIKeyTouch records a use of the key, only when the last recorded
+	// use is older than p.Before: a key used on every request is written
+	// at most once per interval, whatever the number of instances.
+	APIKeyTouch(ctx context.Context, p *APIKeyTouchParams) error
 	IdempotencyPut(ctx context.Context, r *IdempotencyRecord) error
 	IdempotencyDeleteBefore(ctx context.Context, before time.Time) (int, error)
 }
@@ -246,11 +264,53 @@ const (
 
 // APIKey is a stored API key: only its SHA-256 hash is kept.
 type APIKey struct {
-	ID        string
-	Hash      string
-	Role      string
-	TenantID  string
+	ID       string
+	Hash     string
+	Role     string
+	TenantID string
+	// Name is the operator's label; may be empty.
+	Name string
+	// Prefix is the start of the secret after "ffk_", enough to tell keys
+	// apart and too short to guess the rest. Empty for keys made before
+	// prefixes were kept.
+	Prefix    string
 	CreatedAt time.Time
+	// ExpiresAt is when the key stops working; zero means never.
+	ExpiresAt time.Time
+	// LastUsedAt is when the key last authenticated a request, to within
+	// the touch interval; zero means never.
+	LastUsedAt time.Time
+	// RevokedAt is when the key was revoked; zero means it was not.
+	RevokedAt time.Time
+}
+
+// Active reports whether the key works at the time: not revoked and not
+// expired.
+func (k *APIKey) Active(at time.Time) bool {
+	return k.RevokedAt.IsZero() && (k.ExpiresAt.IsZero() || at.Before(k.ExpiresAt))
+}
+
+// APIKeyListParams selects a page of keys.
+type APIKeyListParams struct {
+	Page Page
+	// TenantID, when set, lists only that tenant's keys.
+	TenantID *string
+	// Active, when not zero, lists only the keys active at that time.
+	Active time.Time
+}
+
+// APIKeyRevokeParams revokes one key at a time.
+type APIKeyRevokeParams struct {
+	ID string
+	At time.Time
+}
+
+// APIKeyTouchParams records a use of a key.
+type APIKeyTouchParams struct {
+	ID string
+	At time.Time
+	// Before: the use is recorded only if the last one is older.
+	Before time.Time
 }
 
 // IdempotencyRecord is the first response to a request with an

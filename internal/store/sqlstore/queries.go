@@ -636,31 +636,131 @@ func (q *queries) EventList(ctx context.Context, p *store.EventListParams) ([]*e
 
 // ---- API keys and idempotency
 
+const apiKeyCols = `id, hash, role, tenant_id, name, prefix, created_at, expires_at, last_used_at, revoked_at`
+
+func scanAPIKey(row interface{ Scan(...any) error }) (*store.APIKey, error) {
+	k := &store.APIKey{}
+	err := row.Scan(&k.ID, &k.Hash, &k.Role, &k.TenantID, &k.Name, &k.Prefix, scanTime{&k.CreatedAt},
+		scanTime{&k.ExpiresAt}, scanTime{&k.LastUsedAt}, scanTime{&k.RevokedAt})
+	return k, err
+}
+
 func (q *queries) APIKeyCreate(ctx context.Context, k *store.APIKey) error {
-	_, err := q.exec(ctx, `INSERT INTO api_keys (id, hash, role, tenant_id, created_at) VALUES ($1, $2, $3, $4, $5)`,
-		k.ID, k.Hash, k.Role, k.TenantID, q.t(k.CreatedAt))
+	_, err := q.exec(ctx, `INSERT INTO api_keys (`+apiKeyCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		k.ID, k.Hash, k.Role, k.TenantID, k.Name, k.Prefix, q.t(k.CreatedAt), q.t(k.ExpiresAt), q.t(k.LastUsedAt), q.t(k.RevokedAt))
 	if err != nil {
 		return fmt.Errorf("create API key: %w", q.interpret(err))
 	}
 	return nil
 }
 
+// APIKeyGetByHash runs on every authenticated request: one read through
+// the unique index on hash.
 func (q *queries) APIKeyGetByHash(ctx context.Context, hash string) (*store.APIKey, error) {
-	k := &store.APIKey{}
-	err := q.queryRow(ctx, `SELECT id, hash, role, tenant_id, created_at FROM api_keys WHERE hash = $1`, hash).
-		Scan(&k.ID, &k.Hash, &k.Role, &k.TenantID, scanTime{&k.CreatedAt})
+	k, err := scanAPIKey(q.queryRow(ctx, `SELECT `+apiKeyCols+` FROM api_keys WHERE hash = $1`, hash))
 	if err != nil {
 		return nil, fmt.Errorf("get API key: %w", q.interpret(err))
 	}
 	return k, nil
 }
 
-func (q *queries) APIKeyCountAdmins(ctx context.Context) (int, error) {
-	n, err := q.count(ctx, `SELECT count(*) FROM api_keys WHERE role = $1`, store.RoleAdmin)
+func (q *queries) APIKeyGet(ctx context.Context, id string) (*store.APIKey, error) {
+	k, err := scanAPIKey(q.queryRow(ctx, `SELECT `+apiKeyCols+` FROM api_keys WHERE id = $1`, id))
+	if err != nil {
+		return nil, fmt.Errorf("get API key %s: %w", id, q.interpret(err))
+	}
+	return k, nil
+}
+
+func (q *queries) APIKeyList(ctx context.Context, p *store.APIKeyListParams) ([]*store.APIKey, int, error) {
+	var conds []string
+	var args []any
+	add := func(cond string, vs ...any) {
+		n := make([]any, len(vs))
+		for i, v := range vs {
+			args = append(args, v)
+			n[i] = len(args)
+		}
+		conds = append(conds, fmt.Sprintf(cond, n...))
+	}
+	if p.TenantID != nil {
+		add("tenant_id = $%d", *p.TenantID)
+	}
+	if !p.Active.IsZero() {
+		add("revoked_at = $%d AND (expires_at = $%d OR expires_at > $%d)", q.t(time.Time{}), q.t(time.Time{}), q.t(p.Active))
+	}
+	where := ""
+	if len(conds) > 0 {
+		where = " WHERE " + strings.Join(conds, " AND ")
+	}
+	total, err := q.count(ctx, `SELECT count(*) FROM api_keys`+where, args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("count API keys: %w", err)
+	}
+	args = append(args, p.Page.PageSize, p.Page.Offset())
+	rows, err := q.query(ctx, `SELECT `+apiKeyCols+` FROM api_keys`+where+
+		fmt.Sprintf(` ORDER BY created_at, id LIMIT $%d OFFSET $%d`, len(args)-1, len(args)), args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list API keys: %w", err)
+	}
+	out, err := collect(rows, scanAPIKey)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list API keys: %w", err)
+	}
+	return out, total, nil
+}
+
+func (q *queries) APIKeyCountAdmins(ctx context.Context, at time.Time) (int, error) {
+	n, err := q.count(ctx, `SELECT count(*) FROM api_keys WHERE role = $1 AND revoked_at = $2 AND (expires_at = $2 OR expires_at > $3)`,
+		store.RoleAdmin, q.t(time.Time{}), q.t(at))
 	if err != nil {
 		return 0, fmt.Errorf("count admin keys: %w", err)
 	}
 	return n, nil
+}
+
+func (q *queries) APIKeyRevoke(ctx context.Context, p *store.APIKeyRevokeParams) error {
+	k, err := scanAPIKey(q.queryRow(ctx, `SELECT `+apiKeyCols+` FROM api_keys WHERE id = $1 `+q.d.LockSuffix, p.ID))
+	if err != nil {
+		return fmt.Errorf("revoke API key %s: %w", p.ID, q.interpret(err))
+	}
+	if !k.RevokedAt.IsZero() {
+		return nil
+	}
+	if k.Role == store.RoleAdmin && k.Active(p.At) {
+		// Lock every active admin key, then count: two revocations of the
+		// last two admin keys serialize here, and the second sees the first
+		// one's revocation (PostgreSQL re-reads a locked row once its lock is
+		// released). Unlike Postgres, SQLite has one writer, so the count
+		// alone is safe.
+		rows, err := q.query(ctx, `SELECT id FROM api_keys WHERE role = $1 AND revoked_at = $2 AND (expires_at = $2 OR expires_at > $3) `+q.d.LockSuffix,
+			store.RoleAdmin, q.t(time.Time{}), q.t(p.At))
+		if err != nil {
+			return fmt.Errorf("revoke API key %s: count admin keys: %w", p.ID, err)
+		}
+		ids, err := collect(rows, func(r interface{ Scan(...any) error }) (string, error) {
+			var id string
+			return id, r.Scan(&id)
+		})
+		if err != nil {
+			return fmt.Errorf("revoke API key %s: count admin keys: %w", p.ID, err)
+		}
+		if len(ids) <= 1 {
+			return fmt.Errorf("revoke API key %s: %w", p.ID, store.ErrLastAdminKey)
+		}
+	}
+	if _, err := q.exec(ctx, `UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at = $3`, p.ID, q.t(p.At), q.t(time.Time{})); err != nil {
+		return fmt.Errorf("revoke API key %s: %w", p.ID, err)
+	}
+	return nil
+}
+
+func (q *queries) APIKeyTouch(ctx context.Context, p *store.APIKeyTouchParams) error {
+	_, err := q.exec(ctx, `UPDATE api_keys SET last_used_at = $2 WHERE id = $1 AND last_used_at < $3`, p.ID, q.t(p.At), q.t(p.Before))
+	if err != nil {
+		return fmt.Errorf("record use of API key %s: %w", p.ID, err)
+	}
+	return nil
 }
 
 func (q *queries) IdempotencyGet(ctx context.Context, scope, key string) (*store.IdempotencyRecord, error) {

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -27,14 +28,36 @@ func testAPIKeys(t *testing.T, newStore func(t *testing.T) store.Store) {
 		return inTx(t, s, func(ctx context.Context, tx store.Tx) error { return tx.APIKeyCreate(ctx, k) })
 	}
 
+	revoke := func(t *testing.T, s store.Store, id string, at time.Time) error {
+		t.Helper()
+		return inTx(t, s, func(ctx context.Context, tx store.Tx) error {
+			return tx.APIKeyRevoke(ctx, &store.APIKeyRevokeParams{ID: id, At: at})
+		})
+	}
+
 	t.Run("CreateThenGetByHash", func(t *testing.T) {
 		t.Parallel()
 		bundle, ctx := setup(t)
 		k := newKey("hash-1", store.RoleTenant, "t1")
+		k.Name, k.Prefix, k.ExpiresAt = "ci deploys", "AbCdEfGh", now().Add(time.Hour)
 		require.NoError(t, create(t, bundle.s, k))
 		got, err := bundle.s.APIKeyGetByHash(ctx, "hash-1")
 		require.NoError(t, err)
 		require.Equal(t, k, got)
+		require.True(t, got.LastUsedAt.IsZero())
+		require.True(t, got.RevokedAt.IsZero())
+	})
+	t.Run("GetByIDRoundTripsAndUnknownIsNotFound", func(t *testing.T) {
+		t.Parallel()
+		bundle, ctx := setup(t)
+		k := newKey("hash-1", store.RoleAdmin, "")
+		k.Name = "ops"
+		require.NoError(t, create(t, bundle.s, k))
+		got, err := bundle.s.APIKeyGet(ctx, k.ID)
+		require.NoError(t, err)
+		require.Equal(t, k, got)
+		_, err = bundle.s.APIKeyGet(ctx, "key_unknown")
+		require.ErrorIs(t, err, store.ErrNotFound)
 	})
 	t.Run("GetByUnknownHashIsNotFound", func(t *testing.T) {
 		t.Parallel()
@@ -52,18 +75,164 @@ func testAPIKeys(t *testing.T, newStore func(t *testing.T) store.Store) {
 		require.NoError(t, err)
 		require.Equal(t, store.RoleAdmin, got.Role)
 	})
-	t.Run("CountAdminsCountsOnlyAdminKeys", func(t *testing.T) {
+	t.Run("CountAdminsCountsOnlyActiveAdminKeys", func(t *testing.T) {
 		t.Parallel()
 		bundle, ctx := setup(t)
-		n, err := bundle.s.APIKeyCountAdmins(ctx)
+		at := now()
+		n, err := bundle.s.APIKeyCountAdmins(ctx, at)
 		require.NoError(t, err)
 		require.Zero(t, n)
 		require.NoError(t, create(t, bundle.s, newKey("a1", store.RoleAdmin, "")))
 		require.NoError(t, create(t, bundle.s, newKey("t1", store.RoleTenant, "t1")))
 		require.NoError(t, create(t, bundle.s, newKey("a2", store.RoleAdmin, "")))
-		n, err = bundle.s.APIKeyCountAdmins(ctx)
+		expiring := newKey("a3", store.RoleAdmin, "")
+		expiring.ExpiresAt = at.Add(time.Minute)
+		require.NoError(t, create(t, bundle.s, expiring))
+		revoked := newKey("a4", store.RoleAdmin, "")
+		revoked.RevokedAt = at.Add(-time.Minute)
+		require.NoError(t, create(t, bundle.s, revoked))
+		n, err = bundle.s.APIKeyCountAdmins(ctx, at)
 		require.NoError(t, err)
-		require.Equal(t, 2, n)
+		require.Equal(t, 3, n, "a1, a2 and a3 until it expires")
+		n, err = bundle.s.APIKeyCountAdmins(ctx, at.Add(time.Minute))
+		require.NoError(t, err)
+		require.Equal(t, 2, n, "a3 has expired")
+	})
+	t.Run("ListPagesOldestFirstAndFilters", func(t *testing.T) {
+		t.Parallel()
+		bundle, ctx := setup(t)
+		at := now()
+		var keys []*store.APIKey
+		for i, tenantID := range []string{"", "t1", "t2", "t1", "t1"} {
+			role := store.RoleTenant
+			if tenantID == "" {
+				role = store.RoleAdmin
+			}
+			k := newKey(fmt.Sprintf("h%d", i), role, tenantID)
+			k.CreatedAt = at.Add(time.Duration(i) * time.Second)
+			keys = append(keys, k)
+		}
+		keys[3].RevokedAt = at
+		keys[4].ExpiresAt = at.Add(-time.Second)
+		for _, k := range keys {
+			require.NoError(t, create(t, bundle.s, k))
+		}
+
+		page1, total, err := bundle.s.APIKeyList(ctx, &store.APIKeyListParams{Page: store.Page{Page: 1, PageSize: 2}})
+		require.NoError(t, err)
+		require.Equal(t, 5, total)
+		require.Equal(t, keys[:2], page1)
+		page3, _, err := bundle.s.APIKeyList(ctx, &store.APIKeyListParams{Page: store.Page{Page: 3, PageSize: 2}})
+		require.NoError(t, err)
+		require.Equal(t, keys[4:], page3)
+
+		t1 := "t1"
+		got, total, err := bundle.s.APIKeyList(ctx, &store.APIKeyListParams{Page: store.Page{Page: 1, PageSize: 50}, TenantID: &t1})
+		require.NoError(t, err)
+		require.Equal(t, 3, total)
+		require.Equal(t, []*store.APIKey{keys[1], keys[3], keys[4]}, got)
+
+		got, total, err = bundle.s.APIKeyList(ctx, &store.APIKeyListParams{Page: store.Page{Page: 1, PageSize: 50}, TenantID: &t1, Active: at})
+		require.NoError(t, err)
+		require.Equal(t, 1, total)
+		require.Equal(t, []*store.APIKey{keys[1]}, got, "revoked and expired keys are left out")
+	})
+	t.Run("RevokeMarksTheKeyOnceAndUnknownIsNotFound", func(t *testing.T) {
+		t.Parallel()
+		bundle, ctx := setup(t)
+		k := newKey("t1", store.RoleTenant, "t1")
+		require.NoError(t, create(t, bundle.s, k))
+		at := now()
+		require.NoError(t, revoke(t, bundle.s, k.ID, at))
+		require.NoError(t, revoke(t, bundle.s, k.ID, at.Add(time.Hour)), "revoking twice is not an error")
+		got, err := bundle.s.APIKeyGetByHash(ctx, "t1")
+		require.NoError(t, err)
+		require.Equal(t, dbTime(at), got.RevokedAt, "the first revocation's time stays")
+		require.False(t, got.Active(at))
+		require.ErrorIs(t, revoke(t, bundle.s, "key_unknown", at), store.ErrNotFound)
+	})
+	t.Run("RevokeRefusesTheLastActiveAdminKey", func(t *testing.T) {
+		t.Parallel()
+		bundle, ctx := setup(t)
+		at := now()
+		last := newKey("a1", store.RoleAdmin, "")
+		expired := newKey("a2", store.RoleAdmin, "")
+		expired.ExpiresAt = at.Add(-time.Second)
+		tenantKey := newKey("t1", store.RoleTenant, "t1")
+		for _, k := range []*store.APIKey{last, expired, tenantKey} {
+			require.NoError(t, create(t, bundle.s, k))
+		}
+		err := revoke(t, bundle.s, last.ID, at)
+		require.ErrorIs(t, err, store.ErrLastAdminKey)
+		require.ErrorIs(t, err, store.ErrConflict)
+		got, err := bundle.s.APIKeyGet(ctx, last.ID)
+		require.NoError(t, err)
+		require.True(t, got.Active(at))
+		// Keys that are no active admin go whatever the count.
+		require.NoError(t, revoke(t, bundle.s, expired.ID, at))
+		require.NoError(t, revoke(t, bundle.s, tenantKey.ID, at))
+		// With a second admin key, the first may go.
+		second := newKey("a3", store.RoleAdmin, "")
+		require.NoError(t, create(t, bundle.s, second))
+		require.NoError(t, revoke(t, bundle.s, last.ID, at))
+		require.ErrorIs(t, revoke(t, bundle.s, second.ID, at), store.ErrLastAdminKey)
+	})
+	t.Run("ConcurrentRevocationsNeverRevokeEveryAdminKey", func(t *testing.T) {
+		t.Parallel()
+		bundle, ctx := setup(t)
+		at := now()
+		// Each round races the revocations of the only two active admin
+		// keys: the one the last round left and a new one.
+		left := newKey("a", store.RoleAdmin, "")
+		require.NoError(t, create(t, bundle.s, left))
+		for round := range 5 {
+			b := newKey(fmt.Sprintf("b%d", round), store.RoleAdmin, "")
+			require.NoError(t, create(t, bundle.s, b))
+			errs := make(chan error, 2)
+			for _, id := range []string{left.ID, b.ID} {
+				go func() { errs <- revoke(t, bundle.s, id, at) }()
+			}
+			var refused int
+			for range 2 {
+				if err := <-errs; err != nil {
+					require.ErrorIs(t, err, store.ErrLastAdminKey)
+					refused++
+				}
+			}
+			active, _, err := bundle.s.APIKeyList(ctx, &store.APIKeyListParams{Page: store.Page{Page: 1, PageSize: 10}, Active: at})
+			require.NoError(t, err)
+			require.Len(t, active, 1)
+			left = active[0]
+			require.Equal(t, 1, refused, "round %d: exactly one of the two revocations must be refused", round)
+			n, err := bundle.s.APIKeyCountAdmins(ctx, at)
+			require.NoError(t, err)
+			require.Equal(t, 1, n)
+		}
+	})
+	t.Run("TouchWritesOnlyWhenTheLastUseIsOlder", func(t *testing.T) {
+		t.Parallel()
+		bundle, ctx := setup(t)
+		k := newKey("h", store.RoleAdmin, "")
+		require.NoError(t, create(t, bundle.s, k))
+		touch := func(at, before time.Time) {
+			t.Helper()
+			mustTx(t, bundle.s, func(ctx context.Context, tx store.Tx) error {
+				return tx.APIKeyTouch(ctx, &store.APIKeyTouchParams{ID: k.ID, At: at, Before: before})
+			})
+		}
+		lastUsed := func() time.Time {
+			t.Helper()
+			got, err := bundle.s.APIKeyGet(ctx, k.ID)
+			require.NoError(t, err)
+			return got.LastUsedAt
+		}
+		t0 := now()
+		touch(t0, t0.Add(-time.Minute))
+		require.Equal(t, dbTime(t0), lastUsed(), "a key never used is touched")
+		touch(t0.Add(30*time.Second), t0.Add(-30*time.Second))
+		require.Equal(t, dbTime(t0), lastUsed(), "used within the interval: no write")
+		touch(t0.Add(2*time.Minute), t0.Add(time.Minute))
+		require.Equal(t, dbTime(t0.Add(2*time.Minute)), lastUsed())
 	})
 }
 
