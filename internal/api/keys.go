@@ -144,7 +144,7 @@ func RevokeKey(ctx context.Context, s store.Store, id string, now time.Time) err
 
 // KeyPath names a key in a path.
 type KeyPath struct {
-	ID string `path:"id" maxLength:"64" doc:"The key's id (key_…), not its secret."`
+	ID string `path:"id" maxLength:"64" pattern:"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$" doc:"The key's id (key_…), not its secret."`
 }
 
 // KeyListParams filters the key list.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -720,7 +721,10 @@ func (q *queries) APIKeyCountAdmins(ctx context.Context, at time.Time) (int, err
 }
 
 func (q *queries) APIKeyRevoke(ctx context.Context, p *store.APIKeyRevokeParams) error {
-	k, err := scanAPIKey(q.queryRow(ctx, `SELECT `+apiKeyCols+` FROM api_keys WHERE id = $1 `+q.d.LockSuffix, p.ID))
+	// The key is read without a lock first: an admin key's revocation then
+	// locks every active admin key in id order (the target among them), so
+	// that two revocations take their locks in one order and never deadlock.
+	k, err := scanAPIKey(q.queryRow(ctx, `SELECT `+apiKeyCols+` FROM api_keys WHERE id = $1`, p.ID))
 	if err != nil {
 		return fmt.Errorf("revoke API key %s: %w", p.ID, q.interpret(err))
 	}
@@ -733,7 +737,7 @@ func (q *queries) APIKeyRevoke(ctx context.Context, p *store.APIKeyRevokeParams)
 		// one's revocation (PostgreSQL re-reads a locked row once its lock is
 		// released). Unlike Postgres, SQLite has one writer, so the count
 		// alone is safe.
-		rows, err := q.query(ctx, `SELECT id FROM api_keys WHERE role = $1 AND revoked_at = $2 AND (expires_at = $2 OR expires_at > $3) `+q.d.LockSuffix,
+		rows, err := q.query(ctx, `SELECT id FROM api_keys WHERE role = $1 AND revoked_at = $2 AND (expires_at = $2 OR expires_at > $3) ORDER BY id `+q.d.LockSuffix,
 			store.RoleAdmin, q.t(time.Time{}), q.t(p.At))
 		if err != nil {
 			return fmt.Errorf("revoke API key %s: count admin keys: %w", p.ID, err)
@@ -744,6 +748,11 @@ func (q *queries) APIKeyRevoke(ctx context.Context, p *store.APIKeyRevokeParams)
 		})
 		if err != nil {
 			return fmt.Errorf("revoke API key %s: count admin keys: %w", p.ID, err)
+		}
+		// The locked set is read after any concurrent revocation committed:
+		// if the target left it meanwhile, it is revoked already.
+		if !slices.Contains(ids, p.ID) {
+			return nil
 		}
 		if len(ids) <= 1 {
 			return fmt.Errorf("revoke API key %s: %w", p.ID, store.ErrLastAdminKey)
