@@ -43,7 +43,7 @@ func (s *Service) execute(ctx context.Context, j *runJob) (*runResult, bool) {
 		return res, true // deleted, and its runs with it
 	}
 	now := s.clock()
-	sc, err := s.scope(ctx, r, j.payload)
+	sc, err := s.scope(ctx, ca, r, j.payload)
 	if err != nil {
 		res.state = s.finalState(r, store.RunFailed, r.Step, r.Attempts, nil, "prepare run: "+err.Error(), now)
 		return res, true

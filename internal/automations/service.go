@@ -103,7 +103,7 @@ func New(cfg Config) *Service {
 	s := &Service{cfg: cfg, store: cfg.Store, box: cfg.Box, now: cfg.Now, log: cfg.Logger, records: cfg.Records, exec: cfg.Executor,
 		metrics: newMetrics(cfg.Registry)}
 	s.cache = &automationCache{box: cfg.Box, refreshEvery: cfg.RefreshEvery}
-	s.vars = &varCache{svc: s, ttl: time.Second, entries: map[string]*varEntry{}}
+	s.vars = &varCache{svc: s, ttl: time.Second, entries: map[varScope]*varEntry{}}
 	s.runner = newRunner(s)
 	return s
 }
