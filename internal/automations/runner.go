@@ -310,6 +310,7 @@ type metrics struct {
 	runs       *prometheus.CounterVec
 	steps      *prometheus.CounterVec
 	queueDepth prometheus.Gauge
+	broken     prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -320,9 +321,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Step attempts by action type and outcome (succeeded, failed, retrying, skipped)."}, []string{"type", "state"}),
 		queueDepth: prometheus.NewGauge(prometheus.GaugeOpts{Name: "fieldflow_automation_queue_depth",
 			Help: "Runs held in memory waiting for a worker."}),
+		broken: prometheus.NewGauge(prometheus.GaugeOpts{Name: "fieldflow_automations_broken",
+			Help: "Stored automations that no longer compile and so start no runs (GET /api/automations shows them with health.state broken)."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.runs, m.steps, m.queueDepth)
+		reg.MustRegister(m.runs, m.steps, m.queueDepth, m.broken)
 	}
 	return m
 }
