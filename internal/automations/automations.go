@@ -28,6 +28,7 @@ var nameRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
 type VariableInput struct {
 	Value  string `json:"value" maxLength:"65536" doc:"The value; templates render it as text."`
 	Secret bool   `json:"secret,omitempty" doc:"Store sealed, never return it, and show it as •••• in run logs."`
+	Shared bool   `json:"shared,omitempty" doc:"Global variables only, and not with secret: let tenant-scoped automations read it as vars.<name>. A tenant's automation sees only its own tenant's variables and secrets, plus the global variables marked shared; never a global secret. Each put sets it anew (absent: not shared)."`
 }
 
 // Variable is a variable as clients see it; a secret's value is absent.
@@ -36,12 +37,13 @@ type Variable struct {
 	TenantID  string    `json:"tenantId,omitempty"`
 	Value     *string   `json:"value,omitempty"`
 	Secret    bool      `json:"secret"`
+	Shared    bool      `json:"shared" doc:"Tenant-scoped automations may read this global variable."`
 	CreatedAt time.Time `json:"createdAt"`
 	UpdatedAt time.Time `json:"updatedAt"`
 }
 
 func viewVariable(v *store.Variable) *Variable {
-	out := &Variable{Name: v.Name, TenantID: v.TenantID, Secret: v.Secret, CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt}
+	out := &Variable{Name: v.Name, TenantID: v.TenantID, Secret: v.Secret, Shared: v.Shared, CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt}
 	if !v.Secret {
 		val := v.Value
 		out.Value = &val
@@ -62,8 +64,16 @@ func (s *Service) PutVariable(ctx context.Context, tenantID, name string, in *Va
 	if err := checkName(name); err != nil {
 		return nil, err
 	}
+	switch {
+	case in.Shared && in.Secret:
+		return nil, &records.ValidationError{Problems: []records.Problem{{Location: "body.shared",
+			Message: "a secret cannot be shared: tenants' automations never see the vendor's secrets", Value: true}}}
+	case in.Shared && tenantID != "":
+		return nil, &records.ValidationError{Problems: []records.Problem{{Location: "body.shared",
+			Message: "only a global variable can be shared; a tenant's own variables reach its automations already", Value: true}}}
+	}
 	now := s.clock()
-	v := &store.Variable{TenantID: tenantID, Name: name, Value: in.Value, Secret: in.Secret, CreatedAt: now, UpdatedAt: now}
+	v := &store.Variable{TenantID: tenantID, Name: name, Value: in.Value, Secret: in.Secret, Shared: in.Shared, CreatedAt: now, UpdatedAt: now}
 	if in.Secret {
 		v.Value = s.box.Seal(in.Value)
 	}

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/common/cost"
 )
 
 // conditionCostLimit bounds one evaluation of a trigger condition or a
@@ -31,7 +32,59 @@ func conditionEnv() (*cel.Env, error) {
 		cel.Variable("entity", dyn),
 		cel.Variable("tenant", dyn),
 		cel.Variable("steps", dyn),
+		// A regex literal that does not compile is a mistake in the rule,
+		// refused when it is saved rather than met at every evaluation.
+		cel.ASTValidators(cel.ValidateRegexLiterals()),
 	)
+}
+
+// assumedInputSize is what the save-time cost estimate assumes of every
+// list, map and string a condition reads from its input (event, entity,
+// steps), whose real sizes are known only when it runs. Literals count at
+// their real size.
+const assumedInputSize = 100
+
+// inputSizes is the cost estimator of conditions: inputs of at most
+// assumedInputSize elements, functions at their standard cost.
+type inputSizes struct{}
+
+func (inputSizes) EstimateCallCost(string, string, *cost.AstNode, []cost.AstNode) *cost.CallEstimate {
+	return nil
+}
+
+func (inputSizes) EstimateSize(n cost.AstNode) *cost.SizeEstimate {
+	if n.ComputedSize() != nil {
+		return nil
+	}
+	sz := cost.RangedSizeEstimate(0, assumedInputSize)
+	return &sz
+}
+
+// checkCondition compiles expr as compileCondition does and, as only a
+// save does, refuses an expression whose estimated cost can exceed
+// conditionCostLimit: at run time such a condition would stop on the limit
+// inside the transaction of every event it looks at, and never match.
+func checkCondition(expr string) error {
+	env, err := conditionEnv()
+	if err != nil {
+		return fmt.Errorf("condition environment: %w", err)
+	}
+	ast, iss := env.Compile(expr)
+	if iss != nil && iss.Err() != nil {
+		return fmt.Errorf("%s", strings.TrimSpace(iss.Err().Error()))
+	}
+	if _, err := compileCondition(expr); err != nil {
+		return err
+	}
+	est, err := env.EstimateCost(ast, inputSizes{})
+	if err != nil {
+		return fmt.Errorf("estimate the condition's cost: %w", err)
+	}
+	if est.Max > conditionCostLimit {
+		return fmt.Errorf("may cost up to %d to evaluate, more than the limit of %d (estimated with lists, maps and strings of the input at %d elements): "+
+			"nest fewer comprehensions or iterate over fewer elements", est.Max, conditionCostLimit, assumedInputSize)
+	}
+	return nil
 }
 
 // compileCondition parses and type-checks expr; the error says what is

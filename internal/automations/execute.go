@@ -38,12 +38,16 @@ type runResult struct {
 func (s *Service) execute(ctx context.Context, j *runJob) (*runResult, bool) {
 	r := j.run
 	res := &runResult{job: j}
-	ca, ok := s.cache.get(ctx, s.store, r.AutomationID)
+	ca, broken, ok := s.cache.get(ctx, s.store, r.AutomationID)
 	if !ok {
 		return res, true // deleted, and its runs with it
 	}
 	now := s.clock()
-	sc, err := s.scope(ctx, r, j.payload)
+	if ca == nil {
+		res.state = s.finalState(r, store.RunFailed, r.Step, r.Attempts, nil, "the automation is broken: "+broken, now)
+		return res, true
+	}
+	sc, err := s.scope(ctx, ca, r, j.payload)
 	if err != nil {
 		res.state = s.finalState(r, store.RunFailed, r.Step, r.Attempts, nil, "prepare run: "+err.Error(), now)
 		return res, true
@@ -142,6 +146,9 @@ func (s *Service) runStep(ctx context.Context, ca *rule, a *Action, r *store.Run
 	idem := r.ID + "-" + a.Name
 	switch a.Type {
 	case ActionHTTP:
+		if err := s.connectionAllowed(ctx, ca, a); err != nil {
+			return &stepOutcome{err: err.Error()}
+		}
 		return fromHTTP(ctx, s.exec.HTTP(ctx, a, &sc.Scope, idem))
 	case ActionWebhook:
 		body, err := webhookBody(payload, sc)
@@ -154,6 +161,28 @@ func (s *Service) runStep(ctx context.Context, ca *rule, a *Action, r *store.Run
 		return s.setField(ctx, ca, a, r, sc)
 	}
 	return &stepOutcome{err: "unknown action type " + a.Type}
+}
+
+// connectionAllowed refuses an OAuth2 connection of another scope than the
+// automation's (a vendor-wide one for a tenant's automation, or another
+// tenant's), whatever the stored definition says: saving refuses it
+// already, and this keeps the vendor's token from a tenant's URL even if
+// a row was written some other way.
+func (s *Service) connectionAllowed(ctx context.Context, ca *rule, a *Action) error {
+	if a.Auth == nil || a.Auth.Type != AuthOAuth2 || a.Auth.ConnectionID == "" {
+		return nil
+	}
+	c, err := s.store.OAuth2ConnectionGet(ctx, a.Auth.ConnectionID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil // the token source says so
+	}
+	if err != nil {
+		return fmt.Errorf("check OAuth2 connection %s: %w", a.Auth.ConnectionID, err)
+	}
+	if c.TenantID != ca.a.TenantID {
+		return fmt.Errorf("OAuth2 connection %s is not of this automation's scope, so its token was not used", c.ID)
+	}
+	return nil
 }
 
 func fromHTTP(ctx context.Context, o *StepOutcome) *stepOutcome {

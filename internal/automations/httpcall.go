@@ -337,7 +337,8 @@ var credentialHeaders = []string{"Authorization", "Proxy-Authorization"}
 
 var httpMethods = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodHead, http.MethodOptions}
 
-// checkTarget refuses what is not an absolute http or https URL.
+// checkTarget refuses what is not an absolute http or https URL, or holds
+// credentials (which belong in auth, where the run log hides them).
 func checkTarget(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -345,6 +346,9 @@ func checkTarget(raw string) error {
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("url %q: must be an absolute http or https URL", raw)
+	}
+	if u.User != nil {
+		return errors.New("url: must not contain credentials; use auth")
 	}
 	return nil
 }
@@ -367,9 +371,9 @@ func (e *Executor) buildHTTP(r *Renderer, a *Action) (*outgoing, error) {
 		return o, fmt.Errorf("url: %w", err)
 	}
 	o.url, o.log.URL = u.Text, strings.ReplaceAll(u.Redacted, escapeURLValue(Redacted), Redacted)
-	if checkTarget(o.url) != nil {
+	if err := checkTarget(o.url); err != nil {
 		// Quote the logged URL: the one to send may hold secrets.
-		return o, fmt.Errorf("url %q: must be an absolute http or https URL", o.log.URL)
+		return o, fmt.Errorf("url %q: must be an absolute http or https URL without credentials", o.log.URL)
 	}
 
 	// The query: the URL's own, then the action's, then an apiKey.

@@ -44,15 +44,19 @@ type Automation struct {
 	Active      bool       `json:"active"`
 	ActivatedAt *time.Time `json:"activatedAt"`
 	Definition
-	Secret    string    `json:"secret,omitempty"`
-	CreatedAt time.Time `json:"createdAt"`
-	UpdatedAt time.Time `json:"updatedAt"`
+	Secret    string            `json:"secret,omitempty"`
+	Health    *AutomationHealth `json:"health"`
+	CreatedAt time.Time         `json:"createdAt"`
+	UpdatedAt time.Time         `json:"updatedAt"`
 }
 
+// viewAutomation shows a stored automation. A definition that does not
+// decode shows as empty, for health to explain: listing must not fail on
+// one bad row.
 func viewAutomation(a *store.Automation) (*Automation, error) {
-	v := &Automation{ID: a.ID, Name: a.Name, Active: a.Active, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt}
+	v := &Automation{ID: a.ID, Name: a.Name, Active: a.Active, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt, Health: &AutomationHealth{State: HealthOK}}
 	if err := json.Unmarshal(a.Definition, &v.Definition); err != nil {
-		return nil, fmt.Errorf("automation %s definition: %w", a.ID, err)
+		v.Definition = Definition{Actions: []Action{}}
 	}
 	if a.TenantID != "" {
 		t := a.TenantID
@@ -128,7 +132,12 @@ func (s *Service) GetAutomation(ctx context.Context, id string, tenantID *string
 	if err != nil {
 		return nil, err
 	}
-	return viewAutomation(a)
+	v, err := viewAutomation(a)
+	if err != nil {
+		return nil, err
+	}
+	v.Health = s.cache.health(ctx, s.store, a)
+	return v, nil
 }
 
 // ListAutomations lists automations, of one tenant when tenantID is set
@@ -144,6 +153,7 @@ func (s *Service) ListAutomations(ctx context.Context, tenantID *string, p store
 		if err != nil {
 			return nil, 0, err
 		}
+		v.Health = s.cache.health(ctx, s.store, a)
 		out = append(out, v)
 	}
 	return out, total, nil
@@ -157,10 +167,11 @@ func (s *Service) UpdateAutomation(ctx context.Context, id string, tenantID *str
 		if err != nil {
 			return err
 		}
+		// A definition that no longer decodes (a broken automation) starts
+		// empty: the patch must then give what makes it whole again, and
+		// checkAutomation says what is missing.
 		var def Definition
-		if err := json.Unmarshal(a.Definition, &def); err != nil {
-			return err
-		}
+		_ = json.Unmarshal(a.Definition, &def)
 		if p.Name != nil {
 			a.Name = *p.Name
 		}

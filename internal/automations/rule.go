@@ -4,8 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fieldflow/fieldflow/internal/events"
 	"github.com/fieldflow/fieldflow/internal/secretbox"
@@ -99,15 +102,24 @@ func canonical(v any) ([]byte, error) {
 // triggers are matched inside the transaction that writes each event and
 // must not query per event. Local changes invalidate it at once; other
 // instances' changes are seen within refreshEvery.
+//
+// An automation that no longer compiles (a CEL upgrade, a secret the
+// master key cannot open, a hand-edited row) is left out and kept in
+// broken with its error, logged once and counted in a gauge: one bad row
+// must not fail every value save and event publish that consults the
+// cache.
 type automationCache struct {
 	box          *secretbox.Box
 	refreshEvery time.Duration
+	log          *slog.Logger
+	brokenGauge  prometheus.Gauge
 
 	mu       sync.Mutex
-	byID     map[string]*rule // guarded by mu
-	list     []*rule          // guarded by mu
-	loadedAt time.Time        // guarded by mu
-	stale    bool             // guarded by mu
+	byID     map[string]*rule  // guarded by mu
+	list     []*rule           // guarded by mu
+	broken   map[string]string // id → why it does not compile; guarded by mu
+	loadedAt time.Time         // guarded by mu
+	stale    bool              // guarded by mu
 }
 
 func (c *automationCache) invalidate() {
@@ -116,12 +128,16 @@ func (c *automationCache) invalidate() {
 	c.mu.Unlock()
 }
 
-// snapshot returns the automations, reloading through r when stale. Inside
-// a transaction r must be that transaction (see the webhook endpoint
-// cache). The result must not be modified.
+// snapshot returns the automations that compile, reloading through r when
+// stale. Inside a transaction r must be that transaction (see the webhook
+// endpoint cache). The result must not be modified.
 func (c *automationCache) snapshot(ctx context.Context, r store.Reader) ([]*rule, map[string]*rule, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.snapshotLocked(ctx, r)
+}
+
+func (c *automationCache) snapshotLocked(ctx context.Context, r store.Reader) ([]*rule, map[string]*rule, error) {
 	if c.byID != nil && !c.stale && time.Since(c.loadedAt) < c.refreshEvery {
 		return c.list, c.byID, nil
 	}
@@ -134,23 +150,72 @@ func (c *automationCache) snapshot(ctx context.Context, r store.Reader) ([]*rule
 	}
 	byID := make(map[string]*rule, len(as))
 	list := make([]*rule, 0, len(as))
+	broken := map[string]string{}
 	for _, a := range as {
 		ca, err := compile(a, c.box)
 		if err != nil {
-			return nil, nil, err
+			broken[a.ID] = err.Error()
+			if c.broken[a.ID] != err.Error() {
+				c.log.Error("automation is broken: it is left out of triggers until it is fixed or deleted",
+					"automation", a.ID, "error", err)
+			}
+			continue
 		}
 		byID[a.ID] = ca
 		list = append(list, ca)
 	}
-	c.byID, c.list, c.loadedAt, c.stale = byID, list, time.Now(), false
+	c.byID, c.list, c.broken, c.loadedAt, c.stale = byID, list, broken, time.Now(), false
+	if c.brokenGauge != nil {
+		c.brokenGauge.Set(float64(len(broken)))
+	}
 	return list, byID, nil
 }
 
-func (c *automationCache) get(ctx context.Context, r store.Reader, id string) (*rule, bool) {
-	_, m, err := c.snapshot(ctx, r)
+// get returns a compiled automation, or why it is broken; ok is false
+// when it does not exist.
+func (c *automationCache) get(ctx context.Context, r store.Reader, id string) (ca *rule, broken string, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, m, err := c.snapshotLocked(ctx, r)
 	if err != nil {
-		return nil, false
+		return nil, "", false
 	}
-	ca, ok := m[id]
-	return ca, ok
+	if why, isBroken := c.broken[id]; isBroken {
+		return nil, why, true
+	}
+	ca, ok = m[id]
+	return ca, "", ok
+}
+
+// health says whether a stored automation compiles: from the snapshot when
+// it holds this version of it, else by compiling it now (it may have been
+// saved by another instance since the last load).
+func (c *automationCache) health(ctx context.Context, r store.Reader, a *store.Automation) *AutomationHealth {
+	c.mu.Lock()
+	_, m, err := c.snapshotLocked(ctx, r)
+	why, isBroken := c.broken[a.ID]
+	ca := m[a.ID]
+	c.mu.Unlock()
+	switch {
+	case err == nil && isBroken:
+		return &AutomationHealth{State: HealthBroken, Error: why}
+	case err == nil && ca != nil && ca.a.UpdatedAt.Equal(a.UpdatedAt):
+		return &AutomationHealth{State: HealthOK}
+	}
+	if _, err := compile(a, c.box); err != nil {
+		return &AutomationHealth{State: HealthBroken, Error: err.Error()}
+	}
+	return &AutomationHealth{State: HealthOK}
+}
+
+// Health states of an automation.
+const (
+	HealthOK     = "ok"
+	HealthBroken = "broken"
+)
+
+// AutomationHealth says whether an automation can run.
+type AutomationHealth struct {
+	State string `json:"state" enum:"ok,broken" doc:"broken: the stored automation no longer compiles (say, after an upgrade of the CEL library, or its secret cannot be opened with the master key); it starts no runs until it is fixed with a PATCH or deleted. Other automations and every write carry on."`
+	Error string `json:"error,omitempty" doc:"Why it is broken."`
 }

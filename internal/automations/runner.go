@@ -310,6 +310,7 @@ type metrics struct {
 	runs       *prometheus.CounterVec
 	steps      *prometheus.CounterVec
 	queueDepth prometheus.Gauge
+	broken     prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -320,9 +321,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Step attempts by action type and outcome (succeeded, failed, retrying, skipped)."}, []string{"type", "state"}),
 		queueDepth: prometheus.NewGauge(prometheus.GaugeOpts{Name: "fieldflow_automation_queue_depth",
 			Help: "Runs held in memory waiting for a worker."}),
+		broken: prometheus.NewGauge(prometheus.GaugeOpts{Name: "fieldflow_automations_broken",
+			Help: "Stored automations that no longer compile and so start no runs (GET /api/automations shows them with health.state broken)."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.runs, m.steps, m.queueDepth)
+		reg.MustRegister(m.runs, m.steps, m.queueDepth, m.broken)
 	}
 	return m
 }
@@ -339,7 +342,7 @@ func (sc *runScope) celVars() map[string]any {
 
 // scope builds a run's scope: the event, the entity's current values, the
 // tenant, its variables and secrets, and what earlier steps captured.
-func (s *Service) scope(ctx context.Context, r *store.Run, payload []byte) (*runScope, error) {
+func (s *Service) scope(ctx context.Context, ca *rule, r *store.Run, payload []byte) (*runScope, error) {
 	sc := &runScope{tenantID: r.TenantID}
 	sc.Event = map[string]any{}
 	if err := json.Unmarshal(payload, &sc.Event); err != nil {
@@ -354,7 +357,7 @@ func (s *Service) scope(ctx context.Context, r *store.Run, payload []byte) (*run
 		}
 		sc.Entity = e
 	}
-	vars, secrets, err := s.vars.get(ctx, r.TenantID)
+	vars, secrets, err := s.vars.get(ctx, ca.a.TenantID, r.TenantID)
 	if err != nil {
 		return nil, err
 	}
@@ -368,15 +371,29 @@ func (s *Service) scope(ctx context.Context, r *store.Run, payload []byte) (*run
 	return sc, nil
 }
 
-// varCache keeps each tenant's variables (global ones merged under the
-// tenant's own) for a second, opened: a run reads them all, and thousands
-// of runs a second must not each list and decrypt them.
+// varCache keeps, for a second and opened, the variables and secrets each
+// kind of run sees: a run reads them all, and thousands of runs a second
+// must not each list and decrypt them.
+//
+// What a run sees is the trust boundary between the vendor and its
+// tenants. A tenant-scoped automation is written with a tenant's key, so
+// it sees its own tenant's variables and secrets and, of the global ones,
+// only the non-secret variables the vendor marked shared: anything more
+// would let a tenant post the vendor's secrets to a URL of its choosing. A
+// vendor-wide automation is the vendor's own and sees the global values,
+// with the event's tenant's own values winning.
 type varCache struct {
 	svc *Service
 	ttl time.Duration
 
 	mu      sync.Mutex
-	entries map[string]*varEntry // guarded by mu
+	entries map[varScope]*varEntry // guarded by mu
+}
+
+// varScope names what a run sees: the automation's tenant ("" for a
+// vendor-wide one) and the event's.
+type varScope struct {
+	automationTenant, eventTenant string
 }
 
 type varEntry struct {
@@ -384,23 +401,40 @@ type varEntry struct {
 	at            time.Time
 }
 
-func (c *varCache) get(ctx context.Context, tenantID string) (map[string]string, map[string]string, error) {
+func (c *varCache) get(ctx context.Context, automationTenant, eventTenant string) (map[string]string, map[string]string, error) {
+	key := varScope{automationTenant, eventTenant}
+	if automationTenant != "" {
+		key.eventTenant = automationTenant // a tenant's automation fires only on its own events
+	}
 	c.mu.Lock()
-	e, ok := c.entries[tenantID]
+	e, ok := c.entries[key]
 	c.mu.Unlock()
 	if ok && time.Since(e.at) < c.ttl {
 		return e.vars, e.secrets, nil
 	}
 	e = &varEntry{vars: map[string]string{}, secrets: map[string]string{}, at: time.Now()}
-	scopes := []string{""}
-	if tenantID != "" {
-		scopes = append(scopes, tenantID) // the tenant's own win
+	globals, err := c.svc.store.VariableList(ctx, "")
+	if err != nil {
+		return nil, nil, err
 	}
-	for _, t := range scopes {
-		vs, err := c.svc.store.VariableList(ctx, t)
+	if key.automationTenant != "" {
+		shared := globals[:0:0]
+		for _, v := range globals {
+			if v.Shared && !v.Secret {
+				shared = append(shared, v)
+			}
+		}
+		globals = shared
+	}
+	layers := [][]*store.Variable{globals}
+	if key.eventTenant != "" {
+		own, err := c.svc.store.VariableList(ctx, key.eventTenant)
 		if err != nil {
 			return nil, nil, err
 		}
+		layers = append(layers, own) // the tenant's own win
+	}
+	for _, vs := range layers {
 		for _, v := range vs {
 			if !v.Secret {
 				e.vars[v.Name] = v.Value
@@ -409,7 +443,7 @@ func (c *varCache) get(ctx context.Context, tenantID string) (map[string]string,
 			}
 			val, err := c.svc.box.Open(v.Value)
 			if err != nil {
-				return nil, nil, err
+				return nil, nil, fmt.Errorf("open secret %s: %w", v.Name, err)
 			}
 			e.secrets[v.Name] = val
 			delete(e.vars, v.Name)
@@ -419,7 +453,7 @@ func (c *varCache) get(ctx context.Context, tenantID string) (map[string]string,
 	if len(c.entries) > 10_000 {
 		clear(c.entries)
 	}
-	c.entries[tenantID] = e
+	c.entries[key] = e
 	c.mu.Unlock()
 	return e.vars, e.secrets, nil
 }

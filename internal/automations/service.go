@@ -102,8 +102,8 @@ func New(cfg Config) *Service {
 	}
 	s := &Service{cfg: cfg, store: cfg.Store, box: cfg.Box, now: cfg.Now, log: cfg.Logger, records: cfg.Records, exec: cfg.Executor,
 		metrics: newMetrics(cfg.Registry)}
-	s.cache = &automationCache{box: cfg.Box, refreshEvery: cfg.RefreshEvery}
-	s.vars = &varCache{svc: s, ttl: time.Second, entries: map[string]*varEntry{}}
+	s.cache = &automationCache{box: cfg.Box, refreshEvery: cfg.RefreshEvery, log: cfg.Logger, brokenGauge: s.metrics.broken}
+	s.vars = &varCache{svc: s, ttl: time.Second, entries: map[varScope]*varEntry{}}
 	s.runner = newRunner(s)
 	return s
 }

@@ -240,9 +240,44 @@ func (r *Renderer) Text(s string) (Rendered, error) { return r.render(s, escapeN
 
 // URL renders a URL: values of {{path}} tags are percent-encoded (all but
 // letters, digits and -._~), so they cannot add segments, a query or a
-// fragment; {{{path}}} and {{&path}} insert a value as is, e.g. a base URL
-// kept in a variable.
-func (r *Renderer) URL(s string) (Rendered, error) { return r.render(s, escapeURL) }
+// fragment; {{{path}}} and {{&path}} insert a value as is. A tag at the very
+// start of the URL fills its scheme and host, e.g. a base URL kept in a
+// variable ({{vars.base_url}}/hook): it is inserted as is too, since
+// encoding it could never give a URL. The caller checks the result is an
+// absolute http or https URL, and the client's SSRF guard checks where it
+// leads.
+func (r *Renderer) URL(s string) (Rendered, error) {
+	lead, rest := leadingTag(s)
+	if lead == "" {
+		return r.render(s, escapeURL)
+	}
+	base, err := r.render(lead, escapeNone)
+	if err != nil {
+		return Rendered{}, err
+	}
+	tail, err := r.render(rest, escapeURL)
+	if err != nil {
+		return Rendered{}, err
+	}
+	return Rendered{Text: base.Text + tail.Text, Redacted: base.Redacted + tail.Redacted}, nil
+}
+
+// leadingTag splits off the tag s starts with ({{path}}, {{{path}}} or
+// {{&path}}); lead is "" when s does not start with one.
+func leadingTag(s string) (lead, rest string) {
+	closer := "}}"
+	if strings.HasPrefix(s, "{{{") {
+		closer = "}}}"
+	} else if !strings.HasPrefix(s, "{{") {
+		return "", s
+	}
+	end := strings.Index(s, closer)
+	if end < 0 {
+		return "", s // unclosed: render reports it
+	}
+	end += len(closer)
+	return s[:end], s[end:]
+}
 
 // Header renders the value of header name and refuses a result holding CR,
 // LF or NUL, which would end the header early.

@@ -116,9 +116,33 @@ func TestRenderURLPercentEncodesValuesButNotRawTags(t *testing.T) {
 		"&t=He%20said%20%22hi%22%0Athen%20a%26b%3Dc%20%3Ctag%3E%20%C3%BCn%C3%AFc%C3%B8d%C3%A9%20%F0%9F%8E%89", got.Text)
 
 	// A {{path}} value cannot change the URL's host or path.
-	got, err = r.URL("{{vars.base}}/x")
+	got, err = r.URL("https://api.example.com/{{vars.base}}/x")
 	require.NoError(t, err)
-	require.Equal(t, "https%3A%2F%2Fapi.example.com%2Fv1/x", got.Text)
+	require.Equal(t, "https://api.example.com/https%3A%2F%2Fapi.example.com%2Fv1/x", got.Text)
+}
+
+func TestRenderURLLeadingTagFillsSchemeAndHost(t *testing.T) {
+	t.Parallel()
+	sc := testScope()
+	sc.Event["id"] = "a b/c?d"
+	sc.Secrets["host"] = "https://secret.example"
+	r := NewTemplates(0).Renderer(sc)
+
+	// A base URL kept in a variable is inserted as a URL; the tags after it
+	// are still encoded, so they cannot change its path.
+	got, err := r.URL("{{vars.base}}/items/{{event.id}}")
+	require.NoError(t, err)
+	require.Equal(t, "https://api.example.com/v1/items/a%20b%2Fc%3Fd", got.Text)
+	require.Equal(t, got.Text, got.Redacted)
+
+	got, err = r.URL("{{ secrets.host }}/x?q={{event.id}}")
+	require.NoError(t, err)
+	require.Equal(t, "https://secret.example/x?q=a%20b%2Fc%3Fd", got.Text)
+	require.Equal(t, Redacted+"/x?q=a%20b%2Fc%3Fd", got.Redacted)
+
+	got, err = r.URL("{{{vars.base}}}/{{event.id}}")
+	require.NoError(t, err)
+	require.Equal(t, "https://api.example.com/v1/a%20b%2Fc%3Fd", got.Text)
 }
 
 func TestRenderHeaderRefusesCRAndLF(t *testing.T) {
@@ -230,7 +254,10 @@ func TestTemplatesParseOnceAndStayBounded(t *testing.T) {
 		_, err := r.Text("{{tenant.id}}")
 		require.NoError(t, err)
 	}
-	_, err := r.URL("{{tenant.id}}")
+	_, err := r.URL("/p/{{tenant.id}}")
+	require.NoError(t, err)
+	require.Equal(t, 2, tm.Len(), "one parse per string and escaping")
+	_, err = r.URL("/p/{{tenant.id}}")
 	require.NoError(t, err)
 	require.Equal(t, 2, tm.Len(), "one parse per string and escaping")
 	c1, err := tm.get("{{tenant.id}}", escapeNone)

@@ -2,6 +2,7 @@ package automations
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/fieldflow/fieldflow/internal/events"
+	"github.com/fieldflow/fieldflow/internal/fields"
 	"github.com/fieldflow/fieldflow/internal/records"
 	"github.com/fieldflow/fieldflow/internal/store"
 	"github.com/fieldflow/fieldflow/internal/webhooks"
@@ -25,18 +27,29 @@ var (
 		"connection": true, "idempotency-key": true}
 )
 
-// problems collects what is wrong with an automation, each at its location.
-type problems []records.Problem
-
-func (ps *problems) add(loc, msg string, v any) {
-	*ps = append(*ps, records.Problem{Location: loc, Message: msg, Value: v})
+// problems collects what is wrong with an automation, each at its
+// location, and the templates it holds, for the checks that look at all of
+// them at once (which secrets they name).
+type problems struct {
+	list      []records.Problem
+	templates []placedTemplate
 }
 
-func (ps problems) err() error {
-	if len(ps) == 0 {
+// placedTemplate is a template that parsed, with its location.
+type placedTemplate struct {
+	loc, s string
+	paths  []string
+}
+
+func (ps *problems) add(loc, msg string, v any) {
+	ps.list = append(ps.list, records.Problem{Location: loc, Message: msg, Value: v})
+}
+
+func (ps *problems) err() error {
+	if len(ps.list) == 0 {
 		return nil
 	}
-	return &records.ValidationError{Problems: ps}
+	return &records.ValidationError{Problems: ps.list}
 }
 
 // checkAutomation validates everything that can be checked at save: the
@@ -74,7 +87,7 @@ func checkAutomation(ctx context.Context, r store.Reader, tenantID, name string,
 		}
 		seen[a.Name] = true
 		if a.If != "" {
-			if _, err := compileCondition(a.If); err != nil {
+			if err := checkCondition(a.If); err != nil {
 				ps.add(loc+".if", err.Error(), a.If)
 			}
 		}
@@ -89,7 +102,108 @@ func checkAutomation(ctx context.Context, r store.Reader, tenantID, name string,
 			ps.add(loc+".type", "must be webhook, http or set_field", a.Type)
 		}
 	}
+	if d := def.Trigger.Date; d != nil && d.FieldGroup != "" && d.FieldKey != "" {
+		checkDateField(ctx, r, &ps, tenantID, d)
+	}
+	checkSecrets(ctx, r, &ps, tenantID)
 	return ps.err()
+}
+
+// checkDateField refuses a date rule on a field whose type holds no date:
+// its timer would never be set. A field the automation cannot see yet (a
+// vendor-wide rule on a key only tenants define) is left to run time.
+func checkDateField(ctx context.Context, r store.Reader, ps *problems, tenantID string, d *Date) {
+	g, err := r.FieldGroupGet(ctx, d.FieldGroup)
+	if err != nil {
+		return // reported by the field group check
+	}
+	var schema json.RawMessage
+	globals, err := r.GlobalFieldsInGroup(ctx, g.ID)
+	if err != nil {
+		ps.add("body.trigger.date.fieldKey", "could not be checked: "+err.Error(), d.FieldKey)
+		return
+	}
+	for _, f := range globals {
+		if f.Key == d.FieldKey {
+			schema = f.Schema
+		}
+	}
+	if schema == nil && tenantID != "" {
+		own, _, err := r.TenantFieldList(ctx, &store.TenantFieldListParams{Page: store.Page{Page: 1, PageSize: 500}, TenantID: tenantID, FieldGroupID: g.ID})
+		if err != nil {
+			ps.add("body.trigger.date.fieldKey", "could not be checked: "+err.Error(), d.FieldKey)
+			return
+		}
+		for _, f := range own {
+			if f.Key == d.FieldKey {
+				schema = f.Schema
+			}
+		}
+	}
+	if schema == nil {
+		return
+	}
+	var sc struct {
+		Type fields.Type `json:"type"`
+	}
+	if err := json.Unmarshal(schema, &sc); err != nil {
+		return
+	}
+	if sc.Type != fields.Date && sc.Type != fields.DateTime {
+		ps.add("body.trigger.date.fieldKey", fmt.Sprintf("is a %s field; a date rule needs a date or datetime field", sc.Type), d.FieldKey)
+	}
+}
+
+// checkSecrets refuses a template naming a secret the automation can never
+// see, which would otherwise render empty at every run. A tenant's
+// automation sees only its own tenant's secrets; a vendor-wide one sees the
+// global secrets and those of the event's tenant, so a name any scope holds
+// will do.
+func checkSecrets(ctx context.Context, r store.Reader, ps *problems, tenantID string) {
+	known := map[string]string{} // name → "" when visible, else why not
+	for _, t := range ps.templates {
+		for _, p := range t.paths {
+			root, rest, _ := strings.Cut(p, ".")
+			if root != "secrets" || rest == "" {
+				continue
+			}
+			name, _, _ := strings.Cut(rest, ".")
+			why, ok := known[name]
+			if !ok {
+				why = secretVisibility(ctx, r, tenantID, name)
+				known[name] = why
+			}
+			if why != "" {
+				ps.add(t.loc, fmt.Sprintf("{{%s}}: %s", p, why), t.s)
+			}
+		}
+	}
+}
+
+// secretVisibility says why the automation cannot see the secret name, or
+// "" when it can.
+func secretVisibility(ctx context.Context, r store.Reader, tenantID, name string) string {
+	vs, err := r.VariableListByName(ctx, name)
+	if err != nil {
+		return "could not be checked: " + err.Error()
+	}
+	global := false
+	for _, v := range vs {
+		switch {
+		case !v.Secret:
+		case tenantID == "" || v.TenantID == tenantID:
+			return ""
+		case v.TenantID == "":
+			global = true
+		}
+	}
+	if global {
+		return "is a global secret; a tenant's automation sees only its own tenant's secrets (set it as the tenant's variable)"
+	}
+	if tenantID != "" {
+		return "no such secret: set it first as a secret variable of tenant " + tenantID
+	}
+	return "no such secret: set it first as a secret variable, global or per tenant"
 }
 
 func checkTrigger(ps *problems, t *Trigger, groupOK func(loc, g string)) {
@@ -113,7 +227,7 @@ func checkTrigger(ps *problems, t *Trigger, groupOK func(loc, g string)) {
 	}
 	groupOK("body.trigger.fieldGroup", t.FieldGroup)
 	if t.Condition != "" {
-		if _, err := compileCondition(t.Condition); err != nil {
+		if err := checkCondition(t.Condition); err != nil {
 			ps.add("body.trigger.condition", err.Error(), t.Condition)
 		}
 	}
@@ -151,20 +265,30 @@ func triggerHasEntity(t *Trigger) bool {
 }
 
 func checkTemplate(ps *problems, loc, s string) {
-	if err := CheckTemplate(s); err != nil {
-		ps.add(loc, err.Error(), s)
+	if !strings.Contains(s, "{{") {
+		return
 	}
+	c, err := compileTemplate(s, escapeNone)
+	if err != nil {
+		ps.add(loc, err.Error(), s)
+		return
+	}
+	ps.templates = append(ps.templates, placedTemplate{loc: loc, s: s, paths: c.paths})
 }
 
 func checkURL(ps *problems, loc, raw string, templated bool) {
-	if templated {
+	static := raw
+	if templated && strings.Contains(raw, "{{") {
 		checkTemplate(ps, loc, raw)
 		if strings.HasPrefix(raw, "{{") {
-			return // the whole base comes from a variable; checked when sent
+			return // the scheme and host come from a value; checked when sent
 		}
-		raw = strings.SplitN(raw, "{{", 2)[0] + "x"
+		// Check what precedes the first template, with a stand-in for the
+		// rest: "1" keeps a host ("https://{{…}}") or a port
+		// ("http://h:{{…}}") well formed.
+		static = strings.SplitN(raw, "{{", 2)[0] + "1"
 	}
-	u, err := url.Parse(raw)
+	u, err := url.Parse(static)
 	switch {
 	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
 		ps.add(loc, "must be an absolute http or https URL", raw)
@@ -232,11 +356,22 @@ func checkHeaders(ps *problems, loc string, hs map[string]string) {
 }
 
 func checkAuth(ctx context.Context, r store.Reader, ps *problems, loc, tenantID string, au *Auth) {
+	// Credentials go into a header (basic ones base64-encoded, but a
+	// receiver splits them at face value too): CR, LF or NUL written into
+	// one is a mistake, refused now. What a template renders is checked
+	// when it is sent.
+	literal := func(field, v string) {
+		if strings.ContainsAny(v, "\r\n\x00") {
+			ps.add(loc+"."+field, "must not contain CR, LF or NUL", nil)
+		} else {
+			checkTemplate(ps, loc+"."+field, v)
+		}
+	}
 	need := func(field, v string) {
 		if v == "" {
 			ps.add(loc+"."+field, "is required for auth type "+au.Type, nil)
 		} else {
-			checkTemplate(ps, loc+"."+field, v)
+			literal(field, v)
 		}
 	}
 	switch au.Type {
@@ -254,7 +389,7 @@ func checkAuth(ctx context.Context, r store.Reader, ps *problems, loc, tenantID 
 		}
 	case AuthBasic:
 		need("username", au.Username)
-		checkTemplate(ps, loc+".password", au.Password)
+		literal("password", au.Password)
 	case AuthOAuth2:
 		if au.ConnectionID == "" {
 			ps.add(loc+".connectionId", "is required for auth type oauth2", nil)
@@ -270,6 +405,10 @@ func checkAuth(ctx context.Context, r store.Reader, ps *problems, loc, tenantID 
 			ps.add(loc+".connectionId", "could not be checked: "+err.Error(), au.ConnectionID)
 		case c.TenantID != "" && tenantID == "":
 			ps.add(loc+".connectionId", "belongs to tenant "+c.TenantID+"; a vendor-wide automation runs for every tenant and can use only vendor-wide connections", au.ConnectionID)
+		// The vendor's connection would hand the vendor's token to a URL the
+		// tenant chose.
+		case c.TenantID == "" && tenantID != "":
+			ps.add(loc+".connectionId", "is a vendor-wide connection; a tenant's automation may use only its own tenant's connections", au.ConnectionID)
 		}
 	default:
 		ps.add(loc+".type", "must be none, bearer, apiKey, basic or oauth2", au.Type)

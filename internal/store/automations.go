@@ -10,6 +10,9 @@ import (
 type SettingsReader interface {
 	VariableGet(ctx context.Context, tenantID, name string) (*Variable, error)
 	VariableList(ctx context.Context, tenantID string) ([]*Variable, error)
+	// VariableListByName returns every variable of that name, global and
+	// per tenant, ordered by tenant id ("" first).
+	VariableListByName(ctx context.Context, name string) ([]*Variable, error)
 	OAuth2ConnectionGet(ctx context.Context, id string) (*OAuth2Connection, error)
 	OAuth2ConnectionList(ctx context.Context, p *OAuth2ConnectionListParams) ([]*OAuth2Connection, int, error)
 }
@@ -28,10 +31,13 @@ type SettingsWriter interface {
 // Variable is a named value for automation templates, global (TenantID
 // empty) or per tenant. A secret one's Value is sealed with the master key.
 type Variable struct {
-	TenantID  string
-	Name      string
-	Value     string
-	Secret    bool
+	TenantID string
+	Name     string
+	Value    string
+	Secret   bool
+	// Shared lets tenant-scoped automations read a global, non-secret
+	// variable; it is false on every other variable.
+	Shared    bool
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }

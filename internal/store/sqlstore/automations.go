@@ -10,18 +10,19 @@ import (
 	"github.com/fieldflow/fieldflow/internal/store"
 )
 
-const variableCols = `tenant_id, name, value, secret, created_at, updated_at`
+const variableCols = `tenant_id, name, value, secret, shared, created_at, updated_at`
 
 func scanVariable(row interface{ Scan(...any) error }) (*store.Variable, error) {
 	v := &store.Variable{}
-	err := row.Scan(&v.TenantID, &v.Name, &v.Value, &v.Secret, scanTime{&v.CreatedAt}, scanTime{&v.UpdatedAt})
+	err := row.Scan(&v.TenantID, &v.Name, &v.Value, &v.Secret, &v.Shared, scanTime{&v.CreatedAt}, scanTime{&v.UpdatedAt})
 	return v, err
 }
 
 func (q *queries) VariablePut(ctx context.Context, v *store.Variable) error {
-	_, err := q.exec(ctx, `INSERT INTO variables (`+variableCols+`) VALUES ($1, $2, $3, $4, $5, $6)
-		ON CONFLICT (tenant_id, name) DO UPDATE SET value = excluded.value, secret = excluded.secret, updated_at = excluded.updated_at`,
-		v.TenantID, v.Name, v.Value, v.Secret, q.t(v.CreatedAt), q.t(v.UpdatedAt))
+	_, err := q.exec(ctx, `INSERT INTO variables (`+variableCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7)
+		ON CONFLICT (tenant_id, name) DO UPDATE SET value = excluded.value, secret = excluded.secret, shared = excluded.shared,
+			updated_at = excluded.updated_at`,
+		v.TenantID, v.Name, v.Value, v.Secret, v.Shared, q.t(v.CreatedAt), q.t(v.UpdatedAt))
 	if err != nil {
 		return fmt.Errorf("put variable: %w", q.interpret(err))
 	}
@@ -49,6 +50,20 @@ func (q *queries) VariableList(ctx context.Context, tenantID string) ([]*store.V
 	// follow the database's collation ("a" before "B" under en_US), and
 	// variables.name is not COLLATE "C" as the field keys are.
 	slices.SortFunc(out, func(a, b *store.Variable) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+func (q *queries) VariableListByName(ctx context.Context, name string) ([]*store.Variable, error) {
+	rows, err := q.query(ctx, `SELECT `+variableCols+` FROM variables WHERE name = $1`, name)
+	if err != nil {
+		return nil, fmt.Errorf("list variables named %s: %w", name, err)
+	}
+	out, err := collect(rows, scanVariable)
+	if err != nil {
+		return nil, fmt.Errorf("list variables named %s: %w", name, err)
+	}
+	// Bytewise, for the reason VariableList gives.
+	slices.SortFunc(out, func(a, b *store.Variable) int { return strings.Compare(a.TenantID, b.TenantID) })
 	return out, nil
 }
 

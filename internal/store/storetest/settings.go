@@ -141,6 +141,44 @@ func testVariables(t *testing.T, newStore func(t *testing.T) store.Store) {
 		require.NoError(t, err)
 		require.Empty(t, got)
 	})
+	t.Run("SharedRoundTripsAndPutReplacesIt", func(t *testing.T) {
+		t.Parallel()
+		bundle, ctx := setup(t)
+		v := newVariable("", "base_url", "https://api.example", now())
+		v.Shared = true
+		put(t, bundle.s, v)
+		got, err := bundle.s.VariableGet(ctx, "", "base_url")
+		require.NoError(t, err)
+		require.Equal(t, v, got)
+		all, err := bundle.s.VariableList(ctx, "")
+		require.NoError(t, err)
+		require.Equal(t, []*store.Variable{v}, all)
+
+		unshared := newVariable("", "base_url", "https://api.example", now().Add(time.Minute))
+		put(t, bundle.s, unshared)
+		got, err = bundle.s.VariableGet(ctx, "", "base_url")
+		require.NoError(t, err)
+		require.False(t, got.Shared, "a put without shared takes the sharing back")
+	})
+	t.Run("ListByNameFindsEveryScope", func(t *testing.T) {
+		t.Parallel()
+		bundle, ctx := setup(t)
+		for _, tenant := range []string{"t2", "", "t1"} {
+			put(t, bundle.s, newVariable(tenant, "token", "of "+tenant, now()))
+		}
+		put(t, bundle.s, newVariable("t1", "other", "x", now()))
+		got, err := bundle.s.VariableListByName(ctx, "token")
+		require.NoError(t, err)
+		tenants := []string{}
+		for _, v := range got {
+			require.Equal(t, "token", v.Name)
+			tenants = append(tenants, v.TenantID)
+		}
+		require.Equal(t, []string{"", "t1", "t2"}, tenants)
+		got, err = bundle.s.VariableListByName(ctx, "nope")
+		require.NoError(t, err)
+		require.Empty(t, got)
+	})
 	t.Run("DeleteUnknownIsNotFound", func(t *testing.T) {
 		t.Parallel()
 		bundle, ctx := setup(t)
