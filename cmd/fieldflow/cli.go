@@ -19,6 +19,7 @@ Usage:
   fieldflow migrate [flags]              apply pending migrations and exit
   fieldflow keys create [--tenant ID]    create an API key and print it
   fieldflow bench   [flags]              measure throughput (see fieldflow bench -h)
+  fieldflow openapi                      print the API's OpenAPI document (web/ builds its client from it)
   fieldflow version                      print the version
 
 Flags (each also read from the environment variable shown):
@@ -76,6 +77,13 @@ func run(ctx context.Context, args []string) error {
 		return nil
 	case "bench":
 		return runBench(ctx, args[1:])
+	case "openapi":
+		doc, err := app.OpenAPI(ctx)
+		if err != nil {
+			return err
+		}
+		_, err = os.Stdout.Write(append(doc, '\n'))
+		return err
 	case "version":
 		fmt.Println("fieldflow", app.Version)
 		return nil

@@ -25,6 +25,7 @@ import (
 	"github.com/fieldflow/fieldflow/internal/store/postgres"
 	"github.com/fieldflow/fieldflow/internal/store/sqlite"
 	"github.com/fieldflow/fieldflow/internal/webhooks"
+	"github.com/fieldflow/fieldflow/internal/webui"
 )
 
 // Version is the build's version, set by the linker.
@@ -155,6 +156,10 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	})
 	a.automations = as
 	a.handler = api.New(api.Config{Records: rs, Store: s, Webhooks: a.webhooks, Automations: as, OpsOnly: cfg.Role == "worker", Version: Version, Logger: cfg.Logger, Registry: reg})
+	// The web app is served at / beside the API; a worker serves no UI.
+	if cfg.Role != "worker" {
+		a.handler = webui.New(webui.Config{API: a.handler})
+	}
 	return a, nil
 }
 
