@@ -80,6 +80,8 @@ type Reader interface {
 	APIKeyCountAdmins(ctx context.Context) (int, error)
 
 	IdempotencyGet(ctx context.Context, scope, key string) (*IdempotencyRecord, error)
+
+	SessionReader
 }
 
 // Writer holds the write queries; only a Tx has them.
@@ -111,6 +113,8 @@ type Writer interface {
 	APIKeyCreate(ctx context.Context, k *APIKey) error
 	IdempotencyPut(ctx context.Context, r *IdempotencyRecord) error
 	IdempotencyDeleteBefore(ctx context.Context, before time.Time) (int, error)
+
+	SessionWriter
 }
 
 // Page selects one page of a list; Page counts from 1.
