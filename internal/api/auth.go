@@ -113,6 +113,9 @@ func (s *Server) authMiddleware(ctx huma.Context, next func(huma.Context)) {
 		return
 	}
 	key := keyFromRequest(ctx.Header)
+	if key == "" && s.serveSession(ctx, next) {
+		return
+	}
 	if key == "" {
 		ctx.SetHeader("WWW-Authenticate", `Bearer realm="fieldflow"`)
 		_ = huma.WriteErr(s.api, ctx, http.StatusUnauthorized, "missing API key: send X-API-Key or Authorization: Bearer")

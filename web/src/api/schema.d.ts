@@ -310,6 +310,50 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Log in to the dashboard
+         * @description Checks the API key and opens a server-side session of 12h0m0s: an HttpOnly, SameSite=Strict cookie (Secure over TLS) that acts as the key. Every write made with the cookie must send the returned csrfToken as X-CSRF-Token; without it the answer is 403.
+         */
+        post: operations["create-session"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/sessions/current": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Who am I
+         * @description The role and tenant the request acts as; for a session also its CSRF token and expiry.
+         */
+        get: operations["get-current-session"];
+        put?: never;
+        post?: never;
+        /**
+         * Log out
+         * @description Ends the session and clears its cookie (it needs X-CSRF-Token like every write). With an API key it changes nothing.
+         */
+        delete: operations["delete-current-session"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/tenants/{tenantId}/field-groups/{fg}/entities/{entityId}/values": {
         parameters: {
             query?: never;
@@ -1202,6 +1246,33 @@ export interface components {
             schema: components["schemas"]["Schema"];
             /** @enum {string} */
             scope: "global" | "tenant";
+        };
+        SessionLoginBody: {
+            /** @description An API key (admin or tenant). It is checked and not kept by the browser. */
+            key: string;
+        };
+        SessionView: {
+            /** @description For a session: send it as X-CSRF-Token on every write (POST, PUT, PATCH, DELETE). */
+            csrfToken?: string;
+            /**
+             * Format: date-time
+             * @description For a session: when it ends.
+             */
+            expiresAt?: string;
+            /** @description The id of the API key the request acts as. */
+            keyId: string;
+            /**
+             * @description The role of the key the request acts as.
+             * @enum {string}
+             */
+            role: "admin" | "tenant";
+            /** @description The tenant of a tenant key. */
+            tenantId?: string;
+            /**
+             * @description How the request authenticated: a session cookie or an API key header.
+             * @enum {string}
+             */
+            via: "session" | "key";
         };
         Step: {
             /** Format: int64 */
@@ -2286,6 +2357,97 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Run"];
                 };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "create-session": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SessionLoginBody"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    "Set-Cookie"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionView"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "get-current-session": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionView"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "delete-current-session": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    "Set-Cookie"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Error */
             default: {
