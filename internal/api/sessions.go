@@ -215,4 +215,3 @@ func (s *Server) registerSessions() {
 			return &sessionLogoutOut{SetCookie: newSessionCookie("", time.Time{}, in.tls)}, nil
 		})
 }
-
