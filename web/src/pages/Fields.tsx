@@ -15,7 +15,7 @@ export function Fields(_: { path: string }) {
   const [draft, setDraft] = useState({ key: "", name: "", description: "" });
   const load = useCallback(async () => {
     const { data, error } = await api.GET("/api/field-groups", { params: { query: { pageSize: 500 } } });
-    setError(error);
+    if (error) setError(error); // a list that loads must not hide the last write's error
     setGroups(data?.data ?? []);
   }, []);
   useEffect(() => { load(); }, [load]);
@@ -64,7 +64,7 @@ function GroupFields({ group }: { group?: Schemas["FieldGroup"] }) {
   const load = useCallback(async () => {
     if (!group) return;
     const { data, error } = await api.GET("/api/global-fields", { params: { query: { fieldGroupId: group.id, pageSize: 500 } } });
-    setError(error);
+    if (error) setError(error);
     setGlobals(data?.data ?? []);
     if (tenant) {
       const tf = await api.GET("/api/tenants/{tenantId}/field-groups/{fg}/fields",

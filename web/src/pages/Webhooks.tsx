@@ -18,7 +18,7 @@ function EndpointList() {
   const [secret, setSecret] = useState("");
   const load = useCallback(async () => {
     const { data, error } = await api.GET("/api/webhooks", { params: { query: { pageSize: 500 } } });
-    setError(error);
+    if (error) setError(error); // a list that loads must not hide the last write's error
     setEps(data?.data ?? []);
   }, []);
   useEffect(() => { load(); }, [load]);
@@ -118,7 +118,7 @@ function Endpoint({ id }: { id: string }) {
   const load = useCallback(async () => {
     const e = await api.GET("/api/webhooks/{id}", { params: { path: { id } } });
     setEp(e.data ?? null);
-    setError(e.error);
+    if (e.error) setError(e.error);
     const d = await api.GET("/api/webhooks/{id}/deliveries", { params: { path: { id }, query: status ? { status: status as "pending" | "succeeded" | "failed" } : {} } });
     setDeliveries(d.data?.data ?? []);
   }, [id, status]);
