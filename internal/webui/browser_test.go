@@ -12,7 +12,7 @@ import (
 // TestDashboardInARealBrowser runs web/browser/run.mjs: headless Chromium
 // against a freshly built `fieldflow serve`, logging in, creating a group
 // and a field, saving a value, and watching its webhook delivery appear in
-// the log. It writes the screenshots of docs/screenshots. It skips under
+// the log. With FIELDFLOW_UPDATE_SCREENSHOTS=1 it rewrites docs/screenshots. It skips under
 // -short, and where chromium or web/node_modules is missing, except in CI
 // (CI=true), where a missing tool is a failure: a browser test that
 // silently skips proves nothing.
@@ -49,12 +49,17 @@ func TestDashboardInARealBrowser(t *testing.T) {
 	out, err := build.CombinedOutput()
 	require.NoError(t, err, "go build: %s", out)
 
+	// The committed screenshots change only when asked for, so that a test
+	// run leaves the work tree clean.
+	shots := t.TempDir()
+	if os.Getenv("FIELDFLOW_UPDATE_SCREENSHOTS") != "" {
+		shots = filepath.Join(root, "docs", "screenshots")
+	}
 	run := exec.CommandContext(t.Context(), node, "browser/run.mjs")
 	run.Dir = filepath.Join(root, "web")
-	run.Env = append(os.Environ(), "FIELDFLOW_BIN="+bin, "CHROMIUM="+chromium,
-		"SCREENSHOTS="+filepath.Join(root, "docs", "screenshots"))
+	run.Env = append(os.Environ(), "FIELDFLOW_BIN="+bin, "CHROMIUM="+chromium, "SCREENSHOTS="+shots)
 	out, err = run.CombinedOutput()
 	t.Logf("%s", out)
-	require.NoError(t, err, "the browser tests failed (docs/screenshots/failure.png shows the page)")
+	require.NoError(t, err, "the browser tests failed (failure.png in %s shows the page)", shots)
 	require.Contains(t, string(out), " passed, 0 failed")
 }
