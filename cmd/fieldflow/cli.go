@@ -26,6 +26,7 @@ Usage:
                                          re-seal every secret under a new master key (servers stopped);
                                          the new key from F or FIELDFLOW_NEW_MASTER_KEY, else generated
   fieldflow bench   [flags]              measure throughput (see fieldflow bench -h)
+  fieldflow openapi                      print the API's OpenAPI document (web/ builds its client from it)
   fieldflow version                      print the version
 
 Flags (each also read from the environment variable shown):
@@ -96,6 +97,13 @@ func run(ctx context.Context, args []string) error {
 		return nil
 	case "bench":
 		return runBench(ctx, args[1:])
+	case "openapi":
+		doc, err := app.OpenAPI(ctx)
+		if err != nil {
+			return err
+		}
+		_, err = os.Stdout.Write(append(doc, '\n'))
+		return err
 	case "version":
 		fmt.Println("fieldflow", app.Version)
 		return nil

@@ -154,6 +154,7 @@ func New(cfg Config) *Server {
 		s.registerWebhooks()
 		s.registerSettings()
 		s.registerAutomations()
+		s.registerSessions()
 		for _, r := range cfg.Register {
 			r(s.api)
 		}

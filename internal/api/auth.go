@@ -179,6 +179,9 @@ func (s *Server) authMiddleware(ctx huma.Context, next func(huma.Context)) {
 		_ = huma.WriteErr(s.api, ctx, http.StatusUnauthorized, detail)
 	}
 	key := keyFromRequest(ctx.Header)
+	if key == "" && s.serveSession(ctx, next) {
+		return
+	}
 	if key == "" {
 		refuse("missing API key: send X-API-Key or Authorization: Bearer")
 		return

@@ -22,6 +22,7 @@ import (
 	"github.com/fieldflow/fieldflow/internal/store/postgres"
 	"github.com/fieldflow/fieldflow/internal/store/sqlite"
 	"github.com/fieldflow/fieldflow/internal/webhooks"
+	"github.com/fieldflow/fieldflow/internal/webui"
 )
 
 // Version is the build's version, set by the linker.
@@ -239,6 +240,10 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		MetricsToken: cfg.MetricsToken, NoMetrics: cfg.MetricsAddr != "",
 		RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst, AuthFailureLimit: cfg.AuthFailureLimit, AuthFailureBurst: cfg.AuthFailureBurst,
 		ClientAddrHeader: cfg.ClientAddrHeader})
+	// The web app is served at / beside the API; a worker serves no UI.
+	if cfg.Role != "worker" {
+		a.handler = webui.New(webui.Config{API: a.handler})
+	}
 	return a, nil
 }
 

@@ -91,6 +91,8 @@ type Reader interface {
 	APIKeyCountAdmins(ctx context.Context, at time.Time) (int, error)
 
 	IdempotencyGet(ctx context.Context, scope, key string) (*IdempotencyRecord, error)
+
+	SessionReader
 }
 
 // Writer holds the write queries; only a Tx has them.
@@ -131,6 +133,8 @@ type Writer interface {
 	APIKeyTouch(ctx context.Context, p *APIKeyTouchParams) error
 	IdempotencyPut(ctx context.Context, r *IdempotencyRecord) error
 	IdempotencyDeleteBefore(ctx context.Context, before time.Time) (int, error)
+
+	SessionWriter
 }
 
 // Page selects one page of a list; Page counts from 1.

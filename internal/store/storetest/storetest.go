@@ -39,6 +39,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Run("InTx", func(t *testing.T) { t.Parallel(); testInTx(t, newStore) })
 	t.Run("Store", func(t *testing.T) { t.Parallel(); testStore(t, newStore) })
 	t.Run("Close", func(t *testing.T) { t.Parallel(); testClose(t, newStore) })
+	t.Run("Sessions", func(t *testing.T) { t.Parallel(); testSessions(t, newStore) })
 }
 
 // now is the current time as both databases keep it: UTC, microseconds.

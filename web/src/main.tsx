@@ -1,0 +1,58 @@
+import { StrictMode, useEffect, useState } from "react";
+import { createRoot } from "react-dom/client";
+import { api, setCSRF, type Schemas } from "./api/client";
+import { Login } from "./components/Login";
+import { navigate, usePath } from "./lib/router";
+import { Fields } from "./pages/Fields";
+import { Records } from "./pages/Records";
+import { Events } from "./pages/Events";
+import { Webhooks } from "./pages/Webhooks";
+import "./styles.css";
+
+const pages = [
+  { path: "/fields", label: "Fields", page: Fields },
+  { path: "/records", label: "Records", page: Records },
+  { path: "/events", label: "Events", page: Events },
+  { path: "/webhooks", label: "Webhooks", page: Webhooks },
+];
+
+function App() {
+  const [who, setWho] = useState<Schemas["SessionView"] | null | undefined>(undefined);
+  const path = usePath();
+  useEffect(() => {
+    api.GET("/api/sessions/current").then(({ data }) => {
+      setCSRF(data?.csrfToken ?? "");
+      setWho(data ?? null);
+    });
+  }, []);
+  if (who === undefined) return null;
+  if (who === null) return <Login onLogin={setWho} />;
+  const current = pages.find((p) => path === p.path || path.startsWith(p.path + "/")) ?? pages[0];
+  const Page = current.page;
+  return (
+    <div className="shell">
+      <nav aria-label="Main">
+        <div className="brand">fieldflow</div>
+        {pages.map((p) => (
+          <a key={p.path} href={p.path} aria-current={p === current ? "page" : undefined}
+            onClick={(e) => { e.preventDefault(); navigate(p.path); }}>{p.label}</a>
+        ))}
+        <div className="who">
+          {who.role}{who.tenantId ? ` · ${who.tenantId}` : ""}
+          <button className="link" onClick={async () => {
+            await api.DELETE("/api/sessions/current");
+            setCSRF("");
+            setWho(null);
+          }}>Log out</button>
+        </div>
+      </nav>
+      <main><Page path={path} /></main>
+    </div>
+  );
+}
+
+createRoot(document.getElementById("root")!).render(
+  <StrictMode>
+    <App />
+  </StrictMode>,
+);

@@ -1,0 +1,181 @@
+import { useCallback, useEffect, useState } from "react";
+import { api, type Schemas } from "../api/client";
+import { SchemaEditor } from "../components/SchemaEditor";
+import { ErrorBox } from "../components/ui";
+import { buildSchema, emptyForm, formFromSchema } from "../lib/schema";
+
+type Field = { id: string; key: string; label: string; schema: Schemas["Schema"] };
+
+// Fields manages field groups, the vendor's global fields and a tenant's
+// own fields, each with the schema editor.
+export function Fields(_: { path: string }) {
+  const [groups, setGroups] = useState<Schemas["FieldGroup"][]>([]);
+  const [group, setGroup] = useState("");
+  const [error, setError] = useState<unknown>(null);
+  const [draft, setDraft] = useState({ key: "", name: "", description: "" });
+  const load = useCallback(async () => {
+    const { data, error } = await api.GET("/api/field-groups", { params: { query: { pageSize: 500 } } });
+    if (error) setError(error); // a list that loads must not hide the last write's error
+    setGroups(data?.data ?? []);
+  }, []);
+  useEffect(() => { load(); }, [load]);
+  return (
+    <section>
+      <h1>Fields</h1>
+      <h2>Field groups</h2>
+      <table>
+        <thead><tr><th>Key</th><th>Name</th><th>Description</th><th /></tr></thead>
+        <tbody>
+          {groups.map((g) => (
+            <tr key={g.id} aria-selected={g.key === group}>
+              <td><button className="link" onClick={() => setGroup(g.key)}>{g.key}</button></td>
+              <td>{g.name}</td><td>{g.description}</td>
+              <td><button className="danger" onClick={async () => {
+                if (!confirm(`Delete field group ${g.key}?`)) return;
+                const { error } = await api.DELETE("/api/field-groups/{fg}", { params: { path: { fg: g.id } } });
+                setError(error); load();
+              }}>Delete</button></td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <form className="inline" aria-label="New field group" onSubmit={async (e) => {
+        e.preventDefault();
+        const { error } = await api.POST("/api/field-groups", { body: draft });
+        setError(error);
+        if (!error) { setDraft({ key: "", name: "", description: "" }); setGroup(draft.key); load(); }
+      }}>
+        <label>Key<input value={draft.key} onChange={(e) => setDraft({ ...draft, key: e.target.value })} required /></label>
+        <label>Name<input value={draft.name} onChange={(e) => setDraft({ ...draft, name: e.target.value })} required /></label>
+        <label>Description<input value={draft.description} onChange={(e) => setDraft({ ...draft, description: e.target.value })} /></label>
+        <button type="submit">Create group</button>
+      </form>
+      <ErrorBox error={error} />
+      {group && <GroupFields group={groups.find((g) => g.key === group)} />}
+    </section>
+  );
+}
+
+function GroupFields({ group }: { group?: Schemas["FieldGroup"] }) {
+  const [globals, setGlobals] = useState<Schemas["GlobalField"][]>([]);
+  const [tenant, setTenant] = useState("");
+  const [tenantFields, setTenantFields] = useState<Schemas["TenantField"][]>([]);
+  const [error, setError] = useState<unknown>(null);
+  const load = useCallback(async () => {
+    if (!group) return;
+    const { data, error } = await api.GET("/api/global-fields", { params: { query: { fieldGroupId: group.id, pageSize: 500 } } });
+    if (error) setError(error);
+    setGlobals(data?.data ?? []);
+    if (tenant) {
+      const tf = await api.GET("/api/tenants/{tenantId}/field-groups/{fg}/fields",
+        { params: { path: { tenantId: tenant, fg: group.id }, query: { pageSize: 500 } } });
+      setTenantFields(tf.data?.data ?? []);
+    } else setTenantFields([]);
+  }, [group, tenant]);
+  useEffect(() => { load(); }, [load]);
+  if (!group) return null;
+  return (
+    <>
+      <h2>Global fields of {group.name}</h2>
+      <FieldTable fields={globals} onDelete={async (f) => {
+        const { error } = await api.DELETE("/api/global-fields/{id}", { params: { path: { id: f.id } } });
+        setError(error); load();
+      }} onSave={async (f, label, schema) => {
+        const { error } = await api.PATCH("/api/global-fields/{id}", { params: { path: { id: f.id } }, body: { label, schema } });
+        setError(error); load(); return !error;
+      }} />
+      <FieldForm title="New global field" onCreate={async (key, label, schema) => {
+        const { error } = await api.POST("/api/global-fields", { body: { key, label, schema, fieldGroupIds: [group.id] } });
+        setError(error); load(); return !error;
+      }} />
+      <h2>Tenant fields</h2>
+      <label className="narrow">Tenant<input value={tenant} onChange={(e) => setTenant(e.target.value.trim())} placeholder="tenant id" /></label>
+      {tenant && (
+        <>
+          <FieldTable fields={tenantFields} onDelete={async (f) => {
+            const { error } = await api.DELETE("/api/tenants/{tenantId}/fields/{id}", { params: { path: { tenantId: tenant, id: f.id } } });
+            setError(error); load();
+          }} onSave={async (f, label, schema) => {
+            const { error } = await api.PATCH("/api/tenants/{tenantId}/fields/{id}", { params: { path: { tenantId: tenant, id: f.id } }, body: { label, schema } });
+            setError(error); load(); return !error;
+          }} />
+          <FieldForm title="New tenant field" onCreate={async (key, label, schema) => {
+            const { error } = await api.POST("/api/tenants/{tenantId}/field-groups/{fg}/fields",
+              { params: { path: { tenantId: tenant, fg: group.id } }, body: { key, label, schema } });
+            setError(error); load(); return !error;
+          }} />
+        </>
+      )}
+      <ErrorBox error={error} />
+    </>
+  );
+}
+
+function rulesText(s: Schemas["Schema"]): string {
+  const v = s.validation ?? {};
+  return Object.entries(v).filter(([, x]) => x !== undefined && x !== null && x !== false)
+    .map(([k, x]) => (x === true ? k : `${k}: ${Array.isArray(x) ? x.join("|") : x}`)).join(", ");
+}
+
+function FieldTable({ fields, onDelete, onSave }: {
+  fields: Field[];
+  onDelete: (f: Field) => void;
+  onSave: (f: Field, label: string, schema: Schemas["Schema"]) => Promise<boolean>;
+}) {
+  const [editing, setEditing] = useState<string>("");
+  if (!fields.length) return <p className="muted">No fields yet.</p>;
+  return (
+    <table>
+      <thead><tr><th>Key</th><th>Label</th><th>Type</th><th>Rules</th><th /></tr></thead>
+      <tbody>
+        {fields.map((f) => editing === f.id ? (
+          <tr key={f.id}><td colSpan={5}>
+            <FieldForm title={`Edit ${f.key}`} field={f} onCreate={async (_k, label, schema) => {
+              const ok = await onSave(f, label, schema);
+              if (ok) setEditing("");
+              return ok;
+            }} onCancel={() => setEditing("")} />
+          </td></tr>
+        ) : (
+          <tr key={f.id}>
+            <td><code>{f.key}</code></td><td>{f.label}</td><td>{f.schema.type}</td><td>{rulesText(f.schema)}</td>
+            <td className="actions">
+              <button onClick={() => setEditing(f.id)}>Edit</button>
+              <button className="danger" onClick={() => confirm(`Delete field ${f.key}?`) && onDelete(f)}>Delete</button>
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+function FieldForm({ title, field, onCreate, onCancel }: {
+  title: string;
+  field?: Field;
+  onCreate: (key: string, label: string, schema: Schemas["Schema"]) => Promise<boolean>;
+  onCancel?: () => void;
+}) {
+  const [key, setKey] = useState(field?.key ?? "");
+  const [label, setLabel] = useState(field?.label ?? "");
+  const [form, setForm] = useState(field ? formFromSchema(field.schema) : emptyForm());
+  return (
+    <form className="card" aria-label={title} onSubmit={async (e) => {
+      e.preventDefault();
+      if (await onCreate(key, label, buildSchema(form)) && !field) {
+        setKey(""); setLabel(""); setForm(emptyForm());
+      }
+    }}>
+      <h3>{title}</h3>
+      <div className="row">
+        <label>Field key<input value={key} onChange={(e) => setKey(e.target.value)} required disabled={!!field} /></label>
+        <label>Label<input value={label} onChange={(e) => setLabel(e.target.value)} required /></label>
+      </div>
+      <SchemaEditor form={form} onChange={setForm} />
+      <div className="row">
+        <button type="submit">{field ? "Save field" : "Create field"}</button>
+        {onCancel && <button type="button" onClick={onCancel}>Cancel</button>}
+      </div>
+    </form>
+  );
+}
