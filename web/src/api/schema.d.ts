@@ -230,6 +230,54 @@ export interface paths {
         patch: operations["update-global-field"];
         trace?: never;
     };
+    "/api/keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List API keys
+         * @description Oldest first, revoked and expired keys too unless `active=true`. Never shows a secret: only its prefix. Admin keys only.
+         */
+        get: operations["list-keys"];
+        put?: never;
+        /**
+         * Create an API key
+         * @description Creates an admin key or a key scoped to one tenant. The answer holds the key itself (`key`), shown only this once; it is stored hashed. Admin keys only.
+         */
+        post: operations["create-key"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/keys/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get an API key
+         * @description Its record, never its secret. Admin keys only.
+         */
+        get: operations["get-key"];
+        put?: never;
+        post?: never;
+        /**
+         * Revoke an API key
+         * @description The key fails with 401 from its next request on, on every instance. Revoking a revoked key changes nothing. The last active admin key cannot be revoked (409): create another admin key first. Admin keys only.
+         */
+        delete: operations["revoke-key"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/oauth2-connections": {
         parameters: {
             query?: never;
@@ -663,7 +711,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Prometheus metrics (text format) */
+        /**
+         * Prometheus metrics (text format)
+         * @description Needs an admin key, or `Authorization: Bearer <FIELDFLOW_METRICS_TOKEN>` when a metrics token is set. With `--metrics-addr` set, /metrics is served there without a key instead, and not on this port. No series is labelled with anything a tenant owns (tenant, endpoint or automation ids).
+         */
         get: operations["metrics"];
         put?: never;
         post?: never;
@@ -779,6 +830,7 @@ export interface components {
             /** Format: date-time */
             createdAt: string;
             description?: string;
+            health: components["schemas"]["AutomationHealth"];
             id: string;
             name: string;
             secret?: string;
@@ -786,6 +838,15 @@ export interface components {
             trigger: components["schemas"]["Trigger"];
             /** Format: date-time */
             updatedAt: string;
+        };
+        AutomationHealth: {
+            /** @description Why it is broken. */
+            error?: string;
+            /**
+             * @description broken: the stored automation no longer compiles (say, after an upgrade of the CEL library, or its secret cannot be opened with the master key); it starts no runs until it is fixed with a PATCH or deleted. Other automations and every write carry on.
+             * @enum {string}
+             */
+            state: "ok" | "broken";
         };
         AutomationInput: {
             actions: components["schemas"]["Action"][] | null;
@@ -823,6 +884,37 @@ export interface components {
             automationId: string;
             eventId: string;
             runId: string;
+        };
+        CreatedKey: {
+            /** @description Neither revoked nor expired. */
+            active: boolean;
+            /** Format: date-time */
+            createdAt: string;
+            /**
+             * Format: date-time
+             * @description null: never expires.
+             */
+            expiresAt: string | null;
+            /** @example key_01J… */
+            id: string;
+            /** @description The API key itself. It is stored hashed and never shown again. */
+            key: string;
+            /**
+             * Format: date-time
+             * @description When the key last authenticated a request, to within a minute; null: never.
+             */
+            lastUsedAt: string | null;
+            name: string;
+            /** @description The first characters of the secret after ffk_, to recognise a key; empty for keys made before prefixes were kept. */
+            prefix: string;
+            /**
+             * Format: date-time
+             * @description null: not revoked.
+             */
+            revokedAt: string | null;
+            /** @enum {string} */
+            role: "admin" | "tenant";
+            tenantId?: string;
         };
         Date: {
             fieldGroup: string;
@@ -866,6 +958,7 @@ export interface components {
             headers: {
                 [key: string]: string;
             };
+            health: components["schemas"]["EndpointHealth"];
             id: string;
             /** Format: int64 */
             maxInFlight: number;
@@ -879,13 +972,27 @@ export interface components {
             updatedAt: string;
             url: string;
         };
+        EndpointHealth: {
+            /** @description Why the endpoint is broken or disabled. */
+            error?: string;
+            /**
+             * Format: date-time
+             * @description When the current run of failed deliveries began.
+             */
+            failingSince?: string;
+            /**
+             * @description broken: the endpoint cannot be used (its filter does not compile, its secret cannot be opened) and gets no deliveries until fixed: PATCH a new filter, or rotate the secret.
+             * @enum {string}
+             */
+            state: "healthy" | "failing" | "disabled" | "broken";
+        };
         EndpointInput: {
             /** @description Default true. */
             active?: boolean;
             description?: string;
             /** @description Event types: exact names, prefix.* or *. */
             events: string[] | null;
-            /** @description CEL expression over the payload as event, e.g. event.fieldKey == 'stage'. */
+            /** @description CEL expression over the payload as event, e.g. event.fieldKey != 'internal_note'. Every top-level payload key (event, eventId, timestamp, tenantId, fieldGroupId, fieldGroupKey, entityId, fieldKey, value, previousValue, values, previousValues, changedKeys, version, fieldGroup, field, previous, data, causedBy) is present, null when the event does not carry it. Refused at save when it does not compile, holds a bad constant regular expression, or its worst-case cost exceeds the limit; an event whose evaluation fails is not delivered, and its event detail says why. */
             filter?: string;
             /** @description Extra request headers. */
             headers?: {
@@ -913,7 +1020,9 @@ export interface components {
         EndpointPatch: {
             active?: boolean;
             description?: string;
+            /** @description Replaces the event types; null is refused (an endpoint takes at least one). */
             events?: string[] | null;
+            /** @description Replaces the filter; the empty string removes it. */
             filter?: string;
             headers?: {
                 [key: string]: string;
@@ -984,6 +1093,8 @@ export interface components {
         };
         EventDetail: {
             deliveries: components["schemas"]["DeliveryView"][] | null;
+            /** @description Endpoints whose event types and tenant match but that got no delivery: their filter said false or failed, or the endpoint is broken. Evaluated when read, with each endpoint as it is now. */
+            filtered: components["schemas"]["FilteredOut"][] | null;
             id: string;
             /** Format: date-time */
             occurredAt: string;
@@ -1032,6 +1143,11 @@ export interface components {
             updatedAt: string;
             value: unknown;
         };
+        FilteredOut: {
+            endpointId: string;
+            /** @description filter false; filter error: why the evaluation failed; or endpoint broken: why. */
+            reason: string;
+        };
         GlobalField: {
             /** Format: date-time */
             createdAt: string;
@@ -1059,6 +1175,56 @@ export interface components {
             /** @example ok */
             status: string;
         };
+        Key: {
+            /** @description Neither revoked nor expired. */
+            active: boolean;
+            /** Format: date-time */
+            createdAt: string;
+            /**
+             * Format: date-time
+             * @description null: never expires.
+             */
+            expiresAt: string | null;
+            /** @example key_01J… */
+            id: string;
+            /**
+             * Format: date-time
+             * @description When the key last authenticated a request, to within a minute; null: never.
+             */
+            lastUsedAt: string | null;
+            name: string;
+            /** @description The first characters of the secret after ffk_, to recognise a key; empty for keys made before prefixes were kept. */
+            prefix: string;
+            /**
+             * Format: date-time
+             * @description null: not revoked.
+             */
+            revokedAt: string | null;
+            /** @enum {string} */
+            role: "admin" | "tenant";
+            tenantId?: string;
+        };
+        KeyInput: {
+            /**
+             * Format: date-time
+             * @description When the key stops working (RFC 3339). Default: never.
+             */
+            expiresAt?: string;
+            /**
+             * @description The key's lifetime as a Go duration ("720h" is 30 days), instead of expiresAt.
+             * @example 720h
+             */
+            expiresIn?: string;
+            /** @description A label to tell keys apart, such as "billing service". */
+            name?: string;
+            /**
+             * @description admin: everything, including keys; tenant: only the data of tenantId.
+             * @enum {string}
+             */
+            role: "admin" | "tenant";
+            /** @description The tenant a tenant key belongs to; required for a tenant key, refused for an admin key. */
+            tenantId?: string;
+        };
         ListAutomation: {
             data: components["schemas"]["Automation"][] | null;
             pagination: components["schemas"]["Pagination"];
@@ -1077,6 +1243,10 @@ export interface components {
         };
         ListGlobalField: {
             data: components["schemas"]["GlobalField"][] | null;
+            pagination: components["schemas"]["Pagination"];
+        };
+        ListKey: {
+            data: components["schemas"]["Key"][] | null;
             pagination: components["schemas"]["Pagination"];
         };
         ListOAuth2Connection: {
@@ -1152,13 +1322,14 @@ export interface components {
             data: {
                 [key: string]: unknown;
             };
-            /** @description The host's own id: a second publish with the same id (and tenant) returns the first event and fans out nothing. */
+            /** @description The host's own id (matching ^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$): a second publish with the same id (and tenant) returns the first event and fans out nothing. */
             id?: string;
             previous?: {
                 [key: string]: unknown;
             };
+            /** @description The tenant the event belongs to (an id matching ^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$); a tenant key's own tenant when left out. */
             tenantId?: string;
-            /** @description Any event type name the host chooses, such as TASK_COMPLETED. */
+            /** @description Any event type name the host chooses, such as TASK_COMPLETED, except under fieldflow's own prefixes (field_group., global_field., tenant_field., field_value., entity., webhook., automation.): those are refused with 422. */
             type: string;
         };
         Published: {
@@ -1386,6 +1557,8 @@ export interface components {
             createdAt: string;
             name: string;
             secret: boolean;
+            /** @description Tenant-scoped automations may read this global variable. */
+            shared: boolean;
             tenantId?: string;
             /** Format: date-time */
             updatedAt: string;
@@ -1394,6 +1567,8 @@ export interface components {
         VariableInput: {
             /** @description Store sealed, never return it, and show it as •••• in run logs. */
             secret?: boolean;
+            /** @description Global variables only, and not with secret: let tenant-scoped automations read it as vars.<name>. A tenant's automation sees only its own tenant's variables and secrets, plus the global variables marked shared; never a global secret. Each put sets it anew (absent: not shared). */
+            shared?: boolean;
             /** @description The value; templates render it as text. */
             value: string;
         };
@@ -2144,6 +2319,139 @@ export interface operations {
             };
         };
     };
+    "list-keys": {
+        parameters: {
+            query?: {
+                /** @description Page number, from 1. */
+                page?: number;
+                /** @description Items per page, at most 500. */
+                pageSize?: number;
+                /** @description Only this tenant's keys. */
+                tenantId?: string;
+                /** @description Only keys that work now: neither revoked nor expired. */
+                active?: boolean;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ListKey"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "create-key": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["KeyInput"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreatedKey"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "get-key": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The key's id (key_…), not its secret. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Key"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "revoke-key": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The key's id (key_…), not its secret. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
     "list-oauth2-connections": {
         parameters: {
             query?: {
@@ -2865,7 +3173,7 @@ export interface operations {
             path: {
                 /** @description The host app's tenant id. */
                 tenantId: string;
-                /** @description Variable name: letters, digits and _. */
+                /** @description Variable name: letters, digits and _, not starting with a digit. */
                 name: string;
             };
             cookie?: never;
@@ -2899,7 +3207,7 @@ export interface operations {
             path: {
                 /** @description The host app's tenant id. */
                 tenantId: string;
-                /** @description Variable name: letters, digits and _. */
+                /** @description Variable name: letters, digits and _, not starting with a digit. */
                 name: string;
             };
             cookie?: never;
@@ -2937,7 +3245,7 @@ export interface operations {
             path: {
                 /** @description The host app's tenant id. */
                 tenantId: string;
-                /** @description Variable name: letters, digits and _. */
+                /** @description Variable name: letters, digits and _, not starting with a digit. */
                 name: string;
             };
             cookie?: never;
@@ -2996,7 +3304,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Variable name: letters, digits and _. */
+                /** @description Variable name: letters, digits and _, not starting with a digit. */
                 name: string;
             };
             cookie?: never;
@@ -3028,7 +3336,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Variable name: letters, digits and _. */
+                /** @description Variable name: letters, digits and _, not starting with a digit. */
                 name: string;
             };
             cookie?: never;
@@ -3064,7 +3372,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description Variable name: letters, digits and _. */
+                /** @description Variable name: letters, digits and _, not starting with a digit. */
                 name: string;
             };
             cookie?: never;
@@ -3441,6 +3749,15 @@ export interface operations {
                 };
                 content: {
                     "text/plain": string;
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
                 };
             };
         };
