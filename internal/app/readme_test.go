@@ -22,6 +22,13 @@ func TestReadmeAutomationsAreAccepted(t *testing.T) {
 	eachDialect(t, func(t *testing.T, dialect string) {
 		b := startApp(t, dialect, appOpts{})
 		customerGroup(t, b)
+		// The secret variables the examples name, set as the README sets
+		// them just before each example.
+		for _, v := range regexp.MustCompile(`\$FF/api/variables/([a-z_]+) \\\n\s+-d '([^']*)'`).FindAllSubmatch(readme, -1) {
+			var body map[string]any
+			require.NoError(t, json.Unmarshal(v[2], &body), "%s", v[2])
+			b.must(t, http.StatusOK, http.MethodPut, "/api/variables/"+string(v[1]), body, nil)
+		}
 		for _, blk := range blocks {
 			var body map[string]any
 			require.NoError(t, json.Unmarshal(blk[1], &body), "%s", blk[1])

@@ -1,8 +1,10 @@
-// Package automations holds the no-code automation engine's parts. So far:
-// the settings automations read — variables (global and per tenant, secret
-// ones sealed at rest and never shown again) and OAuth2 connections (client
-// credentials or refresh token, sealed at rest). Triggers, runs and actions
-// are not built yet.
+// Package automations holds the no-code automation engine: rules (event
+// triggers with structured filters and CEL conditions; the sla and date time
+// rules and their timers), the runs they start (written in the event's
+// transaction and executed on internal/queue under leases), the actions
+// (http, webhook, set_field) with templates escaped per destination, and the
+// settings they read: variables (secret ones sealed at rest) and OAuth2
+// connections.
 package automations
 
 import (
