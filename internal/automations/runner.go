@@ -457,9 +457,3 @@ func (c *varCache) get(ctx context.Context, automationTenant, eventTenant string
 	c.mu.Unlock()
 	return e.vars, e.secrets, nil
 }
-
-func (c *varCache) invalidate() {
-	c.mu.Lock()
-	clear(c.entries)
-	c.mu.Unlock()
-}
