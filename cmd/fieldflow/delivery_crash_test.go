@@ -114,7 +114,7 @@ func TestDeliveriesSurviveSIGKILL(t *testing.T) {
 			recv.mu.Unlock()
 			require.GreaterOrEqual(t, n.Load(), int64(1500), "the burst did not get going")
 
-			srv = startServer(t, opts)
+			startServer(t, opts)
 			missing := func() int {
 				recv.mu.Lock()
 				defer recv.mu.Unlock()

@@ -505,7 +505,7 @@ func tricky() map[string]any {
 		"seps":   "line\u2028separator\u2029paragraph",
 		"ctl":    "tab\tnl\ncr\r\u0001\u001f \"quoted\" back\\slash",
 		"text":   "Zürich – naïve café ✓ 日本語 😀",
-		"floats": []any{0.1, 1.5, -2.25, 1e21, 1.5e300, 1e-7, 123456789.125, 3.0, -0.0, 0.000001},
+		"floats": []any{0.1, 1.5, -2.25, 1e21, 1.5e300, 1e-7, 123456789.125, 3.0, 0.0, 0.000001},
 		"int":    42,
 		"big":    9007199254740993,
 		"nested": map[string]any{"z": true, "a": []any{nil, "x", false}, "10": "ten", "2": "two", "b": map[string]any{}},
