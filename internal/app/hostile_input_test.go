@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -84,49 +83,23 @@ func (b *hostileBundle) snapshot(t *testing.T) []string {
 	return out
 }
 
-// writeOp is one write operation of the served OpenAPI document.
-type writeOp struct {
-	method, path string
-	params       []string // path parameter names, in order
-	hasBody      bool
-}
-
-var paramRe = regexp.MustCompile(`\{([^}]+)\}`)
-
-// writeOps reads the served document's POST, PUT, PATCH and DELETE
+// writeOps are the served document's POST, PUT, PATCH and DELETE
 // operations.
-func (b *hostileBundle) writeOps(t *testing.T) []writeOp {
+func (b *hostileBundle) writeOps(t *testing.T) []operation {
 	t.Helper()
-	res := b.admin(t, http.MethodGet, "/api/openapi.json", "")
-	require.Equal(t, http.StatusOK, res.status)
-	var doc struct {
-		Paths map[string]map[string]struct {
-			RequestBody *struct{} `json:"requestBody"`
-		} `json:"paths"`
-	}
-	require.NoError(t, json.Unmarshal(res.body, &doc))
-	var ops []writeOp
-	for path, item := range doc.Paths {
-		for method, op := range item {
-			m := strings.ToUpper(method)
-			if m != http.MethodPost && m != http.MethodPut && m != http.MethodPatch && m != http.MethodDelete {
-				continue
-			}
-			w := writeOp{method: m, path: path, hasBody: op.RequestBody != nil}
-			for _, p := range paramRe.FindAllStringSubmatch(path, -1) {
-				w.params = append(w.params, p[1])
-			}
-			ops = append(ops, w)
+	var ops []operation
+	for _, op := range documentOperations(t, b.testBundle) {
+		if op.method != http.MethodGet {
+			ops = append(ops, op)
 		}
 	}
-	sort.Slice(ops, func(i, j int) bool { return ops[i].method+ops[i].path < ops[j].method+ops[j].path })
 	require.Greater(t, len(ops), 30, "the document lists the write routes")
 	return ops
 }
 
 // fill puts the real ids into a path, except param, which gets value as
 // it is (already escaped).
-func (b *hostileBundle) fill(op writeOp, param, value string) string {
+func (b *hostileBundle) fill(op operation, param, value string) string {
 	path := op.path
 	for _, p := range op.params {
 		v, ok := b.ids[p]

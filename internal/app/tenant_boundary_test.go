@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -168,20 +169,26 @@ func (w *boundaryWorld) snapshot(t *testing.T) string {
 	return sb.String()
 }
 
-// operation is one method and path template of the OpenAPI document.
+// operation is one method and path template of the served OpenAPI
+// document.
 type operation struct {
 	method, path string
-	query        []string
+	params       []string // path parameter names, in order
+	query        []string // query parameter names
+	hasBody      bool
 }
 
-func (w *boundaryWorld) operations(t *testing.T) []operation {
+// documentOperations reads every GET, POST, PUT, PATCH and DELETE of the
+// served OpenAPI document, in a fixed order.
+func documentOperations(t *testing.T, b *testBundle) []operation {
 	t.Helper()
 	var doc struct {
 		Paths map[string]map[string]struct {
-			Parameters []struct{ Name, In string }
+			Parameters  []struct{ Name, In string }
+			RequestBody *struct{} `json:"requestBody"`
 		}
 	}
-	w.must(t, http.StatusOK, http.MethodGet, "/api/openapi.json", nil, &doc)
+	b.must(t, http.StatusOK, http.MethodGet, "/api/openapi.json", nil, &doc)
 	var ops []operation
 	for path, item := range doc.Paths {
 		for method, op := range item {
@@ -189,16 +196,27 @@ func (w *boundaryWorld) operations(t *testing.T) []operation {
 			if !slices.Contains([]string{"GET", "POST", "PUT", "PATCH", "DELETE"}, m) {
 				continue
 			}
-			o := operation{method: m, path: path}
+			o := operation{method: m, path: path, hasBody: op.RequestBody != nil}
 			for _, p := range op.Parameters {
 				if p.In == "query" {
 					o.query = append(o.query, p.Name)
 				}
 			}
+			for _, p := range pathParam.FindAllStringSubmatch(path, -1) {
+				o.params = append(o.params, p[1])
+			}
 			ops = append(ops, o)
 		}
 	}
-	sort.Slice(ops, func(i, j int) bool { return ops[i].path+ops[i].method < ops[j].path+ops[j].method })
+	sort.Slice(ops, func(i, j int) bool { return ops[i].method+ops[i].path < ops[j].method+ops[j].path })
+	return ops
+}
+
+var pathParam = regexp.MustCompile(`\{([^}]+)\}`)
+
+func (w *boundaryWorld) operations(t *testing.T) []operation {
+	t.Helper()
+	ops := documentOperations(t, w.testBundle)
 	require.Greater(t, len(ops), 40, "the document lists the API")
 	return ops
 }
