@@ -42,7 +42,10 @@ func TestAutomationSLAFiresOncePerHold(t *testing.T) {
 					"after": "{{event.after}}", "country": "{{entity.values.country}}"}}}},
 		})
 
-		setHeld := time.Now()
+		// The server schedules by the wall clock; Round(0) drops the
+		// monotonic reading so that the checks compare wall times too (the
+		// two clocks drift apart by milliseconds while the wall clock slews).
+		setHeld := time.Now().Round(0)
 		b.save(t, "acme", "held", map[string]any{"stage": "waiting"})
 		b.save(t, "acme", "left", map[string]any{"stage": "waiting"})
 		time.Sleep(time.Second)
@@ -53,8 +56,8 @@ func TestAutomationSLAFiresOncePerHold(t *testing.T) {
 		got := api.wait(t, 1, 5*time.Second)
 		fired := time.Now()
 		require.Len(t, got, 1)
-		require.GreaterOrEqual(t, got[0].At.Sub(setHeld), 2*time.Second, "not before the window ends")
-		require.Less(t, got[0].At.Sub(setHeld), 3*time.Second, "soon after the window ends")
+		require.GreaterOrEqual(t, got[0].At.Round(0).Sub(setHeld), 2*time.Second, "not before the window ends")
+		require.Less(t, got[0].At.Round(0).Sub(setHeld), 3*time.Second, "soon after the window ends")
 		var p map[string]any
 		require.NoError(t, json.Unmarshal(got[0].Body, &p))
 		require.Equal(t, map[string]any{"entityId": "held", "value": "waiting", "after": "2s", "country": "DE"}, p)
@@ -99,14 +102,14 @@ func TestAutomationDateRuleFiresOncePerValue(t *testing.T) {
 		})
 		stamp := func(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
-		first := time.Now().Add(2 * time.Second)
+		first := time.Now().Round(0).Add(2 * time.Second) // wall time, as the server schedules
 		b.save(t, "acme", "renews", map[string]any{"renewal": stamp(first)})
 		b.save(t, "acme", "cancelled", map[string]any{"renewal": stamp(first)})
 		b.must(t, http.StatusNoContent, http.MethodDelete, valuesPath("acme", "cancelled")+"/renewal", nil, nil)
 
 		got := api.wait(t, 1, 5*time.Second)
-		require.GreaterOrEqual(t, got[0].At, first.Add(-time.Second), "not before value + offset")
-		require.Less(t, got[0].At.Sub(first.Add(-time.Second)), time.Second)
+		require.GreaterOrEqual(t, got[0].At.Round(0), first.Add(-time.Second), "not before value + offset")
+		require.Less(t, got[0].At.Round(0).Sub(first.Add(-time.Second)), time.Second)
 		var p map[string]any
 		require.NoError(t, json.Unmarshal(got[0].Body, &p))
 		require.Equal(t, map[string]any{"entityId": "renews", "value": stamp(first), "offset": "-1s"}, p)
