@@ -20,18 +20,30 @@ import (
 
 const benchUsage = `Usage: fieldflow bench [flags]
 
-Measures fieldflow through its HTTP API. Without --url it starts a server in
-this process on a temporary SQLite database, or on --db postgres://… (with a
-generated master key; the bench leaves its field group and values there).
-The in-process server has no rate limit; a --url server applies its own, so
-start it with FIELDFLOW_RATE_LIMIT=off to measure beyond 100 requests/s.
+Measures fieldflow through its HTTP API. With --spawn it starts
+` + "`fieldflow serve`" + ` as a child process and measures it from outside, the way
+to quote figures: the events and runs scenarios also print this machine's
+loopback limit measured in the same run, the server's CPU per delivered
+event and its backlog. Without --spawn or --url it starts a server in this
+process. Either runs on a temporary SQLite database, or in a schema of its
+own, dropped at the end, of the database at --db postgres://….
+A --url server applies its own rate limit, so start it with
+FIELDFLOW_RATE_LIMIT=off to measure beyond 100 requests/s.
 
 Flags:
 `
 
 func runBench(ctx context.Context, args []string) error {
+	return runBenchWith(ctx, os.Stdout, args, os.Executable)
+}
+
+// runBenchWith runs the bench command, printing to out; serverBinary
+// names the fieldflow binary --spawn starts (this one, outside tests).
+func runBenchWith(ctx context.Context, out io.Writer, args []string, serverBinary func() (string, error)) error {
 	var cfg bench.Config
 	var db string
+	var spawn bool
+	var serverBin string
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), benchUsage)
@@ -46,6 +58,12 @@ func runBench(ctx context.Context, args []string) error {
 	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "length of the measured phase")
 	fs.DurationVar(&cfg.Warmup, "warmup", time.Second, "unmeasured run before it (0: none)")
 	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of this process (the in-process server and the clients) during the measured phase")
+	fs.BoolVar(&spawn, "spawn", false, "start `fieldflow serve` as a child process on --db (default a temporary SQLite file) and measure it from outside")
+	fs.StringVar(&serverBin, "server-bin", "", "with --spawn, the fieldflow `binary` to start, such as a build of another commit to compare (default this one)")
+	fs.StringVar(&cfg.ServerProfile, "server-cpuprofile", "", "with --spawn, write a CPU profile of the server during the measured phase")
+	fs.IntVar(&cfg.EventBytes, "event-bytes", 500, "size of each published event's body (events and runs scenarios)")
+	fs.DurationVar(&cfg.Loopback, "loopback", 5*time.Second, "how long to measure the loopback limit first (events and runs scenarios; 0: not at all)")
+	fs.BoolVar(&cfg.PostgresCPU, "postgres-cpu", false, "also report the CPU of this machine's postgres processes per event (default: on with --db postgres://…)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -58,12 +76,47 @@ func runBench(ctx context.Context, args []string) error {
 	if cfg.Warmup == 0 {
 		cfg.Warmup = -1 // the flag's 0 means none; Config's zero means the default
 	}
+	if cfg.Loopback == 0 {
+		cfg.Loopback = -1
+	}
 	if cfg.URL != "" && db != "" {
 		return errors.New("bench: --db and --url exclude each other")
 	}
+	if cfg.URL != "" && spawn {
+		return errors.New("bench: --spawn and --url exclude each other")
+	}
+	if (cfg.ServerProfile != "" || serverBin != "") && !spawn {
+		return errors.New("bench: --server-cpuprofile and --server-bin need --spawn")
+	}
+	pgCPUSet := false
+	fs.Visit(func(f *flag.Flag) { pgCPUSet = pgCPUSet || f.Name == "postgres-cpu" })
+	if strings.HasPrefix(db, "postgres") && !pgCPUSet {
+		cfg.PostgresCPU = true
+	}
 
 	target := cfg.URL
-	if cfg.URL == "" {
+	var sp *spawnedServer
+	switch {
+	case spawn:
+		bin, err := serverBinary()
+		if serverBin != "" {
+			bin, err = serverBin, nil
+		}
+		if err != nil {
+			return fmt.Errorf("bench: find the fieldflow binary: %w", err)
+		}
+		var stop func()
+		sp, stop, err = spawnBenchServer(ctx, bin, db)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		cfg.URL, cfg.Key, cfg.MetricsURL = sp.url, sp.key, sp.metricsURL
+		if cfg.ServerProfile != "" {
+			cfg.ServerProfileURL = sp.pprofURL
+		}
+		target = fmt.Sprintf("fieldflow serve (pid %d) on %s, measured from this process", sp.pid, sp.dbName)
+	case cfg.URL == "":
 		a, stop, err := startBenchServer(ctx, db)
 		if err != nil {
 			return err
@@ -72,12 +125,17 @@ func runBench(ctx context.Context, args []string) error {
 		cfg.URL, cfg.Key = "http://"+a.Addr(), a.key
 		target = "in-process server on " + a.dbName
 	}
-	fmt.Printf("fieldflow bench: %s\n", target)
+	fmt.Fprintf(out, "fieldflow bench: %s\n", target)
 	res, err := bench.Run(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	res.Print(os.Stdout)
+	res.Print(out)
+	if sp != nil {
+		if rss := sp.peakRSS(); rss != "" {
+			fmt.Fprintf(out, "  peak RSS of the server: %s\n", rss)
+		}
+	}
 	if res.Ops == 0 {
 		return fmt.Errorf("bench: no operation succeeded (%d failed)", res.Errors)
 	}
@@ -92,7 +150,8 @@ type benchServer struct {
 
 // startBenchServer starts fieldflow in this process on 127.0.0.1 with a
 // fresh admin key: on a temporary SQLite file when db is empty, else on
-// the PostgreSQL database db with a generated master key.
+// a fresh schema of the PostgreSQL database db, with a generated master
+// key.
 func startBenchServer(ctx context.Context, db string) (*benchServer, func(), error) {
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
@@ -108,7 +167,7 @@ func startBenchServer(ctx context.Context, db string) (*benchServer, func(), err
 		// thousands of requests a second.
 		RateLimit: -1,
 	}
-	cleanup := func() {}
+	var cleanup func()
 	name := "PostgreSQL"
 	if db == "" {
 		dir, err := os.MkdirTemp("", "fieldflow-bench-")
@@ -119,6 +178,15 @@ func startBenchServer(ctx context.Context, db string) (*benchServer, func(), err
 		cfg.DB = filepath.Join(dir, "bench.db")
 		name = "SQLite " + cfg.DB
 	} else {
+		// A schema of its own, dropped at the end: each run starts from an
+		// empty database, and its generated master key seals nothing that
+		// outlives it.
+		u, drop, err := app.ScratchSchema(ctx, db)
+		if err != nil {
+			return nil, nil, fmt.Errorf("bench: %w", err)
+		}
+		cfg.DB = u
+		cleanup = func() { _ = drop(context.Background()) }
 		mk := make([]byte, 32)
 		_, _ = rand.Read(mk)
 		cfg.MasterKey = base64.StdEncoding.EncodeToString(mk)

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -21,10 +22,14 @@ func runKeys(ctx context.Context, args []string) error {
 	if len(args) == 0 {
 		return errors.New(keysUsage)
 	}
+	if args[0] == "-h" || args[0] == "--help" || args[0] == "-help" || args[0] == "help" {
+		fmt.Println(keysUsage)
+		return nil
+	}
 	switch args[0] {
 	case "create":
 		var opts app.KeyOptions
-		cfg, _, err := parseConfig("keys create", args[1:], func(fs *flag.FlagSet) {
+		cfg, err := parseConfig("keys create", cmdKeys, args[1:], func(fs *flag.FlagSet) {
 			fs.StringVar(&opts.TenantID, "tenant", "", "create a key scoped to this tenant (default: an admin key)")
 			fs.StringVar(&opts.Name, "name", "", "a label to tell the key apart")
 			fs.DurationVar(&opts.ExpiresIn, "expires", 0, "lifetime, such as 720h (default: never expires)")
@@ -48,7 +53,7 @@ func runKeys(ctx context.Context, args []string) error {
 		fmt.Printf("id %s, %s (shown once: it is stored hashed)\n", k.ID, expires)
 		return nil
 	case "list":
-		cfg, _, err := parseConfig("keys list", args[1:], nil)
+		cfg, err := parseConfig("keys list", cmdKeys, args[1:], nil)
 		if err != nil {
 			return err
 		}
@@ -76,6 +81,9 @@ func runKeys(ctx context.Context, args []string) error {
 		rest := args[1:]
 		var id string
 		switch {
+		case slices.Contains(rest, "-h") || slices.Contains(rest, "--help") || slices.Contains(rest, "-help"):
+			_, err := parseConfig("keys revoke ID", cmdKeys, rest, nil)
+			return err
 		case len(rest) > 0 && !strings.HasPrefix(rest[0], "-"):
 			id, rest = rest[0], rest[1:]
 		case len(rest) > 0 && !strings.HasPrefix(rest[len(rest)-1], "-"):
@@ -83,7 +91,7 @@ func runKeys(ctx context.Context, args []string) error {
 		default:
 			return errors.New("usage: fieldflow keys revoke ID (the key's id, key_…, as keys list shows it)")
 		}
-		cfg, _, err := parseConfig("keys revoke", rest, nil)
+		cfg, err := parseConfig("keys revoke", cmdKeys, rest, nil)
 		if err != nil {
 			return err
 		}

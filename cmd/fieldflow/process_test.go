@@ -37,12 +37,17 @@ type serverOptions struct {
 	Bin string
 	// DB is a SQLite path or a postgres:// URL.
 	DB string
-	// AdminKey is passed as FIELDFLOW_ADMIN_KEY.
+	// AdminKey, when set, is passed as FIELDFLOW_ADMIN_KEY; without it the
+	// first start generates one and prints it.
 	AdminKey string
 	// MasterKey, when set, is passed as FIELDFLOW_MASTER_KEY.
 	MasterKey string
 	// Env adds KEY=value variables.
 	Env []string
+	// Dir is the working directory; empty means a new t.TempDir().
+	Dir string
+	// Credential, when set, runs the process as that user.
+	Credential *syscall.Credential
 }
 
 // serverProcess is a running `fieldflow serve`.
@@ -59,14 +64,23 @@ func startServer(t *testing.T, opts serverOptions) *serverProcess {
 	t.Helper()
 	addr := freeAddr(t)
 	cmd := exec.Command(opts.Bin, "serve")
-	cmd.Dir = t.TempDir()
+	cmd.Dir = opts.Dir
+	if cmd.Dir == "" {
+		cmd.Dir = t.TempDir()
+	}
+	if opts.Credential != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: opts.Credential}
+	}
 	env := []string{}
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "FIELDFLOW_") {
 			env = append(env, kv)
 		}
 	}
-	env = append(env, "FIELDFLOW_ADDR="+addr, "FIELDFLOW_DB="+opts.DB, "FIELDFLOW_ADMIN_KEY="+opts.AdminKey)
+	env = append(env, "FIELDFLOW_ADDR="+addr, "FIELDFLOW_DB="+opts.DB)
+	if opts.AdminKey != "" {
+		env = append(env, "FIELDFLOW_ADMIN_KEY="+opts.AdminKey)
+	}
 	// The crash tests send bursts far above one key's default rate limit;
 	// opts.Env, appended later, may set another.
 	env = append(env, "FIELDFLOW_RATE_LIMIT=off")

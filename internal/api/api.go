@@ -6,6 +6,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -16,8 +17,12 @@ import (
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/fieldflow/fieldflow/internal/api/contract"
 	"github.com/fieldflow/fieldflow/internal/automations"
+	"github.com/fieldflow/fieldflow/internal/problem"
 	"github.com/fieldflow/fieldflow/internal/records"
+	"github.com/fieldflow/fieldflow/internal/retention"
+	"github.com/fieldflow/fieldflow/internal/scope"
 	"github.com/fieldflow/fieldflow/internal/store"
 	"github.com/fieldflow/fieldflow/internal/webhooks"
 )
@@ -32,7 +37,8 @@ type Config struct {
 	Logger *slog.Logger
 	// Registry receives the HTTP metrics; defaults to a new registry.
 	Registry *prometheus.Registry
-	// MaxBodyBytes caps request bodies. Defaults to 1 MiB.
+	// MaxBodyBytes caps request bodies; a bigger one is a 413. Defaults to
+	// 1 MiB.
 	MaxBodyBytes int64
 	// IdempotencyTTL is how long an Idempotency-Key is remembered.
 	// Defaults to 24 hours.
@@ -52,8 +58,8 @@ type Config struct {
 	NoMetrics bool
 	// Webhooks serves the webhook routes when set.
 	Webhooks *webhooks.Service
-	// Register adds more operations (webhooks, automations) to the API.
-	Register []func(api huma.API)
+	// Retention serves the tenant erasure and retention routes when set.
+	Retention *retention.Service
 
 	// RateLimit is the sustained number of requests per second each API
 	// key may make; a request beyond it is a 429 with Retry-After.
@@ -80,6 +86,16 @@ type Config struct {
 	// every client. Never set it without such a proxy, or clients choose
 	// their own address.
 	ClientAddrHeader string
+	// ReadyChecks are asked by /readyz after the database, in order: the
+	// worker loops of a process that sends. None means the database alone.
+	ReadyChecks []ReadyCheck
+	// Draining, when set, is asked first by /readyz: true makes it a 503
+	// while the process stops, so that load balancers send no more.
+	Draining func() bool
+	// CORSOrigins are the origins whose browser pages may call the API
+	// (with an API key in a header, never with cookies); "*" allows any.
+	// Empty means none: no preflight is answered.
+	CORSOrigins []string
 }
 
 // Server is the HTTP handler of the API.
@@ -91,6 +107,10 @@ type Server struct {
 	limits  limits
 	now     func() time.Time
 	handler http.Handler
+	doc     []byte // the OpenAPI document, finished (serveDocument)
+
+	streamsDone chan struct{} // closed by StopStreams
+	stopStreams sync.Once
 }
 
 // JSON keys are case-sensitive: "fieldkey" is an unknown key, not fieldKey.
@@ -125,16 +145,18 @@ func New(cfg Config) *Server {
 	if cfg.AuthFailureBurst == 0 {
 		cfg.AuthFailureBurst = defaultAuthFailureBurst
 	}
-	setNewError.Do(func() { huma.NewError = newError })
+	setHumaGlobals.Do(initHuma)
 
-	s := &Server{cfg: cfg, mux: http.NewServeMux(), now: time.Now}
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), now: time.Now, streamsDone: make(chan struct{})}
 	s.auth = newAuthenticator(cfg.Store, cfg.Logger, s.now)
 	s.limits = limits{keys: newLimiter(cfg.RateLimit, cfg.RateBurst), failures: newLimiter(cfg.AuthFailureLimit, cfg.AuthFailureBurst)}
 	hc := huma.DefaultConfig("fieldflow", cfg.Version)
-	hc.OpenAPIPath = "/api/openapi"
+	hc.OpenAPIPath = "" // served by serveDocument, finished
+	hc.Components.Schemas = SchemaRegistry()
 	hc.DocsPath = ""
 	hc.SchemasPath = ""
 	hc.CreateHooks = nil
+	hc.Transformers = append([]huma.Transformer{s.logInternal}, hc.Transformers...)
 	hc.Info.Description = "Custom fields, events, webhooks and automations for multi-tenant SaaS. " +
 		"Authenticate with `X-API-Key: <key>` or `Authorization: Bearer <key>`. Errors are RFC 9457 problem+json. " +
 		"Requests are rate limited per key (by default 100/s with bursts of 200; a search costs 5, a webhook test 10, a replay 20) " +
@@ -155,11 +177,16 @@ func New(cfg Config) *Server {
 		s.registerSettings()
 		s.registerAutomations()
 		s.registerSessions()
-		for _, r := range cfg.Register {
-			r(s.api)
-		}
+		s.registerPortal()
+		s.registerExpressions()
+		s.registerStream()
+		s.registerTenants()
 	}
 	s.registerOps()
+	s.finishDocument()
+	if err := s.serveDocument(); err != nil {
+		panic(fmt.Sprintf("api: the OpenAPI document cannot be built: %v", err)) // a bug in a route's types
+	}
 	// huma caps typed bodies at its own 1 MiB default and RawBody ones not
 	// at all; its handlers read the *Operation the document holds. It also
 	// refuses a body that fills the cap, hence the +1.
@@ -172,20 +199,37 @@ func New(cfg Config) *Server {
 	}
 
 	idem := &idempotency{store: cfg.Store, ttl: cfg.IdempotencyTTL, auth: s.auth, maxBody: cfg.MaxBodyBytes}
-	m := newHTTPMetrics(cfg.Registry)
-	s.handler = m.wrap(checkInput(cfg.MaxBodyBytes, s.mux, idem.wrap(problemStatus(s.mux))))
+	m := newHTTPMetrics(cfg.Registry, s.mux, cfg.Logger)
+	s.handler = m.wrap(newCORS(cfg.CORSOrigins).wrap(checkInput(cfg.MaxBodyBytes, s.mux, idem.wrap(problemStatus(s.mux)))))
 	return s
 }
 
-// setNewError sets huma's global error constructor once: servers built
-// while another serves would otherwise race on it.
-var setNewError sync.Once
+// setHumaGlobals sets huma's global error constructor and array default
+// once: servers built while another serves would otherwise race on them.
+var setHumaGlobals sync.Once
+
+func initHuma() {
+	huma.NewError = newError
+	// An array the API answers is never null (lists answer []); an
+	// optional array of a request that may be null says so on its twin.
+	huma.DefaultArrayNullable = false
+}
+
+// SchemaRegistry returns a schema registry as the API's: the domain's
+// types carry json tags only, and their schemas (limits, enums,
+// descriptions) are made from their twins in package contract. Tests use
+// it to check bodies against the document.
+func SchemaRegistry() huma.Registry {
+	setHumaGlobals.Do(initHuma)
+	r := huma.NewMapRegistry("#/components/schemas/", huma.DefaultSchemaNamer)
+	for _, t := range contract.Twins() {
+		r.RegisterTypeAlias(t.Domain, t.Schema)
+	}
+	return r
+}
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
-
-// API exposes the huma API so other packages' operations share its config.
-func (s *Server) API() huma.API { return s.api }
 
 // newError builds problem+json errors; failures located only in the query,
 // path or headers are the client's malformed parameters: 400, not 422.
@@ -231,15 +275,21 @@ func newError(status int, msg string, errs ...error) huma.StatusError {
 	return &huma.ErrorModel{Type: "about:blank", Status: status, Title: http.StatusText(status), Detail: msg, Errors: details}
 }
 
-// fail turns a domain error into an HTTP error.
+// fail turns a domain error into an HTTP error: sentinels and typed
+// errors pick the status, and the chain's text (all of it ours: drivers'
+// text stops in the store, see sqlstore's interpret) is the detail.
 func fail(err error) error {
-	var ve *records.ValidationError
+	var ve *problem.ValidationError
 	var se huma.StatusError
 	switch {
 	case err == nil:
 		return nil
 	case errors.As(err, &se):
 		return se
+	case errors.Is(err, scope.ErrOtherTenant):
+		return huma.Error403Forbidden(scope.ErrOtherTenant.Error())
+	case errors.Is(err, scope.ErrAdminOnly):
+		return huma.Error403Forbidden(scope.ErrAdminOnly.Error())
 	case errors.As(err, &ve):
 		errs := make([]error, len(ve.Problems))
 		for i, p := range ve.Problems {
@@ -247,33 +297,50 @@ func fail(err error) error {
 		}
 		return huma.Error422UnprocessableEntity("validation failed", errs...)
 	case errors.Is(err, store.ErrNotFound):
-		return huma.Error404NotFound(trimPrefixes(err))
+		return huma.Error404NotFound(detail(err, store.ErrNotFound, "not found"))
 	case errors.Is(err, store.ErrConflict):
-		return huma.Error409Conflict(trimPrefixes(err))
+		return huma.Error409Conflict(detail(err, store.ErrConflict, "already exists"))
+	case errors.Is(err, automations.ErrRunNotFailed):
+		return huma.Error409Conflict(err.Error())
 	case errors.Is(err, records.ErrVersionMismatch):
-		return huma.Error412PreconditionFailed(trimPrefixes(err))
+		return huma.Error412PreconditionFailed(err.Error())
 	case errors.Is(err, context.Canceled):
 		return huma.NewError(499, "client closed request")
 	}
-	slog.Error("request failed", "err", err)
-	return huma.Error500InternalServerError("internal error")
+	return &internalError{StatusError: huma.Error500InternalServerError("internal error"), cause: err}
 }
 
-// trimPrefixes shows a client the error without the store's internals.
-func trimPrefixes(err error) string {
-	msg := err.Error()
-	for _, cut := range []string{"store: not found", "store: conflict"} {
-		if i := strings.Index(msg, cut); i >= 0 {
-			rest := strings.TrimPrefix(msg[i+len(cut):], ": ")
-			head := strings.TrimSuffix(msg[:i], ": ")
-			if rest != "" && !strings.Contains(rest, "constraint") && !strings.Contains(rest, "SQLSTATE") {
-				return head + ": " + rest
-			}
-			if cut == "store: not found" {
-				return head + ": not found"
-			}
-			return head + ": already exists"
-		}
+// internalError is a 500 whose cause is logged with the server's logger
+// (logInternal) and never shown to the client.
+type internalError struct {
+	huma.StatusError
+	cause error
+}
+
+// logInternal is a huma transformer: it logs an internalError's cause and
+// writes the plain problem in its place.
+func (s *Server) logInternal(ctx huma.Context, _ string, v any) (any, error) {
+	ie, ok := v.(*internalError)
+	if !ok {
+		return v, nil
 	}
-	return msg
+	s.cfg.Logger.Error("request failed", "method", ctx.Method(), "path", ctx.URL().Path, "err", ie.cause)
+	return ie.StatusError, nil
+}
+
+// detail is the client's text of an error that wraps sentinel: the
+// chain's words with the sentinel's own ("store: not found", which names a
+// package, not a problem) left out, or replaced by plain when nothing
+// follows it.
+func detail(err, sentinel error, plain string) string {
+	msg := err.Error()
+	head, rest, found := strings.Cut(msg, sentinel.Error())
+	if !found {
+		return msg
+	}
+	head = strings.TrimSuffix(head, ": ")
+	if rest = strings.TrimPrefix(rest, ": "); rest == "" {
+		rest = plain
+	}
+	return head + ": " + rest
 }

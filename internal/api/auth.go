@@ -15,6 +15,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/fieldflow/fieldflow/internal/scope"
 	"github.com/fieldflow/fieldflow/internal/store"
 )
 
@@ -23,6 +24,17 @@ type Principal struct {
 	KeyID    string
 	Role     string
 	TenantID string // set for tenant keys
+	// Scope is what the principal's requests may touch, made once here
+	// and passed to every service call.
+	Scope scope.Scope
+}
+
+func newPrincipal(keyID, role, tenantID string) *Principal {
+	p := &Principal{KeyID: keyID, Role: role, TenantID: tenantID, Scope: scope.Tenant(tenantID)}
+	if p.Admin() {
+		p.Scope = scope.Admin()
+	}
+	return p
 }
 
 // Admin reports whether the principal may do everything.
@@ -34,6 +46,15 @@ type principalKey struct{}
 func PrincipalFrom(ctx context.Context) *Principal {
 	p, _ := ctx.Value(principalKey{}).(*Principal)
 	return p
+}
+
+// scopeOf is the scope of a request's principal; without one it is the
+// zero Scope, which allows nothing.
+func scopeOf(ctx context.Context) scope.Scope {
+	if p := PrincipalFrom(ctx); p != nil {
+		return p.Scope
+	}
+	return scope.Scope{}
 }
 
 // NewKey returns a new random API key and the hash to store.
@@ -129,7 +150,7 @@ func (a *authenticator) lookup(ctx context.Context, key string) (*Principal, err
 	if now.Sub(k.LastUsedAt) >= a.touchEvery {
 		a.touch(ctx, k.ID, now)
 	}
-	return &Principal{KeyID: k.ID, Role: k.Role, TenantID: k.TenantID}, nil
+	return newPrincipal(k.ID, k.Role, k.TenantID), nil
 }
 
 // touch records a use of the key. The row read says when it was last
@@ -179,6 +200,9 @@ func (s *Server) authMiddleware(ctx huma.Context, next func(huma.Context)) {
 		_ = huma.WriteErr(s.api, ctx, http.StatusUnauthorized, detail)
 	}
 	key := keyFromRequest(ctx.Header)
+	if key == "" && ctx.Header(portalHeader) != "" && s.servePortal(ctx, next) {
+		return
+	}
 	if key == "" && s.serveSession(ctx, next) {
 		return
 	}
@@ -208,29 +232,4 @@ func (s *Server) authMiddleware(ctx huma.Context, next func(huma.Context)) {
 		return
 	}
 	next(huma.WithValue(ctx, principalKey{}, p))
-}
-
-// checkTenant refuses a tenant key acting on another tenant.
-func checkTenant(ctx context.Context, tenantID string) error {
-	p := PrincipalFrom(ctx)
-	if p == nil || p.Admin() || p.TenantID == tenantID {
-		return nil
-	}
-	return huma.Error403Forbidden("this key belongs to another tenant")
-}
-
-// tenantFilter narrows a list to the key's tenant: a tenant key may ask for
-// its own tenant only.
-func tenantFilter(ctx context.Context, requested string) (*string, error) {
-	p := PrincipalFrom(ctx)
-	if p != nil && !p.Admin() {
-		if requested != "" && requested != p.TenantID {
-			return nil, huma.Error403Forbidden("this key belongs to another tenant")
-		}
-		return &p.TenantID, nil
-	}
-	if requested == "" {
-		return nil, nil
-	}
-	return &requested, nil
 }

@@ -8,9 +8,10 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/fieldflow/fieldflow/internal/api/contract"
 	"github.com/fieldflow/fieldflow/internal/automations"
+	"github.com/fieldflow/fieldflow/internal/problem"
 	"github.com/fieldflow/fieldflow/internal/records"
-	"github.com/fieldflow/fieldflow/internal/store"
 	"github.com/fieldflow/fieldflow/internal/webhooks"
 )
 
@@ -28,6 +29,20 @@ type EventDetail struct {
 	Runs []*automations.Run `json:"runs"`
 }
 
+// EventTypeInfo is one entry of GET /api/event-types.
+type EventTypeInfo struct {
+	Type        string `json:"type" example:"field_value.saved"`
+	BuiltIn     bool   `json:"builtIn" doc:"fieldflow's own type; false for a type the host published."`
+	Description string `json:"description,omitempty"`
+	Schema      string `json:"schema,omitempty" doc:"For a built-in type: the OpenAPI schema of its body, a $ref into this server's document (whose webhooks section lists them too)."`
+	RunsOnly    bool   `json:"runsOnly,omitempty" doc:"Seen by automation runs only (the time rules' events), never delivered to endpoints."`
+}
+
+// EventTypeList is the answer of GET /api/event-types.
+type EventTypeList struct {
+	Data []EventTypeInfo `json:"data"`
+}
+
 // EventPage is a page of the event log.
 type EventPage struct {
 	Data       []*records.Event `json:"data"`
@@ -41,17 +56,32 @@ func (s *Server) registerEvents() {
 			"An id already used (for the same tenant) returns the first event and fans out nothing.",
 		Tags: []string{tagEvents}, DefaultStatus: http.StatusAccepted},
 		func(ctx context.Context, in *struct{ Body records.PublishInput }) (*out[*records.Published], error) {
-			p := PrincipalFrom(ctx)
-			if p != nil && !p.Admin() {
-				if in.Body.TenantID == "" {
-					in.Body.TenantID = p.TenantID
-				}
-				if err := checkTenant(ctx, in.Body.TenantID); err != nil {
-					return nil, err
-				}
-			}
-			res, err := rs.Publish(ctx, &in.Body)
+			res, err := rs.Publish(ctx, scopeOf(ctx), &in.Body)
 			return &out[*records.Published]{res}, fail(err)
+		})
+	huma.Register(s.api, huma.Operation{OperationID: "list-event-types", Method: http.MethodGet, Path: "/api/event-types",
+		Summary: "List event types: fieldflow's own, then those the host published",
+		Description: "The built-in types with a description and the schema of their body, then the host-published types " +
+			"stored so far (within retention), sorted: every tenant's for an admin key, for a tenant key those among its latest 10,000 events. " +
+			"For event pickers and generated receiver types.",
+		Tags: []string{tagEvents}},
+		func(ctx context.Context, _ *struct{}) (*out[*EventTypeList], error) {
+			host, err := rs.HostEventTypes(ctx, scopeOf(ctx))
+			if err != nil {
+				return nil, fail(err)
+			}
+			list := &EventTypeList{Data: []EventTypeInfo{}}
+			for _, e := range contract.Events() {
+				if e.Type == contract.HostEventType {
+					continue
+				}
+				list.Data = append(list.Data, EventTypeInfo{Type: e.Type, BuiltIn: true, Description: e.Description,
+					Schema: "#/components/schemas/" + e.Payload.Name(), RunsOnly: e.RunsOnly})
+			}
+			for _, t := range host {
+				list.Data = append(list.Data, EventTypeInfo{Type: t})
+			}
+			return &out[*EventTypeList]{list}, nil
 		})
 	huma.Register(s.api, huma.Operation{OperationID: "list-events", Method: http.MethodGet, Path: "/api/events",
 		Summary: "List events, newest first", Tags: []string{tagEvents}},
@@ -62,13 +92,9 @@ func (s *Server) registerEvents() {
 			Cursor   string    `query:"cursor" maxLength:"64"`
 			Limit    int       `query:"pageSize" minimum:"1" maximum:"500" default:"50" doc:"Events per page, at most 500."`
 		}) (*out[*EventPage], error) {
-			tenant, err := tenantFilter(ctx, in.TenantID)
+			evs, next, err := rs.ListEvents(ctx, scopeOf(ctx), &records.ListEventsParams{Type: in.Type, TenantID: in.TenantID, Since: in.Since, Cursor: in.Cursor, Limit: max(in.Limit, 1)})
 			if err != nil {
-				return nil, err
-			}
-			evs, next, err := rs.ListEvents(ctx, &records.ListEventsParams{Type: in.Type, TenantID: tenant, Since: in.Since, Cursor: in.Cursor, Limit: max(in.Limit, 1)})
-			if err != nil {
-				var ve *records.ValidationError
+				var ve *problem.ValidationError
 				if errors.As(err, &ve) {
 					return nil, huma.Error400BadRequest("bad cursor", &huma.ErrorDetail{Location: "query.cursor", Message: ve.Problems[0].Message, Value: in.Cursor})
 				}
@@ -84,31 +110,29 @@ func (s *Server) registerEvents() {
 		func(ctx context.Context, in *struct {
 			ID string `path:"id" maxLength:"64" pattern:"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"`
 		}) (*out[*EventDetail], error) {
-			ev, err := s.cfg.Store.EventGet(ctx, in.ID)
+			// Another tenant's event does not exist for a tenant key; of its
+			// own event it sees what GET /api/deliveries/{id} and
+			// GET /api/runs/{id} would show it.
+			sc := scopeOf(ctx)
+			ev, err := rs.GetEvent(ctx, sc, in.ID)
 			if err != nil {
 				return nil, fail(err)
 			}
-			// Another tenant's event does not exist for a tenant key; of its
-			// own event it sees what GET /api/deliveries/{id} and
-			// GET /api/runs/{id} would show it (scope).
-			if t := scope(ctx); t != nil && ev.TenantID != *t {
-				return nil, fail(store.ErrNotFound)
-			}
 			d := &EventDetail{Event: records.ViewEvent(ev), Deliveries: []*webhooks.DeliveryView{}, Filtered: []*webhooks.FilteredOut{}, Runs: []*automations.Run{}}
 			if s.cfg.Webhooks != nil {
-				ds, err := s.cfg.Webhooks.EventDeliveries(ctx, ev.ID, scope(ctx))
+				ds, err := s.cfg.Webhooks.EventDeliveries(ctx, sc, ev.ID)
 				if err != nil {
 					return nil, fail(err)
 				}
 				if ds != nil {
 					d.Deliveries = ds
 				}
-				if d.Filtered, err = s.cfg.Webhooks.EventFilteredOut(ctx, ev, d.Deliveries, scope(ctx)); err != nil {
+				if d.Filtered, err = s.cfg.Webhooks.EventFilteredOut(ctx, sc, ev, d.Deliveries); err != nil {
 					return nil, fail(err)
 				}
 			}
 			if s.cfg.Automations != nil {
-				rs, err := s.cfg.Automations.RunsForEvent(ctx, ev.ID, scope(ctx))
+				rs, err := s.cfg.Automations.RunsForEvent(ctx, sc, ev.ID)
 				if err != nil {
 					return nil, fail(err)
 				}

@@ -60,48 +60,59 @@ type GroupPath struct {
 
 const tagFields = "Custom fields"
 
-func (s *Server) registerFields() {
-	rs := s.cfg.Records
-	admin := map[string]any{"admin": true}
+// adminOnly marks an operation that only an admin key may call.
+var adminOnly = map[string]any{"admin": true}
 
+func (s *Server) registerFields() {
+	s.registerFieldGroups()
+	s.registerGlobalFields()
+	s.registerTenantFields()
+	s.registerValues()
+}
+
+func (s *Server) registerFieldGroups() {
+	rs := s.cfg.Records
 	huma.Register(s.api, huma.Operation{OperationID: "create-field-group", Method: http.MethodPost, Path: "/api/field-groups",
-		Summary: "Create a field group", Tags: []string{tagFields}, DefaultStatus: http.StatusCreated, Metadata: admin},
+		Summary: "Create a field group", Tags: []string{tagFields}, DefaultStatus: http.StatusCreated, Metadata: adminOnly},
 		func(ctx context.Context, in *struct{ Body records.FieldGroupInput }) (*out[*records.FieldGroup], error) {
-			g, err := rs.CreateFieldGroup(ctx, &in.Body)
+			g, err := rs.CreateFieldGroup(ctx, scopeOf(ctx), &in.Body)
 			return &out[*records.FieldGroup]{g}, fail(err)
 		})
 	huma.Register(s.api, huma.Operation{OperationID: "list-field-groups", Method: http.MethodGet, Path: "/api/field-groups",
 		Summary: "List field groups", Tags: []string{tagFields}},
 		func(ctx context.Context, in *struct{ PageParams }) (*out[*List[*records.FieldGroup]], error) {
 			p := in.page()
-			gs, total, err := rs.ListFieldGroups(ctx, p)
+			gs, total, err := rs.ListFieldGroups(ctx, scopeOf(ctx), p)
 			return &out[*List[*records.FieldGroup]]{newList(gs, p, total)}, fail(err)
 		})
 	huma.Register(s.api, huma.Operation{OperationID: "get-field-group", Method: http.MethodGet, Path: "/api/field-groups/{fg}",
 		Summary: "Get a field group", Tags: []string{tagFields}},
 		func(ctx context.Context, in *struct{ GroupPath }) (*out[*records.FieldGroup], error) {
-			g, err := rs.GetFieldGroup(ctx, in.Group)
+			g, err := rs.GetFieldGroup(ctx, scopeOf(ctx), in.Group)
 			return &out[*records.FieldGroup]{g}, fail(err)
 		})
 	huma.Register(s.api, huma.Operation{OperationID: "update-field-group", Method: http.MethodPatch, Path: "/api/field-groups/{fg}",
-		Summary: "Update a field group", Tags: []string{tagFields}, Metadata: admin},
+		Summary: "Update a field group", Tags: []string{tagFields}, Metadata: adminOnly},
 		func(ctx context.Context, in *struct {
 			GroupPath
 			Body records.FieldGroupPatch
 		}) (*out[*records.FieldGroup], error) {
-			g, err := rs.UpdateFieldGroup(ctx, in.Group, &in.Body)
+			g, err := rs.UpdateFieldGroup(ctx, scopeOf(ctx), in.Group, &in.Body)
 			return &out[*records.FieldGroup]{g}, fail(err)
 		})
 	huma.Register(s.api, huma.Operation{OperationID: "delete-field-group", Method: http.MethodDelete, Path: "/api/field-groups/{fg}",
-		Summary: "Delete a field group with its fields and values", Tags: []string{tagFields}, DefaultStatus: http.StatusNoContent, Metadata: admin},
+		Summary: "Delete a field group with its fields and values", Tags: []string{tagFields}, DefaultStatus: http.StatusNoContent, Metadata: adminOnly},
 		func(ctx context.Context, in *struct{ GroupPath }) (*struct{}, error) {
-			return nil, fail(rs.DeleteFieldGroup(ctx, in.Group))
+			return nil, fail(rs.DeleteFieldGroup(ctx, scopeOf(ctx), in.Group))
 		})
+}
 
+func (s *Server) registerGlobalFields() {
+	rs := s.cfg.Records
 	huma.Register(s.api, huma.Operation{OperationID: "create-global-field", Method: http.MethodPost, Path: "/api/global-fields",
-		Summary: "Create a global field in one or more groups", Tags: []string{tagFields}, DefaultStatus: http.StatusCreated, Metadata: admin},
+		Summary: "Create a global field in one or more groups", Tags: []string{tagFields}, DefaultStatus: http.StatusCreated, Metadata: adminOnly},
 		func(ctx context.Context, in *struct{ Body records.GlobalFieldInput }) (*out[*records.GlobalField], error) {
-			f, err := rs.CreateGlobalField(ctx, &in.Body)
+			f, err := rs.CreateGlobalField(ctx, scopeOf(ctx), &in.Body)
 			return &out[*records.GlobalField]{f}, fail(err)
 		})
 	huma.Register(s.api, huma.Operation{OperationID: "list-global-fields", Method: http.MethodGet, Path: "/api/global-fields",
@@ -111,7 +122,7 @@ func (s *Server) registerFields() {
 			FieldGroupID string `query:"fieldGroupId" maxLength:"128" doc:"Only fields of this group (id or key)."`
 		}) (*out[*List[*records.GlobalField]], error) {
 			p := in.page()
-			fs, total, err := rs.ListGlobalFields(ctx, in.FieldGroupID, p)
+			fs, total, err := rs.ListGlobalFields(ctx, scopeOf(ctx), in.FieldGroupID, p)
 			if errors.Is(err, store.ErrNotFound) {
 				return &out[*List[*records.GlobalField]]{newList[*records.GlobalField](nil, p, 0)}, nil
 			}
@@ -122,26 +133,29 @@ func (s *Server) registerFields() {
 		func(ctx context.Context, in *struct {
 			ID string `path:"id" maxLength:"64" pattern:"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"`
 		}) (*out[*records.GlobalField], error) {
-			f, err := rs.GetGlobalField(ctx, in.ID)
+			f, err := rs.GetGlobalField(ctx, scopeOf(ctx), in.ID)
 			return &out[*records.GlobalField]{f}, fail(err)
 		})
 	huma.Register(s.api, huma.Operation{OperationID: "update-global-field", Method: http.MethodPatch, Path: "/api/global-fields/{id}",
-		Summary: "Update a global field", Tags: []string{tagFields}, Metadata: admin},
+		Summary: "Update a global field", Tags: []string{tagFields}, Metadata: adminOnly},
 		func(ctx context.Context, in *struct {
 			ID   string `path:"id" maxLength:"64" pattern:"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"`
 			Body records.GlobalFieldPatch
 		}) (*out[*records.GlobalField], error) {
-			f, err := rs.UpdateGlobalField(ctx, in.ID, &in.Body)
+			f, err := rs.UpdateGlobalField(ctx, scopeOf(ctx), in.ID, &in.Body)
 			return &out[*records.GlobalField]{f}, fail(err)
 		})
 	huma.Register(s.api, huma.Operation{OperationID: "delete-global-field", Method: http.MethodDelete, Path: "/api/global-fields/{id}",
-		Summary: "Delete a global field (stored values are kept)", Tags: []string{tagFields}, DefaultStatus: http.StatusNoContent, Metadata: admin},
+		Summary: "Delete a global field (stored values are kept)", Tags: []string{tagFields}, DefaultStatus: http.StatusNoContent, Metadata: adminOnly},
 		func(ctx context.Context, in *struct {
 			ID string `path:"id" maxLength:"64" pattern:"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"`
 		}) (*struct{}, error) {
-			return nil, fail(rs.DeleteGlobalField(ctx, in.ID))
+			return nil, fail(rs.DeleteGlobalField(ctx, scopeOf(ctx), in.ID))
 		})
+}
 
+func (s *Server) registerTenantFields() {
+	rs := s.cfg.Records
 	huma.Register(s.api, huma.Operation{OperationID: "create-tenant-field", Method: http.MethodPost, Path: "/api/tenants/{tenantId}/field-groups/{fg}/fields",
 		Summary: "Add a tenant's own field to a group", Tags: []string{tagFields}, DefaultStatus: http.StatusCreated},
 		func(ctx context.Context, in *struct {
@@ -149,10 +163,7 @@ func (s *Server) registerFields() {
 			GroupPath
 			Body records.TenantFieldInput
 		}) (*out[*records.TenantField], error) {
-			if err := checkTenant(ctx, in.TenantID); err != nil {
-				return nil, err
-			}
-			f, err := rs.CreateTenantField(ctx, in.TenantID, in.Group, &in.Body)
+			f, err := rs.CreateTenantField(ctx, scopeOf(ctx), in.TenantID, in.Group, &in.Body)
 			return &out[*records.TenantField]{f}, fail(err)
 		})
 	huma.Register(s.api, huma.Operation{OperationID: "list-tenant-fields", Method: http.MethodGet, Path: "/api/tenants/{tenantId}/field-groups/{fg}/fields",
@@ -162,11 +173,8 @@ func (s *Server) registerFields() {
 			GroupPath
 			PageParams
 		}) (*out[*List[*records.TenantField]], error) {
-			if err := checkTenant(ctx, in.TenantID); err != nil {
-				return nil, err
-			}
 			p := in.page()
-			fs, total, err := rs.ListTenantFields(ctx, in.TenantID, in.Group, p)
+			fs, total, err := rs.ListTenantFields(ctx, scopeOf(ctx), in.TenantID, in.Group, p)
 			return &out[*List[*records.TenantField]]{newList(fs, p, total)}, fail(err)
 		})
 	huma.Register(s.api, huma.Operation{OperationID: "get-tenant-field", Method: http.MethodGet, Path: "/api/tenants/{tenantId}/fields/{id}",
@@ -175,10 +183,7 @@ func (s *Server) registerFields() {
 			TenantPath
 			ID string `path:"id" maxLength:"64" pattern:"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"`
 		}) (*out[*records.TenantField], error) {
-			if err := checkTenant(ctx, in.TenantID); err != nil {
-				return nil, err
-			}
-			f, err := rs.GetTenantField(ctx, in.TenantID, in.ID)
+			f, err := rs.GetTenantField(ctx, scopeOf(ctx), in.TenantID, in.ID)
 			return &out[*records.TenantField]{f}, fail(err)
 		})
 	huma.Register(s.api, huma.Operation{OperationID: "update-tenant-field", Method: http.MethodPatch, Path: "/api/tenants/{tenantId}/fields/{id}",
@@ -188,10 +193,7 @@ func (s *Server) registerFields() {
 			ID   string `path:"id" maxLength:"64" pattern:"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"`
 			Body records.TenantFieldPatch
 		}) (*out[*records.TenantField], error) {
-			if err := checkTenant(ctx, in.TenantID); err != nil {
-				return nil, err
-			}
-			f, err := rs.UpdateTenantField(ctx, in.TenantID, in.ID, &in.Body)
+			f, err := rs.UpdateTenantField(ctx, scopeOf(ctx), in.TenantID, in.ID, &in.Body)
 			return &out[*records.TenantField]{f}, fail(err)
 		})
 	huma.Register(s.api, huma.Operation{OperationID: "delete-tenant-field", Method: http.MethodDelete, Path: "/api/tenants/{tenantId}/fields/{id}",
@@ -200,31 +202,22 @@ func (s *Server) registerFields() {
 			TenantPath
 			ID string `path:"id" maxLength:"64" pattern:"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"`
 		}) (*struct{}, error) {
-			if err := checkTenant(ctx, in.TenantID); err != nil {
-				return nil, err
-			}
-			return nil, fail(rs.DeleteTenantField(ctx, in.TenantID, in.ID))
+			return nil, fail(rs.DeleteTenantField(ctx, scopeOf(ctx), in.TenantID, in.ID))
 		})
 	huma.Register(s.api, huma.Operation{OperationID: "get-schema", Method: http.MethodGet, Path: "/api/tenants/{tenantId}/field-groups/{fg}/schema",
 		Summary: "The effective fields of a group for a tenant (global and tenant)", Tags: []string{tagFields}},
 		func(ctx context.Context, in *struct {
 			TenantPath
 			GroupPath
-		}) (*out[*struct {
-			Data []*records.SchemaField `json:"data"`
-		}], error) {
-			if err := checkTenant(ctx, in.TenantID); err != nil {
-				return nil, err
-			}
-			fs, err := rs.Schema(ctx, in.TenantID, in.Group)
-			return &out[*struct {
-				Data []*records.SchemaField `json:"data"`
-			}]{&struct {
-				Data []*records.SchemaField `json:"data"`
-			}{fs}}, fail(err)
+		}) (*out[*EffectiveSchema], error) {
+			fs, err := rs.Schema(ctx, scopeOf(ctx), in.TenantID, in.Group)
+			return &out[*EffectiveSchema]{&EffectiveSchema{fs}}, fail(err)
 		})
+}
 
-	s.registerValues()
+// EffectiveSchema is the fields of a group a tenant sees: global and its own.
+type EffectiveSchema struct {
+	Data []*records.SchemaField `json:"data"`
 }
 
 type EntityPath struct {
@@ -253,8 +246,11 @@ func (s *Server) registerValues() {
 			IfMatch string `header:"If-Match" doc:"Refuse the save unless the entity is at this version."`
 			RawBody []byte
 		}) (*valuesOut, error) {
-			if err := checkTenant(ctx, in.TenantID); err != nil {
-				return nil, err
+			sc := scopeOf(ctx)
+			// The service checks the tenant too; checking it before the body
+			// is read keeps another tenant's key from learning how it parses.
+			if err := sc.Check(in.TenantID); err != nil {
+				return nil, fail(err)
 			}
 			values, err := decodeObject(in.RawBody)
 			if err != nil {
@@ -268,7 +264,7 @@ func (s *Server) registerValues() {
 				}
 				p.IfMatch = &v
 			}
-			res, err := rs.SaveValues(ctx, p)
+			res, err := rs.SaveValues(ctx, sc, p)
 			if err != nil {
 				return nil, fail(err)
 			}
@@ -277,10 +273,7 @@ func (s *Server) registerValues() {
 	huma.Register(s.api, huma.Operation{OperationID: "get-values", Method: http.MethodGet, Path: "/api/tenants/{tenantId}/field-groups/{fg}/entities/{entityId}/values",
 		Summary: "Get an entity's values", Tags: []string{tagFields}},
 		func(ctx context.Context, in *struct{ EntityPath }) (*valuesOut, error) {
-			if err := checkTenant(ctx, in.TenantID); err != nil {
-				return nil, err
-			}
-			res, err := rs.GetValues(ctx, in.TenantID, in.Group, in.EntityID)
+			res, err := rs.GetValues(ctx, scopeOf(ctx), in.TenantID, in.Group, in.EntityID)
 			if err != nil {
 				return nil, fail(err)
 			}
@@ -289,10 +282,7 @@ func (s *Server) registerValues() {
 	huma.Register(s.api, huma.Operation{OperationID: "delete-values", Method: http.MethodDelete, Path: "/api/tenants/{tenantId}/field-groups/{fg}/entities/{entityId}/values",
 		Summary: "Delete all of an entity's values", Tags: []string{tagFields}, DefaultStatus: http.StatusNoContent},
 		func(ctx context.Context, in *struct{ EntityPath }) (*struct{}, error) {
-			if err := checkTenant(ctx, in.TenantID); err != nil {
-				return nil, err
-			}
-			return nil, fail(rs.DeleteValues(ctx, in.TenantID, in.Group, in.EntityID, ""))
+			return nil, fail(rs.DeleteValues(ctx, scopeOf(ctx), in.TenantID, in.Group, in.EntityID, ""))
 		})
 	huma.Register(s.api, huma.Operation{OperationID: "delete-value", Method: http.MethodDelete, Path: "/api/tenants/{tenantId}/field-groups/{fg}/entities/{entityId}/values/{fieldKey}",
 		Summary: "Delete one value of an entity", Tags: []string{tagFields}, DefaultStatus: http.StatusNoContent},
@@ -300,10 +290,7 @@ func (s *Server) registerValues() {
 			EntityPath
 			FieldKey string `path:"fieldKey" pattern:"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"`
 		}) (*struct{}, error) {
-			if err := checkTenant(ctx, in.TenantID); err != nil {
-				return nil, err
-			}
-			return nil, fail(rs.DeleteValues(ctx, in.TenantID, in.Group, in.EntityID, in.FieldKey))
+			return nil, fail(rs.DeleteValues(ctx, scopeOf(ctx), in.TenantID, in.Group, in.EntityID, in.FieldKey))
 		})
 	huma.Register(s.api, huma.Operation{OperationID: "search-values", Method: http.MethodGet, Path: "/api/field-values/search",
 		Summary: "Search stored values", Description: "value matches a string value's text, or the JSON of other values (42, true).",
@@ -316,19 +303,12 @@ func (s *Server) registerValues() {
 			FieldKey     string `query:"fieldKey" maxLength:"64"`
 			Value        string `query:"value" maxLength:"10000"`
 		}) (*out[*List[*records.FieldValueRow]], error) {
-			tenant, err := tenantFilter(ctx, in.TenantID)
-			if err != nil {
-				return nil, err
-			}
 			p := in.page()
-			sp := &records.SearchParams{Page: p, Group: in.FieldGroupID, EntityID: in.EntityID, FieldKey: in.FieldKey}
-			if tenant != nil {
-				sp.TenantID = *tenant
-			}
+			sp := &records.SearchParams{Page: p, TenantID: in.TenantID, Group: in.FieldGroupID, EntityID: in.EntityID, FieldKey: in.FieldKey}
 			if in.Value != "" {
 				sp.Value = &in.Value
 			}
-			rows, total, err := rs.Search(ctx, sp)
+			rows, total, err := rs.Search(ctx, scopeOf(ctx), sp)
 			return &out[*List[*records.FieldValueRow]]{newList(rows, p, total)}, fail(err)
 		})
 }

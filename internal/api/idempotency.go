@@ -114,6 +114,10 @@ type recorder struct {
 	body   bytes.Buffer
 }
 
+// Unwrap lets http.ResponseController (flushing a live stream, deadlines)
+// reach the connection's writer.
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
 func (r *recorder) WriteHeader(status int) {
 	r.status = status
 	r.ResponseWriter.WriteHeader(status)

@@ -12,8 +12,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/danielgtaylor/huma/v2"
-
-	"github.com/fieldflow/fieldflow/internal/records"
 )
 
 // checkInput refuses, before any handler runs, input that no handler could
@@ -277,6 +275,10 @@ type muxErrorWriter struct {
 	replaced bool
 }
 
+// Unwrap lets http.ResponseController (flushing a live stream, deadlines)
+// reach the connection's writer.
+func (m *muxErrorWriter) Unwrap() http.ResponseWriter { return m.ResponseWriter }
+
 func (m *muxErrorWriter) WriteHeader(status int) {
 	if status != http.StatusNotFound && status != http.StatusMethodNotAllowed {
 		m.ResponseWriter.WriteHeader(status)
@@ -310,14 +312,4 @@ func writeProblemAt(w http.ResponseWriter, status int, detail, location string, 
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
-}
-
-// checkTenantID refuses a body's tenantId that does not match
-// records.IDPattern, the pattern of the tenant routes' {tenantId}: a tenant
-// created through a body must be reachable through those routes.
-func checkTenantID(tenantID *string) error {
-	if tenantID == nil {
-		return nil
-	}
-	return fail(records.CheckID("body.tenantId", *tenantID))
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/fieldflow/fieldflow/internal/events"
+	"github.com/fieldflow/fieldflow/internal/problem"
 	"github.com/fieldflow/fieldflow/internal/records"
 	"github.com/fieldflow/fieldflow/internal/store"
 )
@@ -76,10 +77,10 @@ func KeyView(k *store.APIKey, now time.Time) *Key {
 }
 
 // CreateKey checks in and stores a new key. Mistakes are a
-// *records.ValidationError naming the body field at fault.
+// *problem.ValidationError naming the body field at fault.
 func CreateKey(ctx context.Context, s store.Store, in *KeyInput, now time.Time) (*CreatedKey, error) {
-	var ps []records.Problem
-	add := func(loc, msg string, v any) { ps = append(ps, records.Problem{Location: loc, Message: msg, Value: v}) }
+	var ps []problem.Problem
+	add := func(loc, msg string, v any) { ps = append(ps, problem.Problem{Location: loc, Message: msg, Value: v}) }
 	switch in.Role {
 	case store.RoleAdmin:
 		if in.TenantID != "" {
@@ -122,7 +123,7 @@ func CreateKey(ctx context.Context, s store.Store, in *KeyInput, now time.Time) 
 		}
 	}
 	if len(ps) > 0 {
-		return nil, &records.ValidationError{Problems: ps}
+		return nil, &problem.ValidationError{Problems: ps}
 	}
 	secret, hash := NewKey()
 	k := &store.APIKey{ID: events.NewID("key_"), Hash: hash, Role: in.Role, TenantID: in.TenantID, Name: in.Name,

@@ -14,11 +14,13 @@ func TestHealthzAnswersWithoutKey(t *testing.T) {
 	t.Parallel()
 	eachDialect(t, func(t *testing.T, dialect string) {
 		b := setup(t, dialect, nil)
-		for _, path := range []string{"/healthz", "/readyz"} {
-			res := b.send(t, req{Method: http.MethodGet, Path: path})
-			require.Equal(t, http.StatusOK, res.status, "%s: %s", path, res)
-			require.JSONEq(t, `{"status":"ok"}`, string(res.body), path)
-		}
+		res := b.send(t, req{Method: http.MethodGet, Path: "/healthz"})
+		require.Equal(t, http.StatusOK, res.status, "%s", res)
+		require.JSONEq(t, `{"status":"ok"}`, string(res.body))
+		res = b.send(t, req{Method: http.MethodGet, Path: "/readyz"})
+		require.Equal(t, http.StatusOK, res.status, "%s", res)
+		require.JSONEq(t, `{"status":"ok","checks":[{"name":"database","status":"ok"}]}`, string(res.body),
+			"a server without worker loops checks the database alone")
 	})
 }
 
@@ -45,6 +47,25 @@ func TestMetricsCountRequestsByRoute(t *testing.T) {
 		require.Contains(t, text, `fieldflow_http_requests_total{code="200",route="GET /api/field-groups"} 1`)
 		require.Contains(t, text, `fieldflow_http_requests_total{code="401",route="GET /api/field-groups"} 1`)
 		require.Contains(t, text, `fieldflow_http_request_duration_seconds_bucket{route="GET /api/field-groups"`)
+	})
+}
+
+// A write with an Idempotency-Key, and its replay, are served from a copy
+// of the request: they count under their route all the same.
+func TestMetricsCountIdempotentRequestsAndReplaysUnderTheirRoute(t *testing.T) {
+	t.Parallel()
+	eachDialect(t, func(t *testing.T, dialect string) {
+		b := setup(t, dialect, nil)
+		for range 2 {
+			res := b.send(t, req{Method: http.MethodPost, Path: "/api/field-groups", Key: b.admin,
+				Header: map[string]string{"Idempotency-Key": "create-g1"}, Body: map[string]any{"key": "g1", "name": "G"}})
+			require.Equal(t, http.StatusCreated, res.status, "%s", res)
+		}
+		b.send(t, req{Method: http.MethodGet, Path: "/api/no-such-route", Key: b.admin})
+
+		text := string(b.do(t, http.MethodGet, "/metrics", nil).body)
+		require.Contains(t, text, `fieldflow_http_requests_total{code="201",route="POST /api/field-groups"} 2`, "the first request and its replay")
+		require.Contains(t, text, `fieldflow_http_requests_total{code="404",route="unmatched"} 1`, "only the unknown path is unmatched")
 	})
 }
 
@@ -106,6 +127,7 @@ var apiRoutes = []string{
 	"GET /api/field-values/search",
 	"POST /api/events",
 	"GET /api/events",
+	"GET /api/event-types",
 	"GET /api/events/{id}",
 	"POST /api/keys",
 	"GET /api/keys",
@@ -114,6 +136,11 @@ var apiRoutes = []string{
 	"POST /api/sessions",
 	"GET /api/sessions/current",
 	"DELETE /api/sessions/current",
+	"POST /api/portal-sessions",
+	"POST /api/portal-sessions/redeem",
+	"GET /api/portal-sessions/current",
+	"POST /api/expressions/check",
+	"GET /api/events/stream",
 	"GET /healthz",
 	"GET /readyz",
 	"GET /metrics",
@@ -150,7 +177,12 @@ func TestOpenAPIListsEveryRoute(t *testing.T) {
 		fill := strings.NewReplacer("{fg}", "nope", "{id}", "nope", "{tenantId}", tenant, "{entityId}", "e1", "{fieldKey}", "k")
 		for _, route := range apiRoutes {
 			method, path, _ := strings.Cut(route, " ")
-			res := b.do(t, method, fill.Replace(path), "{}")
+			r := req{Method: method, Path: fill.Replace(path), Key: b.admin, Body: "{}"}
+			if route == "GET /api/events/stream" {
+				// A stream never ends: a bad Last-Event-ID gets a plain answer.
+				r.Header = map[string]string{"Last-Event-ID": "x"}
+			}
+			res := b.send(t, r)
 			require.NotEqual(t, http.StatusMethodNotAllowed, res.status, route)
 			ct := res.header.Get("Content-Type")
 			require.True(t, res.status == http.StatusNoContent || strings.Contains(ct, "json") || strings.HasPrefix(ct, "text/plain; version="),

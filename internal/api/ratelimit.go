@@ -37,7 +37,7 @@ func routeCost(op *huma.Operation) int {
 	switch op.OperationID {
 	case "search-values":
 		return 5
-	case "test-webhook":
+	case "test-webhook", "test-automation":
 		return 10
 	case "replay-webhook":
 		return 20

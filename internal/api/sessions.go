@@ -12,6 +12,8 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/fieldflow/fieldflow/internal/events"
+	"github.com/fieldflow/fieldflow/internal/outbound"
 	"github.com/fieldflow/fieldflow/internal/store"
 )
 
@@ -36,7 +38,7 @@ type SessionView struct {
 	Role      string     `json:"role" enum:"admin,tenant" doc:"The role of the key the request acts as."`
 	TenantID  string     `json:"tenantId,omitempty" doc:"The tenant of a tenant key."`
 	KeyID     string     `json:"keyId" doc:"The id of the API key the request acts as."`
-	Via       string     `json:"via" enum:"session,key" doc:"How the request authenticated: a session cookie or an API key header."`
+	Via       string     `json:"via" enum:"session,key,portal" doc:"How the request authenticated: a dashboard session cookie, an API key header, or a tenant portal session."`
 	CSRFToken string     `json:"csrfToken,omitempty" doc:"For a session: send it as X-CSRF-Token on every write (POST, PUT, PATCH, DELETE)."`
 	ExpiresAt *time.Time `json:"expiresAt,omitempty" doc:"For a session: when it ends."`
 }
@@ -106,8 +108,8 @@ func newSessionCookie(value string, expires time.Time, secure bool) http.Cookie 
 	return c
 }
 
-// sessionToken is the session cookie's value in a Cookie header, if any.
-func sessionToken(header string) string {
+// cookieValue is the value of the named cookie in a Cookie header, if any.
+func cookieValue(header, name string) string {
 	if header == "" {
 		return ""
 	}
@@ -116,7 +118,7 @@ func sessionToken(header string) string {
 		return ""
 	}
 	for _, c := range cookies {
-		if c.Name == sessionCookie {
+		if c.Name == name {
 			return c.Value
 		}
 	}
@@ -127,7 +129,7 @@ func sessionToken(header string) string {
 // cookie. It reports whether the request carried one (and so was answered
 // or passed on); false leaves the request to the API key checks.
 func (s *Server) serveSession(ctx huma.Context, next func(huma.Context)) bool {
-	token := sessionToken(ctx.Header("Cookie"))
+	token := cookieValue(ctx.Header("Cookie"), sessionCookie)
 	if token == "" {
 		return false
 	}
@@ -149,7 +151,7 @@ func (s *Server) serveSession(ctx huma.Context, next func(huma.Context)) bool {
 			return true
 		}
 	}
-	p := &Principal{KeyID: sess.KeyID, Role: sess.Role, TenantID: sess.TenantID}
+	p := newPrincipal(sess.KeyID, sess.Role, sess.TenantID)
 	if op := ctx.Operation(); op != nil && op.Metadata["admin"] == true && !p.Admin() {
 		_ = huma.WriteErr(s.api, ctx, http.StatusForbidden, "this operation needs an admin key")
 		return true
@@ -162,7 +164,7 @@ func (s *Server) serveSession(ctx huma.Context, next func(huma.Context)) bool {
 func (s *Server) registerSessions() {
 	huma.Register(s.api, huma.Operation{OperationID: "create-session", Method: http.MethodPost, Path: "/api/sessions",
 		Summary: "Log in to the dashboard",
-		Description: "Checks the API key and opens a server-side session of " + sessionTTL.String() + ": an HttpOnly, " +
+		Description: "Checks the API key and opens a server-side session of " + outbound.FormatDuration(sessionTTL) + ": an HttpOnly, " +
 			"SameSite=Strict cookie (Secure over TLS) that acts as the key. Every write made with the cookie must send " +
 			"the returned csrfToken as X-CSRF-Token; without it the answer is 403.",
 		Tags: []string{tagSessions}, DefaultStatus: http.StatusCreated,
@@ -176,7 +178,7 @@ func (s *Server) registerSessions() {
 				return nil, huma.Error503ServiceUnavailable("cannot check the API key now")
 			}
 			token := newSessionToken()
-			now := time.Now().UTC().Truncate(time.Microsecond)
+			now := events.StoredTime(time.Now())
 			sess := &store.Session{Hash: HashKey(token), KeyID: p.KeyID, CreatedAt: now, ExpiresAt: now.Add(sessionTTL)}
 			err = s.cfg.Store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
 				// Logins are rare: sweeping the ended sessions here keeps the
@@ -200,6 +202,9 @@ func (s *Server) registerSessions() {
 			v := &SessionView{Role: p.Role, TenantID: p.TenantID, KeyID: p.KeyID, Via: "key"}
 			if sc, ok := ctx.Value(sessionCtxKey{}).(*sessionCtx); ok {
 				v.Via, v.CSRFToken, v.ExpiresAt = "session", sc.csrf, &sc.expiresAt
+			}
+			if pc, ok := ctx.Value(portalCtxKey{}).(*portalCtx); ok {
+				v.Via, v.CSRFToken, v.ExpiresAt = "portal", pc.view.CSRFToken, &pc.view.ExpiresAt
 			}
 			return &out[*SessionView]{v}, nil
 		})

@@ -21,11 +21,15 @@ type variableList struct {
 }
 
 func (s *Server) registerSettings() {
-	as := s.cfg.Automations
-	if as == nil {
+	if s.cfg.Automations == nil {
 		return
 	}
-	admin := map[string]any{"admin": true}
+	s.registerVariables()
+	s.registerOAuth2()
+}
+
+func (s *Server) registerVariables() {
+	as := s.cfg.Automations
 	listOut := func(vs []*automations.Variable, err error) (*out[*variableList], error) {
 		if vs == nil {
 			vs = []*automations.Variable{}
@@ -35,29 +39,29 @@ func (s *Server) registerSettings() {
 
 	huma.Register(s.api, huma.Operation{OperationID: "put-variable", Method: http.MethodPut, Path: "/api/variables/{name}",
 		Summary: "Set a global variable", Description: "A secret variable is stored sealed and its value is never returned.",
-		Tags: []string{tagSettings}, Metadata: admin},
+		Tags: []string{tagSettings}, Metadata: adminOnly},
 		func(ctx context.Context, in *struct {
 			VariablePath
 			Body automations.VariableInput
 		}) (*out[*automations.Variable], error) {
-			v, err := as.PutVariable(ctx, "", in.Name, &in.Body)
+			v, err := as.PutVariable(ctx, scopeOf(ctx), "", in.Name, &in.Body)
 			return &out[*automations.Variable]{v}, fail(err)
 		})
 	huma.Register(s.api, huma.Operation{OperationID: "list-variables", Method: http.MethodGet, Path: "/api/variables",
-		Summary: "List the global variables", Tags: []string{tagSettings}, Metadata: admin},
+		Summary: "List the global variables", Tags: []string{tagSettings}, Metadata: adminOnly},
 		func(ctx context.Context, _ *struct{}) (*out[*variableList], error) {
-			return listOut(as.ListVariables(ctx, ""))
+			return listOut(as.ListVariables(ctx, scopeOf(ctx), ""))
 		})
 	huma.Register(s.api, huma.Operation{OperationID: "get-variable", Method: http.MethodGet, Path: "/api/variables/{name}",
-		Summary: "Get a global variable", Tags: []string{tagSettings}, Metadata: admin},
+		Summary: "Get a global variable", Tags: []string{tagSettings}, Metadata: adminOnly},
 		func(ctx context.Context, in *struct{ VariablePath }) (*out[*automations.Variable], error) {
-			v, err := as.GetVariable(ctx, "", in.Name)
+			v, err := as.GetVariable(ctx, scopeOf(ctx), "", in.Name)
 			return &out[*automations.Variable]{v}, fail(err)
 		})
 	huma.Register(s.api, huma.Operation{OperationID: "delete-variable", Method: http.MethodDelete, Path: "/api/variables/{name}",
-		Summary: "Delete a global variable", Tags: []string{tagSettings}, DefaultStatus: http.StatusNoContent, Metadata: admin},
+		Summary: "Delete a global variable", Tags: []string{tagSettings}, DefaultStatus: http.StatusNoContent, Metadata: adminOnly},
 		func(ctx context.Context, in *struct{ VariablePath }) (*struct{}, error) {
-			return nil, fail(as.DeleteVariable(ctx, "", in.Name))
+			return nil, fail(as.DeleteVariable(ctx, scopeOf(ctx), "", in.Name))
 		})
 
 	huma.Register(s.api, huma.Operation{OperationID: "put-tenant-variable", Method: http.MethodPut, Path: "/api/tenants/{tenantId}/variables/{name}",
@@ -67,19 +71,13 @@ func (s *Server) registerSettings() {
 			VariablePath
 			Body automations.VariableInput
 		}) (*out[*automations.Variable], error) {
-			if err := checkTenant(ctx, in.TenantID); err != nil {
-				return nil, err
-			}
-			v, err := as.PutVariable(ctx, in.TenantID, in.Name, &in.Body)
+			v, err := as.PutVariable(ctx, scopeOf(ctx), in.TenantID, in.Name, &in.Body)
 			return &out[*automations.Variable]{v}, fail(err)
 		})
 	huma.Register(s.api, huma.Operation{OperationID: "list-tenant-variables", Method: http.MethodGet, Path: "/api/tenants/{tenantId}/variables",
 		Summary: "List a tenant's variables", Tags: []string{tagSettings}},
 		func(ctx context.Context, in *struct{ TenantPath }) (*out[*variableList], error) {
-			if err := checkTenant(ctx, in.TenantID); err != nil {
-				return nil, err
-			}
-			return listOut(as.ListVariables(ctx, in.TenantID))
+			return listOut(as.ListVariables(ctx, scopeOf(ctx), in.TenantID))
 		})
 	huma.Register(s.api, huma.Operation{OperationID: "get-tenant-variable", Method: http.MethodGet, Path: "/api/tenants/{tenantId}/variables/{name}",
 		Summary: "Get a tenant's variable", Tags: []string{tagSettings}},
@@ -87,10 +85,7 @@ func (s *Server) registerSettings() {
 			TenantPath
 			VariablePath
 		}) (*out[*automations.Variable], error) {
-			if err := checkTenant(ctx, in.TenantID); err != nil {
-				return nil, err
-			}
-			v, err := as.GetVariable(ctx, in.TenantID, in.Name)
+			v, err := as.GetVariable(ctx, scopeOf(ctx), in.TenantID, in.Name)
 			return &out[*automations.Variable]{v}, fail(err)
 		})
 	huma.Register(s.api, huma.Operation{OperationID: "delete-tenant-variable", Method: http.MethodDelete, Path: "/api/tenants/{tenantId}/variables/{name}",
@@ -99,28 +94,17 @@ func (s *Server) registerSettings() {
 			TenantPath
 			VariablePath
 		}) (*struct{}, error) {
-			if err := checkTenant(ctx, in.TenantID); err != nil {
-				return nil, err
-			}
-			return nil, fail(as.DeleteVariable(ctx, in.TenantID, in.Name))
+			return nil, fail(as.DeleteVariable(ctx, scopeOf(ctx), in.TenantID, in.Name))
 		})
+}
 
+func (s *Server) registerOAuth2() {
+	as := s.cfg.Automations
 	huma.Register(s.api, huma.Operation{OperationID: "create-oauth2-connection", Method: http.MethodPost, Path: "/api/oauth2-connections",
 		Summary: "Create an OAuth2 connection", Description: "clientSecret and refreshToken are stored sealed and never returned.",
 		Tags: []string{tagSettings}, DefaultStatus: http.StatusCreated},
 		func(ctx context.Context, in *struct{ Body automations.OAuth2Input }) (*out[*automations.OAuth2Connection], error) {
-			if t := scope(ctx); t != nil {
-				if in.Body.TenantID == nil {
-					in.Body.TenantID = t
-				}
-				if err := checkTenant(ctx, *in.Body.TenantID); err != nil {
-					return nil, err
-				}
-			}
-			if err := checkTenantID(in.Body.TenantID); err != nil {
-				return nil, err
-			}
-			c, err := as.CreateOAuth2(ctx, &in.Body)
+			c, err := as.CreateOAuth2(ctx, scopeOf(ctx), &in.Body)
 			return &out[*automations.OAuth2Connection]{c}, fail(err)
 		})
 	huma.Register(s.api, huma.Operation{OperationID: "list-oauth2-connections", Method: http.MethodGet, Path: "/api/oauth2-connections",
@@ -129,12 +113,8 @@ func (s *Server) registerSettings() {
 			PageParams
 			TenantID string `query:"tenantId" maxLength:"128"`
 		}) (*out[*List[*automations.OAuth2Connection]], error) {
-			tenant, err := tenantFilter(ctx, in.TenantID)
-			if err != nil {
-				return nil, err
-			}
 			p := in.page()
-			cs, total, err := as.ListOAuth2(ctx, tenant, p)
+			cs, total, err := as.ListOAuth2(ctx, scopeOf(ctx), in.TenantID, p)
 			return &out[*List[*automations.OAuth2Connection]]{newList(cs, p, total)}, fail(err)
 		})
 	huma.Register(s.api, huma.Operation{OperationID: "get-oauth2-connection", Method: http.MethodGet, Path: "/api/oauth2-connections/{id}",
@@ -142,7 +122,7 @@ func (s *Server) registerSettings() {
 		func(ctx context.Context, in *struct {
 			ID string `path:"id" maxLength:"64" pattern:"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"`
 		}) (*out[*automations.OAuth2Connection], error) {
-			c, err := as.GetOAuth2(ctx, in.ID, scope(ctx))
+			c, err := as.GetOAuth2(ctx, scopeOf(ctx), in.ID)
 			return &out[*automations.OAuth2Connection]{c}, fail(err)
 		})
 	huma.Register(s.api, huma.Operation{OperationID: "update-oauth2-connection", Method: http.MethodPatch, Path: "/api/oauth2-connections/{id}",
@@ -151,7 +131,7 @@ func (s *Server) registerSettings() {
 			ID   string `path:"id" maxLength:"64" pattern:"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"`
 			Body automations.OAuth2Patch
 		}) (*out[*automations.OAuth2Connection], error) {
-			c, err := as.UpdateOAuth2(ctx, in.ID, scope(ctx), &in.Body)
+			c, err := as.UpdateOAuth2(ctx, scopeOf(ctx), in.ID, &in.Body)
 			return &out[*automations.OAuth2Connection]{c}, fail(err)
 		})
 	huma.Register(s.api, huma.Operation{OperationID: "delete-oauth2-connection", Method: http.MethodDelete, Path: "/api/oauth2-connections/{id}",
@@ -159,6 +139,6 @@ func (s *Server) registerSettings() {
 		func(ctx context.Context, in *struct {
 			ID string `path:"id" maxLength:"64" pattern:"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"`
 		}) (*struct{}, error) {
-			return nil, fail(as.DeleteOAuth2(ctx, in.ID, scope(ctx)))
+			return nil, fail(as.DeleteOAuth2(ctx, scopeOf(ctx), in.ID))
 		})
 }

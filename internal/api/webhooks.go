@@ -11,40 +11,26 @@ import (
 
 const tagWebhooks = "Webhooks"
 
-// scope is the tenant a tenant key is confined to; nil for admin keys.
-func scope(ctx context.Context) *string {
-	if p := PrincipalFrom(ctx); p != nil && !p.Admin() {
-		return &p.TenantID
-	}
-	return nil
-}
-
 // WebhookPath names an endpoint in a path.
 type WebhookPath struct {
 	ID string `path:"id" maxLength:"64" pattern:"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$" doc:"Webhook endpoint id."`
 }
 
 func (s *Server) registerWebhooks() {
-	wh := s.cfg.Webhooks
-	if wh == nil {
+	if s.cfg.Webhooks == nil {
 		return
 	}
+	s.registerEndpoints()
+	s.registerDeliveries()
+}
+
+func (s *Server) registerEndpoints() {
+	wh := s.cfg.Webhooks
 	huma.Register(s.api, huma.Operation{OperationID: "create-webhook", Method: http.MethodPost, Path: "/api/webhooks",
 		Summary: "Register a webhook endpoint", Description: "The response holds the signing secret; it is not shown again.",
 		Tags: []string{tagWebhooks}, DefaultStatus: http.StatusCreated},
 		func(ctx context.Context, in *struct{ Body webhooks.EndpointInput }) (*out[*webhooks.Endpoint], error) {
-			if t := scope(ctx); t != nil {
-				if in.Body.TenantID == nil {
-					in.Body.TenantID = t
-				}
-				if err := checkTenant(ctx, *in.Body.TenantID); err != nil {
-					return nil, err
-				}
-			}
-			if err := checkTenantID(in.Body.TenantID); err != nil {
-				return nil, err
-			}
-			ep, err := wh.CreateEndpoint(ctx, &in.Body)
+			ep, err := wh.CreateEndpoint(ctx, scopeOf(ctx), &in.Body)
 			return &out[*webhooks.Endpoint]{ep}, fail(err)
 		})
 	huma.Register(s.api, huma.Operation{OperationID: "list-webhooks", Method: http.MethodGet, Path: "/api/webhooks",
@@ -53,18 +39,14 @@ func (s *Server) registerWebhooks() {
 			PageParams
 			TenantID string `query:"tenantId" maxLength:"128"`
 		}) (*out[*List[*webhooks.Endpoint]], error) {
-			tenant, err := tenantFilter(ctx, in.TenantID)
-			if err != nil {
-				return nil, err
-			}
 			p := in.page()
-			eps, total, err := wh.ListEndpoints(ctx, tenant, p)
+			eps, total, err := wh.ListEndpoints(ctx, scopeOf(ctx), in.TenantID, p)
 			return &out[*List[*webhooks.Endpoint]]{newList(eps, p, total)}, fail(err)
 		})
 	huma.Register(s.api, huma.Operation{OperationID: "get-webhook", Method: http.MethodGet, Path: "/api/webhooks/{id}",
 		Summary: "Get a webhook endpoint", Tags: []string{tagWebhooks}},
 		func(ctx context.Context, in *struct{ WebhookPath }) (*out[*webhooks.Endpoint], error) {
-			ep, err := wh.GetEndpoint(ctx, in.ID, scope(ctx))
+			ep, err := wh.GetEndpoint(ctx, scopeOf(ctx), in.ID)
 			return &out[*webhooks.Endpoint]{ep}, fail(err)
 		})
 	huma.Register(s.api, huma.Operation{OperationID: "update-webhook", Method: http.MethodPatch, Path: "/api/webhooks/{id}",
@@ -73,45 +55,41 @@ func (s *Server) registerWebhooks() {
 			WebhookPath
 			Body webhooks.EndpointPatch
 		}) (*out[*webhooks.Endpoint], error) {
-			ep, err := wh.UpdateEndpoint(ctx, in.ID, scope(ctx), &in.Body)
+			ep, err := wh.UpdateEndpoint(ctx, scopeOf(ctx), in.ID, &in.Body)
 			return &out[*webhooks.Endpoint]{ep}, fail(err)
 		})
 	huma.Register(s.api, huma.Operation{OperationID: "delete-webhook", Method: http.MethodDelete, Path: "/api/webhooks/{id}",
 		Summary: "Delete a webhook endpoint with its delivery log", Tags: []string{tagWebhooks}, DefaultStatus: http.StatusNoContent},
 		func(ctx context.Context, in *struct{ WebhookPath }) (*struct{}, error) {
-			return nil, fail(wh.DeleteEndpoint(ctx, in.ID, scope(ctx)))
+			return nil, fail(wh.DeleteEndpoint(ctx, scopeOf(ctx), in.ID))
 		})
 	huma.Register(s.api, huma.Operation{OperationID: "rotate-webhook-secret", Method: http.MethodPost, Path: "/api/webhooks/{id}/rotate-secret",
 		Summary: "Rotate the signing secret", Description: "The old secret keeps signing beside the new one for graceHours (default 24).",
 		Tags: []string{tagWebhooks}},
 		func(ctx context.Context, in *struct {
 			WebhookPath
-			Body *struct {
-				GraceHours *int `json:"graceHours,omitempty" minimum:"0" maximum:"720"`
-			} `required:"false"`
-		}) (*out[*struct {
-			Secret string `json:"secret"`
-		}], error) {
+			Body *RotateSecretInput `required:"false"`
+		}) (*out[*RotatedSecret], error) {
 			var grace *int
 			if in.Body != nil {
 				grace = in.Body.GraceHours
 			}
-			secret, err := wh.RotateSecret(ctx, in.ID, scope(ctx), grace)
+			secret, err := wh.RotateSecret(ctx, scopeOf(ctx), in.ID, grace)
 			if err != nil {
 				return nil, fail(err)
 			}
-			return &out[*struct {
-				Secret string `json:"secret"`
-			}]{&struct {
-				Secret string `json:"secret"`
-			}{secret}}, nil
+			return &out[*RotatedSecret]{&RotatedSecret{secret}}, nil
 		})
 	huma.Register(s.api, huma.Operation{OperationID: "test-webhook", Method: http.MethodPost, Path: "/api/webhooks/{id}/test",
 		Summary: "Send a webhook.test event now and return the attempt", Tags: []string{tagWebhooks}},
 		func(ctx context.Context, in *struct{ WebhookPath }) (*out[*webhooks.TestResult], error) {
-			res, err := wh.SendTest(ctx, in.ID, scope(ctx))
+			res, err := wh.SendTest(ctx, scopeOf(ctx), in.ID)
 			return &out[*webhooks.TestResult]{res}, fail(err)
 		})
+}
+
+func (s *Server) registerDeliveries() {
+	wh := s.cfg.Webhooks
 	huma.Register(s.api, huma.Operation{OperationID: "list-webhook-deliveries", Method: http.MethodGet, Path: "/api/webhooks/{id}/deliveries",
 		Summary: "An endpoint's deliveries with every attempt, newest first", Tags: []string{tagWebhooks}},
 		func(ctx context.Context, in *struct {
@@ -120,7 +98,7 @@ func (s *Server) registerWebhooks() {
 			Cursor string `query:"cursor" maxLength:"64"`
 			Limit  int    `query:"pageSize" minimum:"1" maximum:"500" default:"50" doc:"Deliveries per page, at most 500."`
 		}) (*out[*DeliveryPage], error) {
-			ds, next, err := wh.ListDeliveries(ctx, in.ID, scope(ctx), in.Status, in.Cursor, max(in.Limit, 1))
+			ds, next, err := wh.ListDeliveries(ctx, scopeOf(ctx), in.ID, in.Status, in.Cursor, max(in.Limit, 1))
 			if err != nil {
 				return nil, fail(err)
 			}
@@ -134,24 +112,18 @@ func (s *Server) registerWebhooks() {
 		func(ctx context.Context, in *struct {
 			ID string `path:"id" maxLength:"64" pattern:"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"`
 		}) (*out[*webhooks.DeliveryView], error) {
-			d, err := wh.GetDelivery(ctx, in.ID, scope(ctx))
+			d, err := wh.GetDelivery(ctx, scopeOf(ctx), in.ID)
 			return &out[*webhooks.DeliveryView]{d}, fail(err)
 		})
 	huma.Register(s.api, huma.Operation{OperationID: "retry-delivery", Method: http.MethodPost, Path: "/api/deliveries/{id}/retry",
 		Summary: "Send a delivery again now", Tags: []string{tagWebhooks}, DefaultStatus: http.StatusAccepted},
 		func(ctx context.Context, in *struct {
 			ID string `path:"id" maxLength:"64" pattern:"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"`
-		}) (*out[*struct {
-			ID string `json:"id"`
-		}], error) {
-			if err := wh.RetryDelivery(ctx, in.ID, scope(ctx)); err != nil {
+		}) (*out[*RetriedDelivery], error) {
+			if err := wh.RetryDelivery(ctx, scopeOf(ctx), in.ID); err != nil {
 				return nil, fail(err)
 			}
-			return &out[*struct {
-				ID string `json:"id"`
-			}]{&struct {
-				ID string `json:"id"`
-			}{in.ID}}, nil
+			return &out[*RetriedDelivery]{&RetriedDelivery{in.ID}}, nil
 		})
 	huma.Register(s.api, huma.Operation{OperationID: "replay-webhook", Method: http.MethodPost, Path: "/api/webhooks/{id}/replay",
 		Summary: "Send an endpoint's deliveries in a time range again", Description: "Each gets a new delivery (same event and webhook-id).",
@@ -159,19 +131,33 @@ func (s *Server) registerWebhooks() {
 		func(ctx context.Context, in *struct {
 			WebhookPath
 			Body webhooks.ReplayInput
-		}) (*out[*struct {
-			Count int `json:"count"`
-		}], error) {
-			n, err := wh.Replay(ctx, in.ID, scope(ctx), &in.Body)
+		}) (*out[*Replayed], error) {
+			n, err := wh.Replay(ctx, scopeOf(ctx), in.ID, &in.Body)
 			if err != nil {
 				return nil, fail(err)
 			}
-			return &out[*struct {
-				Count int `json:"count"`
-			}]{&struct {
-				Count int `json:"count"`
-			}{n}}, nil
+			return &out[*Replayed]{&Replayed{n}}, nil
 		})
+}
+
+// RotateSecretInput is the optional body of a secret rotation.
+type RotateSecretInput struct {
+	GraceHours *int `json:"graceHours,omitempty" minimum:"0" maximum:"720" doc:"How long the old secret keeps signing beside the new one. Default 24."`
+}
+
+// RotatedSecret is the answer to a rotation: the new secret, shown once.
+type RotatedSecret struct {
+	Secret string `json:"secret" doc:"The new signing secret (whsec_…). It is not shown again."`
+}
+
+// RetriedDelivery names the delivery a retry created.
+type RetriedDelivery struct {
+	ID string `json:"id" doc:"The new delivery's id."`
+}
+
+// Replayed counts the deliveries a replay created.
+type Replayed struct {
+	Count int `json:"count" doc:"How many deliveries the replay created."`
 }
 
 // DeliveryPage is a page of deliveries.

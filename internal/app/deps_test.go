@@ -134,16 +134,31 @@ func TestNonTestCodeNeverImportsTesting(t *testing.T) {
 	t.Parallel()
 
 	g := loadPackages(t)
-	storetest := g.pkg(t, "internal/store/storetest").ImportPath
+	support := testSupport(t, g)
 	for _, p := range g.ours {
-		if p.ImportPath == storetest {
+		if slices.Contains(support, p.ImportPath) {
 			continue // test support: imported only by _test.go files
 		}
 		require.False(t, slices.Contains(p.Deps, "testing"),
 			"%s links package testing (imported by %v): non-test code must not, because it registers test flags "+
-				"in the binary; test helpers belong in _test.go files or in internal/store/storetest, which only tests import",
+				"in the binary; test helpers belong in _test.go files or in a test support package, which only tests import",
 			p.ImportPath, g.importersOf(p, "testing"))
+		for _, s := range support {
+			require.False(t, slices.Contains(p.Deps, s),
+				"%s depends on the test support package %s (imported by %v): only _test.go files may",
+				p.ImportPath, s, g.importersOf(p, s))
+		}
 	}
+}
+
+// testSupport lists the packages that hold helpers for tests and are
+// imported only by _test.go files: the store conformance suite, and the
+// whole app run in process for the tests of packages outside it, and the
+// self-signed certificates of TLS tests.
+func testSupport(t *testing.T, g *packageGraph) []string {
+	t.Helper()
+	return []string{g.pkg(t, "internal/store/storetest").ImportPath, g.pkg(t, "internal/apptest").ImportPath,
+		g.pkg(t, "internal/testcert").ImportPath}
 }
 
 func TestOnlyTheCommandImportsApp(t *testing.T) {
@@ -153,13 +168,101 @@ func TestOnlyTheCommandImportsApp(t *testing.T) {
 	app := g.pkg(t, "internal/app").ImportPath
 	command := g.pkg(t, "cmd/fieldflow").ImportPath
 	require.Contains(t, g.byPath[command].Imports, app, "the command hands off to internal/app")
+	apptest := g.pkg(t, "internal/apptest").ImportPath
 	for _, p := range g.ours {
-		if p.ImportPath == app || p.ImportPath == command {
-			continue
+		if p.ImportPath == app || p.ImportPath == command || p.ImportPath == apptest {
+			continue // apptest runs the app for tests, which no package imports
 		}
 		require.False(t, slices.Contains(p.Deps, app),
 			"%s depends on internal/app (imported by %v): app imports every package, so anything importing it "+
 				"depends on the world and closes an import cycle as soon as app uses it; only cmd/fieldflow may",
 			p.ImportPath, g.importersOf(p, app))
 	}
+}
+
+// depRule forbids some of the module's packages from depending on others,
+// each forbidden dependency with its reason, in the spirit of tailscale's
+// tstest/deptest (BadDeps). Paths are relative to the module; a forbidden
+// path also forbids the packages below it. Dependencies are transitive, so
+// a detour through a third package breaks the rule too.
+type depRule struct {
+	pkgs    []string
+	badDeps map[string]string
+}
+
+// check fails t if any of r.pkgs depends on one of r.badDeps.
+func (r depRule) check(t *testing.T, g *packageGraph) {
+	t.Helper()
+	for _, rel := range r.pkgs {
+		p := g.pkg(t, rel)
+		for _, dep := range p.Deps {
+			for bad, why := range r.badDeps {
+				bad = modulePath + "/" + bad
+				if dep == bad || strings.HasPrefix(dep, bad+"/") {
+					t.Errorf("%s depends on %s (imported by %v): %s", rel, dep, g.importersOf(p, dep), why)
+				}
+			}
+		}
+	}
+}
+
+func TestFeaturesDoNotImportEachOther(t *testing.T) {
+	t.Parallel()
+
+	g := loadPackages(t)
+	for _, r := range []depRule{
+		{pkgs: []string{"internal/automations"}, badDeps: map[string]string{
+			"internal/webhooks": "automations and webhooks are peers on one floor: what both need (the guarded client, " +
+				"signing, retry timing) lives in internal/outbound, and type patterns in internal/events",
+		}},
+		{pkgs: []string{"internal/webhooks"}, badDeps: map[string]string{
+			"internal/automations": "automations and webhooks are peers on one floor: app hands each the other's " +
+				"entry points (emit, fan-out) as functions, so neither imports the other",
+		}},
+		{pkgs: []string{"internal/outbound"}, badDeps: map[string]string{
+			"internal/webhooks":    "outbound is the floor below the features that send requests; it cannot know its users",
+			"internal/automations": "outbound is the floor below the features that send requests; it cannot know its users",
+			"internal/records":     "outbound sends HTTP requests; records, fields and values are none of its business",
+			"internal/api":         "outbound is below every feature, and api is above them all",
+		}},
+		{pkgs: []string{"internal/retention"}, badDeps: map[string]string{
+			"internal/webhooks":    "retention is one floor above store, below the features: app hands it WriteEvents as a function",
+			"internal/automations": "retention is one floor above store, below the features: app hands it WriteEvents as a function",
+			"internal/records":     "retention is one floor above store, below the features: app hands it WriteEvents as a function",
+			"internal/api":         "retention is below every feature, and api is above them all",
+		}},
+	} {
+		r.check(t, g)
+	}
+}
+
+func TestDomainPackagesDoNotImportAPIOrApp(t *testing.T) {
+	t.Parallel()
+
+	g := loadPackages(t)
+	bad := map[string]string{
+		"internal/api": "api is the HTTP layer over the domain packages; a domain package importing it would " +
+			"depend on its own callers (the services api takes are handed to it by app)",
+		"internal/app": "app wires every package together and so depends on the world",
+	}
+	support := testSupport(t, g)
+	var domain []string
+	for _, p := range g.ours {
+		if slices.Contains(support, p.ImportPath) {
+			continue // test support: apptest runs the whole app for tests
+		}
+		rel := strings.TrimPrefix(p.ImportPath, modulePath+"/")
+		switch {
+		case rel == "cmd/fieldflow", rel == "internal/app", rel == "internal/api",
+			strings.HasPrefix(rel, "internal/app/"), strings.HasPrefix(rel, "internal/api/"):
+			continue
+		}
+		domain = append(domain, rel)
+	}
+	// The rule must keep covering the packages it was written for.
+	for _, rel := range []string{"internal/records", "internal/fields", "internal/events", "internal/webhooks",
+		"internal/automations", "internal/outbound", "internal/queue", "internal/store", "internal/store/sqlstore"} {
+		require.Contains(t, domain, rel)
+	}
+	depRule{pkgs: domain, badDeps: bad}.check(t, g)
 }

@@ -18,8 +18,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/danielgtaylor/huma/v2"
 	"github.com/stretchr/testify/require"
 
+	"github.com/fieldflow/fieldflow/internal/api"
+	"github.com/fieldflow/fieldflow/internal/api/contract"
 	"github.com/fieldflow/fieldflow/internal/app"
 	"github.com/fieldflow/fieldflow/internal/store/storetest"
 )
@@ -117,9 +120,38 @@ var docExamples = []docExample{
 	{name: "webhook.test", path: "/hooks/all", typ: "webhook.test"},
 	{name: "webhook.disabled", path: "/hooks/all", typ: "webhook.disabled"},
 	{name: "automation.run_failed", path: "/hooks/all", typ: "automation.run_failed"},
+	{name: "tenant.erased", path: "/hooks/all", typ: "tenant.erased"},
 	{name: "webhook-action", path: "/hooks/action/sla"},
 	{name: "automation.sla_reached", path: "/hooks/action/sla", member: "event"},
 	{name: "automation.date_reached", path: "/hooks/action/date", member: "event"},
+}
+
+// requireCatalogued checks a received body against the schema the event
+// catalog (the OpenAPI document's webhooks section) gives its type, with
+// huma's validator over the API's own schema registry. A body with no
+// catalog entry (the webhook action's {event, record}) is left alone.
+func requireCatalogued(t *testing.T, name string, body []byte) {
+	t.Helper()
+	if !strings.Contains(name, ".") && name != "TASK_COMPLETED" {
+		return
+	}
+	want := name
+	if name == "TASK_COMPLETED" {
+		want = contract.HostEventType
+	}
+	for _, e := range contract.Events() {
+		if e.Type != want {
+			continue
+		}
+		reg := api.SchemaRegistry()
+		var v any
+		require.NoError(t, json.Unmarshal(body, &v))
+		res := &huma.ValidateResult{}
+		huma.Validate(reg, reg.Schema(e.Payload, false, ""), huma.NewPathBuffer(nil, 0), huma.ModeReadFromServer, v, res)
+		require.Empty(t, res.Errors, "%s does not match its schema in the event catalog: %s", name, body)
+		return
+	}
+	t.Fatalf("%s has no entry in the event catalog", name)
 }
 
 // docNormalize maps what differs from run to run (ids, times, the
@@ -180,6 +212,7 @@ func TestReceivingWebhooksDocShowsTheBodiesReceiversGet(t *testing.T) {
 					require.NoError(t, json.Unmarshal(body, &outer))
 					body = outer[e.member]
 				}
+				requireCatalogued(t, e.name, body)
 				if printing {
 					t.Logf("example %s:\n%s", e.name, strings.ReplaceAll(string(body), recv.srv.URL, "https://example.com"))
 					continue
@@ -327,6 +360,12 @@ func docScenario(t *testing.T, base string, r *docReceiver) {
 	docCall(t, base, http.StatusNoContent, http.MethodDelete, "/api/tenants/sunrise-dental/fields/"+chair["id"].(string), nil)
 	docCall(t, base, http.StatusNoContent, http.MethodDelete, "/api/global-fields/"+ins["id"].(string), nil)
 	docCall(t, base, http.StatusNoContent, http.MethodDelete, "/api/field-groups/booking", nil)
+	// A former customer's data is erased: its one event and that event's
+	// delivery.
+	docCall(t, base, http.StatusAccepted, http.MethodPost, "/api/events", map[string]any{
+		"type": "clinic.closed", "tenantId": "old-clinic", "data": map[string]any{}})
+	docWaitFor(t, r, []docExample{{path: "/hooks/all", typ: "clinic.closed"}})
+	docCall(t, base, http.StatusAccepted, http.MethodDelete, "/api/tenants/old-clinic", nil)
 	docWaitFor(t, r, docExamples)
 }
 

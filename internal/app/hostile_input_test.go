@@ -326,18 +326,18 @@ func TestPublishRefusesReservedEventNames(t *testing.T) {
 		b := startApp(t, dialect, appOpts{})
 		tenant := b.tenantKey(t, "acme")
 		for _, typ := range []string{"field_value.saved", "entity.updated", "webhook.test", "automation.run_failed",
-			"field_group.created", "global_field.deleted", "tenant_field.updated", "webhook.anything", "entity."} {
+			"field_group.created", "global_field.deleted", "tenant_field.updated", "webhook.anything", "entity.", "tenant.erased"} {
 			for _, key := range []string{adminKey, tenant} {
 				res := b.call(t, key, http.MethodPost, "/api/events", map[string]any{"type": typ, "data": map[string]any{}})
 				requireProblem(t, res, http.StatusUnprocessableEntity, "body.type")
-				for _, prefix := range []string{"field_group.", "global_field.", "tenant_field.", "field_value.", "entity.", "webhook.", "automation."} {
+				for _, prefix := range []string{"field_group.", "global_field.", "tenant_field.", "field_value.", "entity.", "webhook.", "automation.", "tenant."} {
 					require.Contains(t, string(res.body), prefix, "the answer lists the reserved prefixes")
 				}
 			}
 		}
 		require.Empty(t, b.events(t, ""), "nothing was published (no group was made)")
 		// Names that only look alike are the host's.
-		for _, typ := range []string{"entity_updated", "webhooks.test", "my.field_value.saved", "Entity.updated", "automation"} {
+		for _, typ := range []string{"entity_updated", "webhooks.test", "my.field_value.saved", "Entity.updated", "automation", "tenants.erased"} {
 			b.must(t, http.StatusAccepted, http.MethodPost, "/api/events", map[string]any{"type": typ, "data": map[string]any{}}, nil)
 		}
 	})

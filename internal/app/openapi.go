@@ -28,7 +28,7 @@ func OpenAPI(ctx context.Context) ([]byte, error) {
 	}
 	defer a.Stop(ctx)
 	rec := httptest.NewRecorder()
-	a.Handler().ServeHTTP(rec, httptest.NewRequestWithContext(ctx, http.MethodGet, "/api/openapi.json", nil))
+	a.handler.ServeHTTP(rec, httptest.NewRequestWithContext(ctx, http.MethodGet, "/api/openapi.json", nil))
 	if rec.Code != http.StatusOK {
 		return nil, fmt.Errorf("openapi: GET /api/openapi.json answered %d", rec.Code)
 	}

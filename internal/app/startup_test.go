@@ -127,6 +127,27 @@ func TestMetricsAddrServesMetricsOnItsOwnListenerOnly(t *testing.T) {
 		"the metrics listener serves nothing else")
 }
 
+func TestPprofIsServedOnTheMetricsListenerOnlyWhenAskedFor(t *testing.T) {
+	t.Parallel()
+	cfg := baseConfig(t, "sqlite")
+	cfg.MetricsAddr = "127.0.0.1:0"
+	_, a, _ := runApp(t, cfg)
+	require.Equal(t, http.StatusNotFound, get(t, "http://"+a.MetricsAddr()+"/debug/pprof/", nil).status, "off by default")
+
+	cfg = baseConfig(t, "sqlite")
+	cfg.MetricsAddr, cfg.Pprof = "127.0.0.1:0", true
+	b, a, _ := runApp(t, cfg)
+	res := get(t, "http://"+a.MetricsAddr()+"/debug/pprof/goroutine?debug=1", nil)
+	require.Equal(t, http.StatusOK, res.status, "%s", res.body)
+	require.Contains(t, string(res.body), "goroutine profile")
+	require.NotContains(t, string(b.call(t, adminKey, http.MethodGet, "/debug/pprof/goroutine?debug=1", nil).body), "goroutine profile",
+		"never on the API port, not even to an admin key")
+
+	cfg = baseConfig(t, "sqlite")
+	cfg.Pprof = true
+	require.ErrorContains(t, cfg.WithDefaults().Validate(), "Pprof: needs MetricsAddr")
+}
+
 func TestWorkerRoleStillServesMetrics(t *testing.T) {
 	t.Parallel()
 	cfg := baseConfig(t, "postgres")

@@ -273,11 +273,15 @@ func TestWebhookRoutesUnknownIDs(t *testing.T) {
 		}
 		require.Equal(t, before, b.state(t), "a request for an unknown id changes nothing")
 
-		// A deleted endpoint is unknown too, and takes its deliveries along.
+		// A deleted endpoint is unknown too; its deliveries stay readable
+		// for the record until retention takes them, and cannot be retried.
 		b.must(t, http.StatusNoContent, http.MethodDelete, "/api/webhooks/"+b.ep.ID, nil, nil)
-		for _, r := range b.routes()[2:] {
+		routes := b.routes()
+		for _, r := range routes[2 : len(routes)-2] {
 			requireProblem(t, b.admin(t, r.method, r.path, r.body), http.StatusNotFound)
 		}
+		require.Equal(t, http.StatusOK, b.admin(t, http.MethodGet, "/api/deliveries/"+b.delivery.ID, "").status)
+		requireProblem(t, b.admin(t, http.MethodPost, "/api/deliveries/"+b.delivery.ID+"/retry", ""), http.StatusConflict)
 		var list struct{ Data []endpoint }
 		b.must(t, http.StatusOK, http.MethodGet, "/api/webhooks", nil, &list)
 		require.Empty(t, list.Data)

@@ -42,6 +42,9 @@ type appOpts struct {
 	DenyPrivateTargets bool
 	// DeliveryPoll replaces the 100 ms poll for due deliveries.
 	DeliveryPoll time.Duration
+	// History, when set, is the retention of events, deliveries and runs,
+	// with a retention pass every 50 ms in batches of 20.
+	History time.Duration
 }
 
 // testBundle is a running app; adminKey is its admin key.
@@ -85,6 +88,10 @@ func startApp(t *testing.T, dialect string, opts appOpts) *testBundle {
 		// may; the limits have tests of their own (keys_test.go).
 		RateLimit:        -1,
 		AuthFailureLimit: -1,
+	}
+	if opts.History != 0 {
+		cfg.RetentionEvents, cfg.RetentionDeliveries, cfg.RetentionRuns = opts.History, opts.History, opts.History
+		cfg.RetentionInterval, cfg.RetentionBatch = 50*time.Millisecond, 20
 	}
 	ctx := context.Background()
 	a, err := app.New(ctx, cfg)
@@ -520,7 +527,7 @@ func TestWebhookDeliverySuccess(t *testing.T) {
 		renamed := startReceiver(t, receiverOpts{})
 		ep := b.createEndpoint(t, map[string]any{"url": rc.URL, "events": []string{"TASK_COMPLETED"}})
 		require.Equal(t, "X-Fieldflow-Signature", ep.SignatureHeader)
-		require.Equal(t, []string{"1m0s", "5m0s", "30m0s", "2h0m0s", "12h0m0s"}, ep.RetrySchedule)
+		require.Equal(t, []string{"1m", "5m", "30m", "2h", "12h"}, ep.RetrySchedule)
 		ep2 := b.createEndpoint(t, map[string]any{"url": renamed.URL, "events": []string{"TASK_COMPLETED"},
 			"signatureHeader": "X-Hub-Signature-256", "headers": map[string]string{"X-Env": "test"}})
 
@@ -590,8 +597,8 @@ func TestWebhookDeliverySuccess(t *testing.T) {
 		require.Equal(t, 200, a.ResponseStatus)
 		require.Equal(t, "ok", a.ResponseBody)
 		require.Empty(t, a.Error)
-		require.Equal(t, "(redacted)", a.RequestHeaders["X-Fieldflow-Signature"])
-		require.Equal(t, "(redacted)", a.RequestHeaders["webhook-signature"])
+		require.Equal(t, "••••", a.RequestHeaders["X-Fieldflow-Signature"])
+		require.Equal(t, "••••", a.RequestHeaders["webhook-signature"])
 		require.Equal(t, d.ID, a.RequestHeaders["X-Fieldflow-Delivery"])
 	})
 }

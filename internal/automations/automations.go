@@ -15,22 +15,21 @@ import (
 	"time"
 
 	"github.com/fieldflow/fieldflow/internal/events"
+	"github.com/fieldflow/fieldflow/internal/problem"
 	"github.com/fieldflow/fieldflow/internal/records"
+	"github.com/fieldflow/fieldflow/internal/scope"
 	"github.com/fieldflow/fieldflow/internal/store"
 )
 
-// Redacted stands in for a secret wherever one would be shown.
-const Redacted = "••••"
-
-func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
+func (s *Service) clock() time.Time { return events.StoredTime(s.now()) }
 
 var nameRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
 
 // VariableInput sets a variable.
 type VariableInput struct {
-	Value  string `json:"value" maxLength:"65536" doc:"The value; templates render it as text."`
-	Secret bool   `json:"secret,omitempty" doc:"Store sealed, never return it, and show it as •••• in run logs."`
-	Shared bool   `json:"shared,omitempty" doc:"Global variables only, and not with secret: let tenant-scoped automations read it as vars.<name>. A tenant's automation sees only its own tenant's variables and secrets, plus the global variables marked shared; never a global secret. Each put sets it anew (absent: not shared)."`
+	Value  string `json:"value"`
+	Secret bool   `json:"secret,omitempty"`
+	Shared bool   `json:"shared,omitempty"`
 }
 
 // Variable is a variable as clients see it; a secret's value is absent.
@@ -39,7 +38,7 @@ type Variable struct {
 	TenantID  string    `json:"tenantId,omitempty"`
 	Value     *string   `json:"value,omitempty"`
 	Secret    bool      `json:"secret"`
-	Shared    bool      `json:"shared" doc:"Tenant-scoped automations may read this global variable."`
+	Shared    bool      `json:"shared"`
 	CreatedAt time.Time `json:"createdAt"`
 	UpdatedAt time.Time `json:"updatedAt"`
 }
@@ -55,23 +54,26 @@ func viewVariable(v *store.Variable) *Variable {
 
 func checkName(name string) error {
 	if !nameRe.MatchString(name) {
-		return &records.ValidationError{Problems: []records.Problem{{Location: "path.name",
+		return &problem.ValidationError{Problems: []problem.Problem{{Location: "path.name",
 			Message: "must start with a letter or _ and hold only letters, digits and _, at most 64 characters", Value: name}}}
 	}
 	return nil
 }
 
 // PutVariable creates or replaces a variable (tenantID empty: global).
-func (s *Service) PutVariable(ctx context.Context, tenantID, name string, in *VariableInput) (*Variable, error) {
+func (s *Service) PutVariable(ctx context.Context, sc scope.Scope, tenantID, name string, in *VariableInput) (*Variable, error) {
+	if err := sc.Check(tenantID); err != nil {
+		return nil, err
+	}
 	if err := checkName(name); err != nil {
 		return nil, err
 	}
 	switch {
 	case in.Shared && in.Secret:
-		return nil, &records.ValidationError{Problems: []records.Problem{{Location: "body.shared",
+		return nil, &problem.ValidationError{Problems: []problem.Problem{{Location: "body.shared",
 			Message: "a secret cannot be shared: tenants' automations never see the vendor's secrets", Value: true}}}
 	case in.Shared && tenantID != "":
-		return nil, &records.ValidationError{Problems: []records.Problem{{Location: "body.shared",
+		return nil, &problem.ValidationError{Problems: []problem.Problem{{Location: "body.shared",
 			Message: "only a global variable can be shared; a tenant's own variables reach its automations already", Value: true}}}
 	}
 	now := s.clock()
@@ -84,6 +86,7 @@ func (s *Service) PutVariable(ctx context.Context, tenantID, name string, in *Va
 		if err := tx.VariablePut(ctx, v); err != nil {
 			return err
 		}
+		tx.AfterCommit(s.vars.invalidate)
 		stored, err := tx.VariableGet(ctx, tenantID, name)
 		if err != nil {
 			return err
@@ -98,7 +101,10 @@ func (s *Service) PutVariable(ctx context.Context, tenantID, name string, in *Va
 }
 
 // GetVariable returns a variable without a secret's value.
-func (s *Service) GetVariable(ctx context.Context, tenantID, name string) (*Variable, error) {
+func (s *Service) GetVariable(ctx context.Context, sc scope.Scope, tenantID, name string) (*Variable, error) {
+	if err := sc.Check(tenantID); err != nil {
+		return nil, err
+	}
 	v, err := s.store.VariableGet(ctx, tenantID, name)
 	if err != nil {
 		return nil, err
@@ -107,7 +113,10 @@ func (s *Service) GetVariable(ctx context.Context, tenantID, name string) (*Vari
 }
 
 // ListVariables returns the global variables or one tenant's.
-func (s *Service) ListVariables(ctx context.Context, tenantID string) ([]*Variable, error) {
+func (s *Service) ListVariables(ctx context.Context, sc scope.Scope, tenantID string) ([]*Variable, error) {
+	if err := sc.Check(tenantID); err != nil {
+		return nil, err
+	}
 	vs, err := s.store.VariableList(ctx, tenantID)
 	if err != nil {
 		return nil, err
@@ -120,8 +129,14 @@ func (s *Service) ListVariables(ctx context.Context, tenantID string) ([]*Variab
 }
 
 // DeleteVariable removes a variable.
-func (s *Service) DeleteVariable(ctx context.Context, tenantID, name string) error {
-	err := s.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error { return tx.VariableDelete(ctx, tenantID, name) })
+func (s *Service) DeleteVariable(ctx context.Context, sc scope.Scope, tenantID, name string) error {
+	if err := sc.Check(tenantID); err != nil {
+		return err
+	}
+	err := s.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		tx.AfterCommit(s.vars.invalidate)
+		return tx.VariableDelete(ctx, tenantID, name)
+	})
 	if err != nil {
 		return fmt.Errorf("delete variable %s: %w", name, err)
 	}
@@ -136,25 +151,25 @@ const (
 
 // OAuth2Input creates an OAuth2 connection.
 type OAuth2Input struct {
-	Name         string   `json:"name" minLength:"1" maxLength:"200"`
-	TenantID     *string  `json:"tenantId,omitempty" maxLength:"128" doc:"Only this tenant's automations may use it; absent for all."`
-	TokenURL     string   `json:"tokenUrl" minLength:"1" maxLength:"2000"`
-	ClientID     string   `json:"clientId" minLength:"1" maxLength:"500"`
-	ClientSecret string   `json:"clientSecret" minLength:"1" maxLength:"4000" doc:"Stored sealed; never returned."`
-	Scopes       []string `json:"scopes,omitempty" maxItems:"50"`
-	GrantType    string   `json:"grantType" enum:"client_credentials,refresh_token"`
-	RefreshToken string   `json:"refreshToken,omitempty" maxLength:"8000" doc:"Required for refresh_token; stored sealed; never returned."`
+	Name         string   `json:"name"`
+	TenantID     *string  `json:"tenantId,omitempty"`
+	TokenURL     string   `json:"tokenUrl"`
+	ClientID     string   `json:"clientId"`
+	ClientSecret string   `json:"clientSecret"`
+	Scopes       []string `json:"scopes,omitempty"`
+	GrantType    string   `json:"grantType"`
+	RefreshToken string   `json:"refreshToken,omitempty"`
 }
 
 // OAuth2Patch changes a connection; absent fields keep their values.
 type OAuth2Patch struct {
-	Name         *string  `json:"name,omitempty" minLength:"1" maxLength:"200"`
-	TokenURL     *string  `json:"tokenUrl,omitempty" minLength:"1" maxLength:"2000"`
-	ClientID     *string  `json:"clientId,omitempty" minLength:"1" maxLength:"500"`
-	ClientSecret *string  `json:"clientSecret,omitempty" minLength:"1" maxLength:"4000"`
-	Scopes       []string `json:"scopes,omitempty" maxItems:"50"`
-	GrantType    *string  `json:"grantType,omitempty" enum:"client_credentials,refresh_token"`
-	RefreshToken *string  `json:"refreshToken,omitempty" maxLength:"8000"`
+	Name         *string  `json:"name,omitempty"`
+	TokenURL     *string  `json:"tokenUrl,omitempty"`
+	ClientID     *string  `json:"clientId,omitempty"`
+	ClientSecret *string  `json:"clientSecret,omitempty"`
+	Scopes       []string `json:"scopes,omitempty"`
+	GrantType    *string  `json:"grantType,omitempty"`
+	RefreshToken *string  `json:"refreshToken,omitempty"`
 }
 
 // OAuth2Connection is a connection as clients see it: no secrets.
@@ -186,21 +201,26 @@ func viewOAuth2(c *store.OAuth2Connection) *OAuth2Connection {
 
 // checkOAuth2 validates a connection with its secrets still open.
 func checkOAuth2(c *store.OAuth2Connection, refreshToken string) error {
-	var ps []records.Problem
+	var ps []problem.Problem
 	if u, err := url.Parse(c.TokenURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
-		ps = append(ps, records.Problem{Location: "body.tokenUrl", Message: "must be an absolute http or https URL without credentials", Value: c.TokenURL})
+		ps = append(ps, problem.Problem{Location: "body.tokenUrl", Message: "must be an absolute http or https URL without credentials", Value: c.TokenURL})
 	}
 	if c.GrantType == GrantRefreshToken && refreshToken == "" {
-		ps = append(ps, records.Problem{Location: "body.refreshToken", Message: "is required for the refresh_token grant"})
+		ps = append(ps, problem.Problem{Location: "body.refreshToken", Message: "is required for the refresh_token grant"})
 	}
 	if ps != nil {
-		return &records.ValidationError{Problems: ps}
+		return &problem.ValidationError{Problems: ps}
 	}
 	return nil
 }
 
 // CreateOAuth2 stores a connection with its secrets sealed.
-func (s *Service) CreateOAuth2(ctx context.Context, in *OAuth2Input) (*OAuth2Connection, error) {
+func (s *Service) CreateOAuth2(ctx context.Context, sc scope.Scope, in *OAuth2Input) (*OAuth2Connection, error) {
+	owner, err := records.ClaimTenant(sc, in.TenantID)
+	if err != nil {
+		return nil, err
+	}
+	in.TenantID = owner
 	now := s.clock()
 	c := &store.OAuth2Connection{ID: events.NewID("oac_"), Name: in.Name, TokenURL: in.TokenURL, ClientID: in.ClientID,
 		ClientSecret: s.box.Seal(in.ClientSecret), Scopes: in.Scopes, GrantType: in.GrantType, RefreshToken: s.box.Seal(in.RefreshToken),
@@ -211,29 +231,29 @@ func (s *Service) CreateOAuth2(ctx context.Context, in *OAuth2Input) (*OAuth2Con
 	if err := checkOAuth2(c, in.RefreshToken); err != nil {
 		return nil, err
 	}
-	err := s.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error { return tx.OAuth2ConnectionCreate(ctx, c) })
+	err = s.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error { return tx.OAuth2ConnectionCreate(ctx, c) })
 	if err != nil {
 		return nil, fmt.Errorf("create OAuth2 connection: %w", err)
 	}
 	return viewOAuth2(c), nil
 }
 
-// owned loads a connection, hiding other tenants' connections from a
-// tenant (tenantID non-nil).
-func owned(ctx context.Context, r store.Reader, id string, tenantID *string) (*store.OAuth2Connection, error) {
+// owned loads a connection the scope allows; another tenant's is not
+// found.
+func owned(ctx context.Context, sc scope.Scope, r store.Reader, id string) (*store.OAuth2Connection, error) {
 	c, err := r.OAuth2ConnectionGet(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	if tenantID != nil && c.TenantID != *tenantID {
+	if !sc.Allows(c.TenantID) {
 		return nil, fmt.Errorf("get OAuth2 connection: %w", store.ErrNotFound)
 	}
 	return c, nil
 }
 
 // GetOAuth2 returns a connection.
-func (s *Service) GetOAuth2(ctx context.Context, id string, tenantID *string) (*OAuth2Connection, error) {
-	c, err := owned(ctx, s.store, id, tenantID)
+func (s *Service) GetOAuth2(ctx context.Context, sc scope.Scope, id string) (*OAuth2Connection, error) {
+	c, err := owned(ctx, sc, s.store, id)
 	if err != nil {
 		return nil, err
 	}
@@ -241,8 +261,12 @@ func (s *Service) GetOAuth2(ctx context.Context, id string, tenantID *string) (*
 }
 
 // ListOAuth2 returns a page of connections.
-func (s *Service) ListOAuth2(ctx context.Context, tenantID *string, p store.Page) ([]*OAuth2Connection, int, error) {
-	cs, total, err := s.store.OAuth2ConnectionList(ctx, &store.OAuth2ConnectionListParams{Page: p, TenantID: tenantID})
+func (s *Service) ListOAuth2(ctx context.Context, sc scope.Scope, tenantID string, p store.Page) ([]*OAuth2Connection, int, error) {
+	tenant, err := sc.Filter(tenantID)
+	if err != nil {
+		return nil, 0, err
+	}
+	cs, total, err := s.store.OAuth2ConnectionList(ctx, &store.OAuth2ConnectionListParams{Page: p, TenantID: tenant})
 	if err != nil {
 		return nil, 0, err
 	}
@@ -255,10 +279,10 @@ func (s *Service) ListOAuth2(ctx context.Context, tenantID *string, p store.Page
 
 // UpdateOAuth2 applies a patch. Changing credentials drops the cached
 // access token.
-func (s *Service) UpdateOAuth2(ctx context.Context, id string, tenantID *string, p *OAuth2Patch) (*OAuth2Connection, error) {
+func (s *Service) UpdateOAuth2(ctx context.Context, sc scope.Scope, id string, p *OAuth2Patch) (*OAuth2Connection, error) {
 	var out *OAuth2Connection
 	err := s.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		c, err := owned(ctx, tx, id, tenantID)
+		c, err := owned(ctx, sc, tx, id)
 		if err != nil {
 			return err
 		}
@@ -309,9 +333,9 @@ func (s *Service) UpdateOAuth2(ctx context.Context, id string, tenantID *string,
 }
 
 // DeleteOAuth2 removes a connection.
-func (s *Service) DeleteOAuth2(ctx context.Context, id string, tenantID *string) error {
+func (s *Service) DeleteOAuth2(ctx context.Context, sc scope.Scope, id string) error {
 	err := s.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		if _, err := owned(ctx, tx, id, tenantID); err != nil {
+		if _, err := owned(ctx, sc, tx, id); err != nil {
 			return err
 		}
 		return tx.OAuth2ConnectionDelete(ctx, id)

@@ -1,11 +1,13 @@
 package automations
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
 	"cel.dev/cel-go/cel"
-	"cel.dev/cel-go/common/cost"
+
+	"github.com/fieldflow/fieldflow/internal/expr"
 )
 
 // conditionCostLimit bounds one evaluation of a trigger condition or a
@@ -44,64 +46,45 @@ func conditionEnv() (*cel.Env, error) {
 // their real size.
 const assumedInputSize = 100
 
-// inputSizes is the cost estimator of conditions: inputs of at most
-// assumedInputSize elements, functions at their standard cost.
-type inputSizes struct{}
-
-func (inputSizes) EstimateCallCost(string, string, *cost.AstNode, []cost.AstNode) *cost.CallEstimate {
-	return nil
-}
-
-func (inputSizes) EstimateSize(n cost.AstNode) *cost.SizeEstimate {
-	if n.ComputedSize() != nil {
-		return nil
-	}
-	sz := cost.RangedSizeEstimate(0, assumedInputSize)
-	return &sz
-}
-
-// checkCondition compiles expr as compileCondition does and, as only a
+// CheckCondition compiles src as compileCondition does and, as only a
 // save does, refuses an expression whose estimated cost can exceed
 // conditionCostLimit: at run time such a condition would stop on the limit
 // inside the transaction of every event it looks at, and never match.
-func checkCondition(expr string) error {
+func CheckCondition(src string) error {
 	env, err := conditionEnv()
 	if err != nil {
 		return fmt.Errorf("condition environment: %w", err)
 	}
-	ast, iss := env.Compile(expr)
-	if iss != nil && iss.Err() != nil {
-		return fmt.Errorf("%s", strings.TrimSpace(iss.Err().Error()))
-	}
-	if _, err := compileCondition(expr); err != nil {
+	ast, err := expr.Check(env, src)
+	if err != nil && !errors.As(err, new(*expr.NotBooleanError)) {
 		return err
 	}
-	est, err := env.EstimateCost(ast, inputSizes{})
+	if _, err := compileCondition(src); err != nil {
+		return err
+	}
+	maxCost, err := expr.MaxCost(env, ast, expr.InputSizes{Max: assumedInputSize, ExactLiterals: true})
 	if err != nil {
 		return fmt.Errorf("estimate the condition's cost: %w", err)
 	}
-	if est.Max > conditionCostLimit {
+	if maxCost > conditionCostLimit {
 		return fmt.Errorf("may cost up to %d to evaluate, more than the limit of %d (estimated with lists, maps and strings of the input at %d elements): "+
-			"nest fewer comprehensions or iterate over fewer elements", est.Max, conditionCostLimit, assumedInputSize)
+			"nest fewer comprehensions or iterate over fewer elements", maxCost, conditionCostLimit, assumedInputSize)
 	}
 	return nil
 }
 
-// compileCondition parses and type-checks expr; the error says what is
+// compileCondition parses and type-checks src; the error says what is
 // wrong in words a person writing the rule can act on.
-func compileCondition(expr string) (*condition, error) {
+func compileCondition(src string) (*condition, error) {
 	env, err := conditionEnv()
 	if err != nil {
 		return nil, fmt.Errorf("condition environment: %w", err)
 	}
-	ast, iss := env.Compile(expr)
-	if iss != nil && iss.Err() != nil {
-		return nil, fmt.Errorf("%s", strings.TrimSpace(iss.Err().Error()))
+	ast, err := expr.Check(env, src)
+	if err != nil {
+		return nil, err
 	}
-	if t := ast.OutputType(); t != cel.BoolType && t != cel.DynType {
-		return nil, fmt.Errorf("must be a boolean expression, not %s", t)
-	}
-	prg, err := env.Program(ast, cel.CostLimit(conditionCostLimit))
+	prg, err := expr.Program(env, ast, conditionCostLimit)
 	if err != nil {
 		return nil, fmt.Errorf("condition: %w", err)
 	}
@@ -113,7 +96,7 @@ func compileCondition(expr string) (*condition, error) {
 			}
 		}
 	} else {
-		uses = strings.Contains(expr, "entity")
+		uses = strings.Contains(src, "entity")
 	}
 	return &condition{prg: prg, usesEntity: uses}, nil
 }
@@ -122,13 +105,9 @@ func compileCondition(expr string) (*condition, error) {
 // key, a type mismatch, the cost limit) is returned so the run log can say
 // why a step did not run; triggers treat it as false.
 func (c *condition) eval(vars map[string]any) (bool, error) {
-	out, _, err := c.prg.Eval(vars)
-	if err != nil {
-		return false, err
+	b, err := expr.Eval(c.prg, vars)
+	if re := (*expr.ResultError)(nil); errors.As(err, &re) {
+		return false, fmt.Errorf("condition %w", err)
 	}
-	b, ok := out.Value().(bool)
-	if !ok {
-		return false, fmt.Errorf("condition gave %v, not a boolean", out.Value())
-	}
-	return b, nil
+	return b, err
 }

@@ -40,7 +40,6 @@ func companySizeRule(tb testing.TB, condition string) *rule {
 }
 
 func TestTriggerMatchesFiltersThenCondition(t *testing.T) {
-	s := &Service{}
 	r := companySizeRule(t, "tenant.id != 'demo' && event.value.startsWith('51')")
 	for _, c := range []struct {
 		tenant, from, to string
@@ -51,7 +50,7 @@ func TestTriggerMatchesFiltersThenCondition(t *testing.T) {
 		{"acme", "11-50", "51-200", false}, // from differs
 		{"acme", "1-10", "201+", false},    // to differs
 	} {
-		got, err := s.matches(context.Background(), nil, r, newEventView(companySizeEvent(t, c.tenant, c.from, c.to)))
+		got, err := matches(context.Background(), nil, r, newEventView(companySizeEvent(t, c.tenant, c.from, c.to)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -89,13 +88,12 @@ func BenchmarkConditionEval(b *testing.B) {
 // BenchmarkTriggerMatch is the whole per-automation match of one event:
 // type, group, key, from and to filters, then the condition.
 func BenchmarkTriggerMatch(b *testing.B) {
-	s := &Service{}
 	r := companySizeRule(b, "tenant.id != 'demo' && event.value.startsWith('51')")
 	ev := companySizeEvent(b, "acme", "1-10", "51-200")
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		if ok, err := s.matches(ctx, nil, r, newEventView(ev)); !ok || err != nil {
+		if ok, err := matches(ctx, nil, r, newEventView(ev)); !ok || err != nil {
 			b.Fatal(ok, err)
 		}
 	}
@@ -105,13 +103,12 @@ func BenchmarkTriggerMatch(b *testing.B) {
 // automation looking at the same event: the event is decoded once per
 // event, not once per automation.
 func BenchmarkTriggerMatchPerAutomation(b *testing.B) {
-	s := &Service{}
 	r := companySizeRule(b, "tenant.id != 'demo' && event.value.startsWith('51')")
 	v := newEventView(companySizeEvent(b, "acme", "1-10", "51-200"))
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		if ok, err := s.matches(ctx, nil, r, v); !ok || err != nil {
+		if ok, err := matches(ctx, nil, r, v); !ok || err != nil {
 			b.Fatal(ok, err)
 		}
 	}

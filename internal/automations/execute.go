@@ -10,9 +10,11 @@ import (
 	"time"
 
 	"github.com/fieldflow/fieldflow/internal/events"
+	"github.com/fieldflow/fieldflow/internal/outbound"
+	"github.com/fieldflow/fieldflow/internal/problem"
 	"github.com/fieldflow/fieldflow/internal/records"
+	"github.com/fieldflow/fieldflow/internal/scope"
 	"github.com/fieldflow/fieldflow/internal/store"
-	"github.com/fieldflow/fieldflow/internal/webhooks"
 )
 
 // runJob is a run held in memory with the payload its templates see as
@@ -20,6 +22,9 @@ import (
 type runJob struct {
 	run     *store.Run
 	payload []byte
+	// subject is the event's, when the run was started in this process;
+	// nil when it was claimed from the database or started by a timer.
+	subject *events.Subject
 }
 
 // runResult is what one pass over a run's steps did, waiting to be
@@ -44,12 +49,12 @@ func (s *Service) execute(ctx context.Context, j *runJob) (*runResult, bool) {
 	}
 	now := s.clock()
 	if ca == nil {
-		res.state = s.finalState(r, store.RunFailed, r.Step, r.Attempts, nil, "the automation is broken: "+broken, now)
+		res.state = store.RunFailedAt(r.ID, s.cfg.Owner, r.Step, r.Attempts, nil, "the automation is broken: "+broken, now)
 		return res, true
 	}
-	sc, err := s.scope(ctx, ca, r, j.payload)
+	sc, err := s.scope(ctx, ca, j)
 	if err != nil {
-		res.state = s.finalState(r, store.RunFailed, r.Step, r.Attempts, nil, "prepare run: "+err.Error(), now)
+		res.state = store.RunFailedAt(r.ID, s.cfg.Owner, r.Step, r.Attempts, nil, "prepare run: "+err.Error(), now)
 		return res, true
 	}
 	captured := sc.Steps
@@ -88,26 +93,20 @@ func (s *Service) execute(ctx context.Context, j *runJob) (*runResult, bool) {
 		}
 		attempts++
 		if out.retryable {
-			if next, ok := webhooks.NextAttemptAt(s.clock(), ca.schedules[step], attempts, out.retryAfter, rand.Float64()); ok {
+			if next, ok := outbound.NextAttemptAt(s.clock(), ca.schedules[step], attempts, out.retryAfter, rand.Float64()); ok {
 				rec.State = store.StepRetrying
 				res.steps = append(res.steps, rec)
-				res.state = &store.RunSetStateParams{ID: r.ID, Owner: s.cfg.Owner, State: store.RunPending, Step: step, Attempts: attempts,
-					NextAttemptAt: next, Steps: encodeSteps(captured), Error: out.err, At: now}
+				res.state = store.RunRetryAt(r.ID, s.cfg.Owner, step, attempts, encodeSteps(captured), out.err, next, now)
 				return res, true
 			}
 		}
 		rec.State = store.StepFailed
 		res.steps = append(res.steps, rec)
-		res.state = s.finalState(r, store.RunFailed, step, attempts, captured, fmt.Sprintf("step %s failed: %s", a.Name, out.err), now)
+		res.state = store.RunFailedAt(r.ID, s.cfg.Owner, step, attempts, encodeSteps(captured), fmt.Sprintf("step %s failed: %s", a.Name, out.err), now)
 		return res, true
 	}
-	res.state = s.finalState(r, store.RunSucceeded, step, 0, captured, "", now)
+	res.state = store.RunSucceededAt(r.ID, s.cfg.Owner, step, encodeSteps(captured), now)
 	return res, true
-}
-
-func (s *Service) finalState(r *store.Run, state string, step, attempts int, captured map[string]any, msg string, now time.Time) *store.RunSetStateParams {
-	return &store.RunSetStateParams{ID: r.ID, Owner: s.cfg.Owner, State: state, Step: step, Attempts: attempts, NextAttemptAt: now,
-		Steps: encodeSteps(captured), Error: msg, At: now}
 }
 
 func encodeSteps(m map[string]any) []byte {
@@ -218,10 +217,47 @@ func webhookBody(payload []byte, sc *runScope) ([]byte, error) {
 // grow past events.MaxCauseDepth stops here.
 func (s *Service) setField(ctx context.Context, ca *rule, a *Action, r *store.Run, sc *runScope) *stepOutcome {
 	start := time.Now()
+	p, out := s.prepareSetField(ca, a, r, sc)
+	if out.StepOutcome != nil {
+		defer func() { out.Duration = time.Since(start) }()
+	}
+	if p == nil {
+		return out
+	}
+	saved, err := s.records.SaveValues(ctx, ownerScope(ca.a.TenantID), p)
+	var ve *problem.ValidationError
+	switch {
+	case errors.As(err, &ve):
+		msgs := make([]string, len(ve.Problems))
+		for i, p := range ve.Problems {
+			msgs[i] = strings.TrimPrefix(p.Location, "body.") + ": " + p.Message
+		}
+		out.err = "values refused: " + strings.Join(msgs, "; ")
+	case errors.Is(err, store.ErrNotFound):
+		out.err = "field group " + p.Group + " not found"
+	case err != nil:
+		out.err = err.Error()
+		out.retryable = true
+	default:
+		out.Status = 200
+		out.Body = fmt.Sprintf(`{"version":%d}`, saved.Version)
+		ent := map[string]any{"id": p.EntityID, "values": saved.Data, "version": saved.Version}
+		if gid, ok := sc.Entity["fieldGroupId"]; ok {
+			ent["fieldGroupId"] = gid
+		}
+		out.entity = ent
+	}
+	return out
+}
+
+// prepareSetField renders a set_field step: the save it would make, and
+// its outcome so far (the logged request, notes). A nil save means the
+// step failed before it: out says why.
+func (s *Service) prepareSetField(ca *rule, a *Action, r *store.Run, sc *runScope) (*records.SaveValuesParams, *stepOutcome) {
 	var chain []events.Cause
 	if len(r.Cause) > 0 {
 		if err := json.Unmarshal(r.Cause, &chain); err != nil {
-			return &stepOutcome{err: "read cause chain: " + err.Error()}
+			return nil, &stepOutcome{err: "read cause chain: " + err.Error()}
 		}
 	}
 	chain = append(chain, events.Cause{AutomationID: ca.a.ID, RunID: r.ID, EventID: r.EventID})
@@ -234,7 +270,7 @@ func (s *Service) setField(ctx context.Context, ca *rule, a *Action, r *store.Ru
 	if a.EntityID != "" {
 		rendered, err := rd.Text(a.EntityID)
 		if err != nil {
-			return &stepOutcome{err: "entityId: " + err.Error()}
+			return nil, &stepOutcome{err: "entityId: " + err.Error()}
 		}
 		entityID = rendered.Text
 	}
@@ -243,14 +279,13 @@ func (s *Service) setField(ctx context.Context, ca *rule, a *Action, r *store.Ru
 	for k, v := range a.Values {
 		val, red, err := rd.JSON(v)
 		if err != nil {
-			return &stepOutcome{err: "values." + k + ": " + err.Error()}
+			return nil, &stepOutcome{err: "values." + k + ": " + err.Error()}
 		}
 		values[k], redacted[k] = val, red
 	}
 	notes := rd.Notes()
 	reqLog, _ := events.Encode(events.Object{{Key: "fieldGroup", Value: group}, {Key: "entityId", Value: entityID}, {Key: "values", Value: redacted}})
 	out := &stepOutcome{StepOutcome: &StepOutcome{Request: reqLog, Notes: notes}}
-	defer func() { out.Duration = time.Since(start) }()
 	if len(chain) > events.MaxCauseDepth {
 		links := make([]string, len(chain))
 		for i, c := range chain {
@@ -258,30 +293,16 @@ func (s *Service) setField(ctx context.Context, ca *rule, a *Action, r *store.Ru
 		}
 		out.err = fmt.Sprintf("cause chain deeper than %d: each write triggered another run (%s), so this write was stopped to break the loop",
 			events.MaxCauseDepth, strings.Join(links, " → "))
-		return out
+		return nil, out
 	}
-	saved, err := s.records.SaveValues(ctx, &records.SaveValuesParams{TenantID: r.TenantID, Group: group, EntityID: entityID, Values: values, Cause: chain})
-	var ve *records.ValidationError
-	switch {
-	case errors.As(err, &ve):
-		msgs := make([]string, len(ve.Problems))
-		for i, p := range ve.Problems {
-			msgs[i] = strings.TrimPrefix(p.Location, "body.") + ": " + p.Message
-		}
-		out.err = "values refused: " + strings.Join(msgs, "; ")
-	case errors.Is(err, store.ErrNotFound):
-		out.err = "field group " + group + " not found"
-	case err != nil:
-		out.err = err.Error()
-		out.retryable = true
-	default:
-		out.Status = 200
-		out.Body = fmt.Sprintf(`{"version":%d}`, saved.Version)
-		ent := map[string]any{"id": entityID, "values": saved.Data, "version": saved.Version}
-		if gid, ok := sc.Entity["fieldGroupId"]; ok {
-			ent["fieldGroupId"] = gid
-		}
-		out.entity = ent
+	return &records.SaveValuesParams{TenantID: r.TenantID, Group: group, EntityID: entityID, Values: values, Cause: chain}, out
+}
+
+// ownerScope is what an automation's actions may touch: a tenant's
+// automation acts for that tenant only, a vendor-wide one for any.
+func ownerScope(tenantID string) scope.Scope {
+	if tenantID == "" {
+		return scope.Admin()
 	}
-	return out
+	return scope.Tenant(tenantID)
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
 	"net/url"
@@ -17,7 +18,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/fieldflow/fieldflow/internal/webhooks"
+	"github.com/fieldflow/fieldflow/internal/outbound"
 )
 
 // TokenSource hands out OAuth2 access tokens by connection id; *Tokens is
@@ -33,7 +34,7 @@ var _ TokenSource = (*Tokens)(nil)
 // ExecutorConfig configures an Executor.
 type ExecutorConfig struct {
 	// Client sends every request. Use the shared client from
-	// webhooks.NewHTTPClient: it carries the SSRF guard and follows no
+	// outbound.NewHTTPClient: it carries the SSRF guard and follows no
 	// redirects. Required.
 	Client *http.Client
 	// Version goes into User-Agent: fieldflow/<Version>.
@@ -80,7 +81,7 @@ type StepOutcome struct {
 	// always as ••••. Nil when the request could not be built far enough.
 	Request []byte
 	// Status, Headers and Body are the response's; Body holds at most
-	// webhooks.ResponseBodyLimit bytes. Status is 0 when no response came.
+	// outbound.ResponseBodyLimit bytes. Status is 0 when no response came.
 	Status  int
 	Headers map[string]string
 	Body    string
@@ -206,16 +207,16 @@ func (e *Executor) Webhook(ctx context.Context, a *Action, secret, msgID string,
 		out.Request, out.Err = o.logJSON(), err
 		return out
 	}
-	sigs, err := webhooks.Sign([]string{secret}, msgID, now.Unix(), body)
+	sigs, err := outbound.Sign([]string{secret}, msgID, now.Unix(), body)
 	if err != nil {
 		out.Request, out.Err = o.logJSON(), fmt.Errorf("sign webhook: %w", err)
 		return out
 	}
-	o.setHeader("X-Fieldflow-Signature", sigs.Hex, Redacted)
+	o.setHeader("X-Fieldflow-Signature", sigs.Hex, outbound.Redacted)
 	// Standard Webhooks names its headers in lower case; keep them so.
 	o.setRawHeader("webhook-id", msgID, msgID)
 	o.setRawHeader("webhook-timestamp", strconv.FormatInt(now.Unix(), 10), strconv.FormatInt(now.Unix(), 10))
-	o.setRawHeader("webhook-signature", sigs.Standard, Redacted)
+	o.setRawHeader("webhook-signature", sigs.Standard, outbound.Redacted)
 	o.setHeader("Idempotency-Key", idempotencyKey, idempotencyKey)
 	out.Request = o.logJSON()
 
@@ -247,9 +248,9 @@ func (o *outgoing) logJSON() []byte {
 	return b
 }
 
-// send makes one call and reads at most webhooks.ResponseBodyLimit of the
-// response, through webhooks.Send.
-func (e *Executor) send(ctx context.Context, o *outgoing, token string) (*webhooks.Response, error) {
+// send makes one call and reads at most outbound.ResponseBodyLimit of the
+// response, through outbound.Send.
+func (e *Executor) send(ctx context.Context, o *outgoing, token string) (*outbound.Response, error) {
 	var body io.Reader
 	if o.body != nil {
 		body = bytes.NewReader(o.body)
@@ -264,7 +265,7 @@ func (e *Executor) send(ctx context.Context, o *outgoing, token string) (*webhoo
 	}
 	callCtx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	resp, err := webhooks.Send(callCtx, e.client, req, o.timeout)
+	resp, err := outbound.Send(callCtx, e.client, req, o.timeout)
 	if err != nil && ctx.Err() == nil && callCtx.Err() != nil {
 		err = fmt.Errorf("timeout: no complete response within %s", o.timeout)
 	}
@@ -285,7 +286,7 @@ func (e errStatus) Error() string {
 }
 
 // judge fills out from what a call got.
-func judge(out *StepOutcome, resp *webhooks.Response, err error, onStatus []int) {
+func judge(out *StepOutcome, resp *outbound.Response, err error, onStatus []int) {
 	if resp != nil {
 		out.Status, out.Headers, out.Body, out.RetryAfter = resp.Status, resp.Headers, resp.Body, resp.RetryAfter
 		out.Response = responseValue(resp)
@@ -309,7 +310,7 @@ func RetryableStatus(status int, onStatus []int) bool {
 }
 
 // responseValue is the response as templates read it.
-func responseValue(resp *webhooks.Response) map[string]any {
+func responseValue(resp *outbound.Response) map[string]any {
 	headers := make(map[string]any, len(resp.Headers))
 	for k, v := range resp.Headers {
 		headers[k] = v
@@ -370,7 +371,7 @@ func (e *Executor) buildHTTP(r *Renderer, a *Action) (*outgoing, error) {
 	if err != nil {
 		return o, fmt.Errorf("url: %w", err)
 	}
-	o.url, o.log.URL = u.Text, strings.ReplaceAll(u.Redacted, escapeURLValue(Redacted), Redacted)
+	o.url, o.log.URL = u.Text, strings.ReplaceAll(u.Redacted, escapeURLValue(outbound.Redacted), outbound.Redacted)
 	if err := checkTarget(o.url); err != nil {
 		// Quote the logged URL: the one to send may hold secrets.
 		return o, fmt.Errorf("url %q: must be an absolute http or https URL without credentials", o.log.URL)
@@ -378,7 +379,7 @@ func (e *Executor) buildHTTP(r *Renderer, a *Action) (*outgoing, error) {
 
 	// The query: the URL's own, then the action's, then an apiKey.
 	query, logQuery := url.Values{}, url.Values{}
-	for _, k := range sortedKeys(a.Query) {
+	for _, k := range slices.Sorted(maps.Keys(a.Query)) {
 		v, err := r.Text(a.Query[k])
 		if err != nil {
 			return o, fmt.Errorf("query %s: %w", k, err)
@@ -390,7 +391,7 @@ func (e *Executor) buildHTTP(r *Renderer, a *Action) (*outgoing, error) {
 	if err := e.buildBody(r, a.Body, o); err != nil {
 		return o, err
 	}
-	for _, k := range sortedKeys(a.Headers) {
+	for _, k := range slices.Sorted(maps.Keys(a.Headers)) {
 		if !validHeaderName(k) {
 			return o, fmt.Errorf("header %q: not a valid header name", k)
 		}
@@ -400,7 +401,7 @@ func (e *Executor) buildHTTP(r *Renderer, a *Action) (*outgoing, error) {
 		}
 		logged := v.Redacted
 		if slices.Contains(credentialHeaders, http.CanonicalHeaderKey(k)) {
-			logged = Redacted
+			logged = outbound.Redacted
 		}
 		o.setHeader(k, v.Text, logged)
 	}
@@ -412,7 +413,7 @@ func (e *Executor) buildHTTP(r *Renderer, a *Action) (*outgoing, error) {
 
 	o.url = appendQuery(o.url, query.Encode())
 	// The log shows •••• as it is, not percent-encoded.
-	o.log.URL = strings.ReplaceAll(appendQuery(o.log.URL, logQuery.Encode()), escapeURLValue(Redacted), Redacted)
+	o.log.URL = strings.ReplaceAll(appendQuery(o.log.URL, logQuery.Encode()), escapeURLValue(outbound.Redacted), outbound.Redacted)
 	return o, nil
 }
 
@@ -460,7 +461,7 @@ func (e *Executor) buildBody(r *Renderer, b *Body, o *outgoing) error {
 		o.setHeader("Content-Type", "application/json", "application/json")
 	case BodyForm:
 		form, logForm := url.Values{}, url.Values{}
-		for _, k := range sortedKeys(b.Form) {
+		for _, k := range slices.Sorted(maps.Keys(b.Form)) {
 			v, err := r.Text(b.Form[k])
 			if err != nil {
 				return fmt.Errorf("body form %s: %w", k, err)
@@ -469,7 +470,7 @@ func (e *Executor) buildBody(r *Renderer, b *Body, o *outgoing) error {
 			logForm.Add(k, v.Redacted)
 		}
 		o.body = []byte(form.Encode())
-		o.log.Body = strings.ReplaceAll(logForm.Encode(), url.QueryEscape(Redacted), Redacted)
+		o.log.Body = strings.ReplaceAll(logForm.Encode(), url.QueryEscape(outbound.Redacted), outbound.Redacted)
 		o.setHeader("Content-Type", "application/x-www-form-urlencoded", "application/x-www-form-urlencoded")
 	case BodyRaw:
 		v, err := r.Text(b.Raw)
@@ -496,7 +497,7 @@ func (e *Executor) buildAuth(r *Renderer, a *Auth, o *outgoing, query, logQuery 
 		if err != nil {
 			return fmt.Errorf("auth: %w", err)
 		}
-		o.setHeader("Authorization", "Bearer "+tok.Text, Redacted)
+		o.setHeader("Authorization", "Bearer "+tok.Text, outbound.Redacted)
 	case AuthBasic:
 		user, err := r.Text(a.Username)
 		if err != nil {
@@ -506,7 +507,7 @@ func (e *Executor) buildAuth(r *Renderer, a *Auth, o *outgoing, query, logQuery 
 		if err != nil {
 			return fmt.Errorf("auth password: %w", err)
 		}
-		o.setHeader("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(user.Text+":"+pass.Text)), Redacted)
+		o.setHeader("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(user.Text+":"+pass.Text)), outbound.Redacted)
 	case AuthAPIKey:
 		name, err := r.Text(a.Name)
 		if err != nil {
@@ -522,7 +523,7 @@ func (e *Executor) buildAuth(r *Renderer, a *Auth, o *outgoing, query, logQuery 
 				return fmt.Errorf("auth value: %w", err)
 			}
 			query.Add(name.Text, v.Text)
-			logQuery.Add(name.Redacted, Redacted)
+			logQuery.Add(name.Redacted, outbound.Redacted)
 		case "header", "":
 			if !validHeaderName(name.Text) {
 				return fmt.Errorf("auth: apiKey header %q: not a valid header name", name.Text)
@@ -531,7 +532,7 @@ func (e *Executor) buildAuth(r *Renderer, a *Auth, o *outgoing, query, logQuery 
 			if err != nil {
 				return fmt.Errorf("auth: %w", err)
 			}
-			o.setHeader(name.Text, v.Text, Redacted)
+			o.setHeader(name.Text, v.Text, outbound.Redacted)
 		default:
 			return fmt.Errorf("auth: apiKey in %q: must be header or query", a.In)
 		}
@@ -540,7 +541,7 @@ func (e *Executor) buildAuth(r *Renderer, a *Auth, o *outgoing, query, logQuery 
 			return errors.New("auth: oauth2 needs a connectionId")
 		}
 		o.connection = a.ConnectionID
-		o.log.Headers["Authorization"] = Redacted
+		o.log.Headers["Authorization"] = outbound.Redacted
 	default:
 		return fmt.Errorf("auth type %q: must be none, bearer, apiKey, basic or oauth2", a.Type)
 	}
@@ -562,13 +563,4 @@ func validHeaderName(s string) bool {
 		}
 	}
 	return true
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

@@ -18,7 +18,7 @@ import (
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 	"github.com/stretchr/testify/require"
 
-	"github.com/fieldflow/fieldflow/internal/webhooks"
+	"github.com/fieldflow/fieldflow/internal/outbound"
 )
 
 // received is one request a test server got.
@@ -92,7 +92,7 @@ type httpBundle struct {
 func setupHTTP(t *testing.T, opts serverOpts) *httpBundle {
 	t.Helper()
 	return &httpBundle{
-		exec: NewExecutor(ExecutorConfig{Client: webhooks.NewHTTPClient(true), Version: "1.2.3"}),
+		exec: NewExecutor(ExecutorConfig{Client: outbound.NewHTTPClient(true), Version: "1.2.3"}),
 		srv:  startServer(t, opts),
 	}
 }
@@ -157,13 +157,13 @@ func TestHTTPAuthSendsWhatEachTypeNeedsAndLogsItRedacted(t *testing.T) {
 			require.NotContains(t, string(out.Request), "sunrise-dental:", "basic credentials are not logged")
 			if tc.auth != nil && tc.auth.Type != AuthNone {
 				if tc.auth.Type == AuthAPIKey && tc.auth.In == "query" {
-					require.Contains(t, l.URL, "api_key="+Redacted)
+					require.Contains(t, l.URL, "api_key="+outbound.Redacted)
 				} else {
 					name := "Authorization"
 					if tc.auth.Type == AuthAPIKey {
 						name = tc.auth.Name
 					}
-					require.Equal(t, Redacted, l.Headers[name], "%s is logged as ••••: %s", name, out.Request)
+					require.Equal(t, outbound.Redacted, l.Headers[name], "%s is logged as ••••: %s", name, out.Request)
 				}
 			}
 		})
@@ -339,7 +339,7 @@ func TestHTTPRedactsSecretsInTheLogButSendsThem(t *testing.T) {
 	l := logged(t, out)
 	require.Equal(t, b.srv.URL+"/u/••••?sig=••••", l.URL)
 	require.Equal(t, "k=••••", l.Headers["X-Secret"])
-	require.Equal(t, Redacted, l.Headers["Authorization"], "Authorization is always ••••")
+	require.Equal(t, outbound.Redacted, l.Headers["Authorization"], "Authorization is always ••••")
 	require.JSONEq(t, `{"key":"••••","msg":"with •••• inside","t":"sunrise-dental"}`, l.Body)
 	require.Equal(t, http.MethodPost, l.Method)
 }
@@ -473,7 +473,7 @@ func TestHTTPFailuresAreRetryableByStatusPolicy(t *testing.T) {
 		srv := httptest.NewServer(http.NotFoundHandler())
 		gone := srv.URL
 		srv.Close()
-		exec := NewExecutor(ExecutorConfig{Client: webhooks.NewHTTPClient(true), Version: "1"})
+		exec := NewExecutor(ExecutorConfig{Client: outbound.NewHTTPClient(true), Version: "1"})
 		out := exec.HTTP(context.Background(), &Action{Name: "call", Type: ActionHTTP, URL: gone}, testScope(), "k")
 		require.Error(t, out.Err)
 		require.True(t, out.Retryable, "network errors always are")
@@ -484,7 +484,7 @@ func TestHTTPFailuresAreRetryableByStatusPolicy(t *testing.T) {
 	t.Run("private target refused", func(t *testing.T) {
 		t.Parallel()
 		b := setupHTTP(t, serverOpts{})
-		guarded := NewExecutor(ExecutorConfig{Client: webhooks.NewHTTPClient(false), Version: "1"})
+		guarded := NewExecutor(ExecutorConfig{Client: outbound.NewHTTPClient(false), Version: "1"})
 		out := guarded.HTTP(context.Background(), &Action{Name: "call", Type: ActionHTTP, URL: b.srv.URL}, testScope(), "k")
 		require.ErrorContains(t, out.Err, "private, loopback or link-local")
 		require.Empty(t, b.srv.requests())
@@ -492,7 +492,7 @@ func TestHTTPFailuresAreRetryableByStatusPolicy(t *testing.T) {
 
 	t.Run("bad url", func(t *testing.T) {
 		t.Parallel()
-		exec := NewExecutor(ExecutorConfig{Client: webhooks.NewHTTPClient(true), Version: "1"})
+		exec := NewExecutor(ExecutorConfig{Client: outbound.NewHTTPClient(true), Version: "1"})
 		out := exec.HTTP(context.Background(), &Action{Name: "call", Type: ActionHTTP, URL: "{{vars.region}}/x"}, testScope(), "k")
 		require.ErrorContains(t, out.Err, "must be an absolute http or https URL")
 		require.False(t, out.Retryable)
@@ -520,7 +520,7 @@ func TestWebhookIsSignedLikeDeliveries(t *testing.T) {
 	b := setupHTTP(t, serverOpts{handle: func(w http.ResponseWriter, r *http.Request, rec *received) {
 		w.WriteHeader(http.StatusNoContent)
 	}})
-	secret := webhooks.NewSecret()
+	secret := outbound.NewSecret()
 	body := []byte(`{"event":{"event":"field_value.saved","value":"<b>&"},"record":{"tenantId":"t1"}}`)
 
 	out := b.exec.Webhook(context.Background(), &Action{URL: b.srv.URL + "/in"}, secret, "run_1-notify", body, "run_1-notify")
@@ -543,8 +543,8 @@ func TestWebhookIsSignedLikeDeliveries(t *testing.T) {
 	require.NoError(t, wh.Verify(rec.Body, rec.Header))
 
 	l := logged(t, out)
-	require.Equal(t, Redacted, l.Headers["X-Fieldflow-Signature"])
-	require.Equal(t, Redacted, l.Headers["webhook-signature"])
+	require.Equal(t, outbound.Redacted, l.Headers["X-Fieldflow-Signature"])
+	require.Equal(t, outbound.Redacted, l.Headers["webhook-signature"])
 	require.Equal(t, "run_1-notify", l.Headers["webhook-id"])
 	require.Equal(t, string(body), l.Body)
 	require.NotContains(t, string(out.Request), rec.Header.Get("X-Fieldflow-Signature"))
@@ -552,7 +552,7 @@ func TestWebhookIsSignedLikeDeliveries(t *testing.T) {
 	t.Run("failure statuses retry by default policy", func(t *testing.T) {
 		t.Parallel()
 		b := setupHTTP(t, serverOpts{handle: func(w http.ResponseWriter, r *http.Request, rec *received) { w.WriteHeader(http.StatusBadGateway) }})
-		out := b.exec.Webhook(context.Background(), &Action{URL: b.srv.URL}, webhooks.NewSecret(), "m", []byte(`{}`), "k")
+		out := b.exec.Webhook(context.Background(), &Action{URL: b.srv.URL}, outbound.NewSecret(), "m", []byte(`{}`), "k")
 		require.Error(t, out.Err)
 		require.True(t, out.Retryable)
 	})

@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"github.com/fieldflow/fieldflow/internal/events"
+	"github.com/fieldflow/fieldflow/internal/problem"
 	"github.com/fieldflow/fieldflow/internal/records"
+	"github.com/fieldflow/fieldflow/internal/scope"
 	"github.com/fieldflow/fieldflow/internal/store"
 )
 
@@ -19,20 +21,20 @@ var ErrRunNotFailed = errors.New("automations: run has not failed")
 
 // AutomationInput creates an automation.
 type AutomationInput struct {
-	Name     string  `json:"name" minLength:"1" maxLength:"200"`
-	TenantID *string `json:"tenantId,omitempty" maxLength:"128" doc:"Only this tenant's events; absent or null: every tenant (admin keys only)."`
-	Active   *bool   `json:"active,omitempty" doc:"Default true. Only events after activation start runs."`
+	Name     string  `json:"name"`
+	TenantID *string `json:"tenantId,omitempty"`
+	Active   *bool   `json:"active,omitempty"`
 	Definition
 }
 
 // AutomationPatch changes an automation; absent fields keep their values.
 // A trigger or actions given replace the old ones whole.
 type AutomationPatch struct {
-	Name        *string  `json:"name,omitempty" minLength:"1" maxLength:"200"`
-	Description *string  `json:"description,omitempty" maxLength:"2000"`
-	Active      *bool    `json:"active,omitempty" doc:"Turning an automation on sets activatedAt: only later events start runs."`
+	Name        *string  `json:"name,omitempty"`
+	Description *string  `json:"description,omitempty"`
+	Active      *bool    `json:"active,omitempty"`
 	Trigger     *Trigger `json:"trigger,omitempty"`
-	Actions     []Action `json:"actions,omitempty" minItems:"1" maxItems:"20"`
+	Actions     []Action `json:"actions,omitempty"`
 }
 
 // Automation is an automation as clients see it. Secret signs the webhook
@@ -76,7 +78,12 @@ func newSecret() string {
 }
 
 // CreateAutomation validates and stores an automation.
-func (s *Service) CreateAutomation(ctx context.Context, in *AutomationInput) (*Automation, error) {
+func (s *Service) CreateAutomation(ctx context.Context, sc scope.Scope, in *AutomationInput) (*Automation, error) {
+	owner, err := records.ClaimTenant(sc, in.TenantID)
+	if err != nil {
+		return nil, err
+	}
+	in.TenantID = owner
 	tenant := ""
 	if in.TenantID != nil {
 		tenant = *in.TenantID
@@ -113,22 +120,22 @@ func (s *Service) CreateAutomation(ctx context.Context, in *AutomationInput) (*A
 	return v, nil
 }
 
-// owned returns an automation if the caller may see it: tenantID nil is an
-// admin; otherwise only that tenant's automations exist for the caller.
-func ownedAutomation(ctx context.Context, r store.Reader, id string, tenantID *string) (*store.Automation, error) {
+// ownedAutomation returns an automation the scope allows; to a tenant
+// scope only that tenant's automations exist.
+func ownedAutomation(ctx context.Context, sc scope.Scope, r store.Reader, id string) (*store.Automation, error) {
 	a, err := r.AutomationGet(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	if tenantID != nil && a.TenantID != *tenantID {
+	if !sc.Allows(a.TenantID) {
 		return nil, store.ErrNotFound
 	}
 	return a, nil
 }
 
 // GetAutomation returns an automation.
-func (s *Service) GetAutomation(ctx context.Context, id string, tenantID *string) (*Automation, error) {
-	a, err := ownedAutomation(ctx, s.store, id, tenantID)
+func (s *Service) GetAutomation(ctx context.Context, sc scope.Scope, id string) (*Automation, error) {
+	a, err := ownedAutomation(ctx, sc, s.store, id)
 	if err != nil {
 		return nil, err
 	}
@@ -141,9 +148,13 @@ func (s *Service) GetAutomation(ctx context.Context, id string, tenantID *string
 }
 
 // ListAutomations lists automations, of one tenant when tenantID is set
-// ("" for the vendor-wide ones).
-func (s *Service) ListAutomations(ctx context.Context, tenantID *string, p store.Page) ([]*Automation, int, error) {
-	as, total, err := s.store.AutomationList(ctx, &store.AutomationListParams{Page: p, TenantID: tenantID})
+// or the scope is a tenant's (see scope.Filter).
+func (s *Service) ListAutomations(ctx context.Context, sc scope.Scope, tenantID string, p store.Page) ([]*Automation, int, error) {
+	tenant, err := sc.Filter(tenantID)
+	if err != nil {
+		return nil, 0, err
+	}
+	as, total, err := s.store.AutomationList(ctx, &store.AutomationListParams{Page: p, TenantID: tenant})
 	if err != nil {
 		return nil, 0, fmt.Errorf("list automations: %w", err)
 	}
@@ -160,10 +171,10 @@ func (s *Service) ListAutomations(ctx context.Context, tenantID *string, p store
 }
 
 // UpdateAutomation applies a patch, validating the result as a whole.
-func (s *Service) UpdateAutomation(ctx context.Context, id string, tenantID *string, p *AutomationPatch) (*Automation, error) {
+func (s *Service) UpdateAutomation(ctx context.Context, sc scope.Scope, id string, p *AutomationPatch) (*Automation, error) {
 	var out *Automation
 	err := s.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		a, err := ownedAutomation(ctx, tx, id, tenantID)
+		a, err := ownedAutomation(ctx, sc, tx, id)
 		if err != nil {
 			return err
 		}
@@ -212,9 +223,9 @@ func (s *Service) UpdateAutomation(ctx context.Context, id string, tenantID *str
 }
 
 // DeleteAutomation deletes an automation with its runs and timers.
-func (s *Service) DeleteAutomation(ctx context.Context, id string, tenantID *string) error {
+func (s *Service) DeleteAutomation(ctx context.Context, sc scope.Scope, id string) error {
 	err := s.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		if _, err := ownedAutomation(ctx, tx, id, tenantID); err != nil {
+		if _, err := ownedAutomation(ctx, sc, tx, id); err != nil {
 			return err
 		}
 		if err := tx.AutomationDelete(ctx, id); err != nil {
@@ -236,14 +247,14 @@ type Run struct {
 	EventID      string `json:"eventId"`
 	EventType    string `json:"eventType"`
 	TenantID     string `json:"tenantId,omitempty"`
-	State        string `json:"state" enum:"pending,succeeded,failed"`
+	State        string `json:"state"`
 	// Step is the index of the next action to run: where a pending run
 	// resumes and where a failed one stopped.
 	Step          int            `json:"step"`
-	Attempts      int            `json:"attempts" doc:"Attempts of that step so far."`
+	Attempts      int            `json:"attempts"`
 	NextAttemptAt *time.Time     `json:"nextAttemptAt,omitempty"`
 	Error         string         `json:"error,omitempty"`
-	CausedBy      []events.Cause `json:"causedBy,omitempty" doc:"The runs whose writes led to this run, oldest first."`
+	CausedBy      []events.Cause `json:"causedBy,omitempty"`
 	Steps         []*Step        `json:"steps"`
 	CreatedAt     time.Time      `json:"createdAt"`
 	UpdatedAt     time.Time      `json:"updatedAt"`
@@ -255,13 +266,13 @@ type Step struct {
 	Name       string          `json:"name"`
 	Type       string          `json:"type"`
 	Attempt    int             `json:"attempt"`
-	State      string          `json:"state" enum:"succeeded,failed,retrying,skipped"`
+	State      string          `json:"state"`
 	StartedAt  time.Time       `json:"startedAt"`
 	DurationMS int64           `json:"durationMs"`
-	Request    json.RawMessage `json:"request,omitempty" doc:"The rendered request; secrets show as ••••."`
+	Request    json.RawMessage `json:"request,omitempty"`
 	Response   *StepResponse   `json:"response,omitempty"`
 	Error      string          `json:"error,omitempty"`
-	Notes      []string        `json:"notes,omitempty" doc:"Remarks such as template paths that were missing."`
+	Notes      []string        `json:"notes,omitempty"`
 }
 
 // StepResponse is what a step's request got back; the body is capped.
@@ -273,7 +284,7 @@ type StepResponse struct {
 
 func viewRun(r *store.Run, steps []*store.RunStep) *Run {
 	v := &Run{ID: r.ID, AutomationID: r.AutomationID, EventID: r.EventID, EventType: r.EventType, TenantID: r.TenantID,
-		State: r.State, Step: r.Step, Attempts: r.Attempts, Error: r.Error, Steps: []*Step{}, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+		State: string(r.State), Step: r.Step, Attempts: r.Attempts, Error: r.Error, Steps: []*Step{}, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
 	if r.State == store.RunPending {
 		t := r.NextAttemptAt
 		v.NextAttemptAt = &t
@@ -282,17 +293,21 @@ func viewRun(r *store.Run, steps []*store.RunStep) *Run {
 		_ = json.Unmarshal(r.Cause, &v.CausedBy)
 	}
 	for _, st := range steps {
-		sv := &Step{Index: st.Index, Name: st.Name, Type: st.Type, Attempt: st.Attempt, State: st.State, StartedAt: st.StartedAt,
-			DurationMS: st.DurationMS, Error: st.Error, Notes: st.Notes}
-		if len(st.Request) > 0 {
-			sv.Request = json.RawMessage(st.Request)
-		}
-		if st.ResponseStatus != 0 || st.ResponseBody != "" {
-			sv.Response = &StepResponse{Status: st.ResponseStatus, Headers: st.ResponseHeaders, Body: st.ResponseBody}
-		}
-		v.Steps = append(v.Steps, sv)
+		v.Steps = append(v.Steps, viewStep(st))
 	}
 	return v
+}
+
+func viewStep(st *store.RunStep) *Step {
+	sv := &Step{Index: st.Index, Name: st.Name, Type: st.Type, Attempt: st.Attempt, State: string(st.State), StartedAt: st.StartedAt,
+		DurationMS: st.DurationMS, Error: st.Error, Notes: st.Notes}
+	if len(st.Request) > 0 {
+		sv.Request = json.RawMessage(st.Request)
+	}
+	if st.ResponseStatus != 0 || st.ResponseBody != "" {
+		sv.Response = &StepResponse{Status: st.ResponseStatus, Headers: st.ResponseHeaders, Body: st.ResponseBody}
+	}
+	return sv
 }
 
 func (s *Service) withSteps(ctx context.Context, rs []*store.Run) ([]*Run, error) {
@@ -319,15 +334,15 @@ func (s *Service) withSteps(ctx context.Context, rs []*store.Run) ([]*Run, error
 
 // ListRuns lists an automation's runs newest first, with their steps,
 // and the cursor of the next page ("" on the last).
-func (s *Service) ListRuns(ctx context.Context, automationID string, tenantID *string, state, cursor string, limit int) ([]*Run, string, error) {
+func (s *Service) ListRuns(ctx context.Context, sc scope.Scope, automationID string, state, cursor string, limit int) ([]*Run, string, error) {
 	before, err := records.DecodeCursor(cursor)
 	if err != nil {
-		return nil, "", &records.ValidationError{Problems: []records.Problem{{Location: "query.cursor", Message: "is not a cursor this server gave out", Value: cursor}}}
+		return nil, "", &problem.ValidationError{Problems: []problem.Problem{{Location: "query.cursor", Message: "is not a cursor this server gave out", Value: cursor}}}
 	}
-	if _, err := ownedAutomation(ctx, s.store, automationID, tenantID); err != nil {
+	if _, err := ownedAutomation(ctx, sc, s.store, automationID); err != nil {
 		return nil, "", err
 	}
-	rs, err := s.store.RunList(ctx, &store.RunListParams{AutomationID: automationID, State: state, BeforeSeq: before, Limit: limit + 1})
+	rs, err := s.store.RunList(ctx, &store.RunListParams{AutomationID: automationID, State: store.RunState(state), BeforeSeq: before, Limit: limit + 1})
 	if err != nil {
 		return nil, "", fmt.Errorf("list runs: %w", err)
 	}
@@ -341,20 +356,20 @@ func (s *Service) ListRuns(ctx context.Context, automationID string, tenantID *s
 }
 
 // RunsForEvent lists the runs an event started, for the event's detail.
-// With tenantID set it lists only those GetRun would show that tenant: runs
-// of its own automations, not of vendor-wide ones.
-func (s *Service) RunsForEvent(ctx context.Context, eventID string, tenantID *string) ([]*Run, error) {
+// With a tenant scope it lists only those GetRun would show that tenant:
+// runs of its own automations, not of vendor-wide ones.
+func (s *Service) RunsForEvent(ctx context.Context, sc scope.Scope, eventID string) ([]*Run, error) {
 	rs, err := s.store.RunList(ctx, &store.RunListParams{EventID: eventID, Limit: 500})
 	if err != nil {
 		return nil, fmt.Errorf("list runs of event %s: %w", eventID, err)
 	}
-	if tenantID != nil {
+	if !sc.IsAdmin() {
 		visible := map[string]bool{}
 		kept := rs[:0]
 		for _, r := range rs {
 			ok, seen := visible[r.AutomationID]
 			if !seen {
-				_, err := ownedAutomation(ctx, s.store, r.AutomationID, tenantID)
+				_, err := ownedAutomation(ctx, sc, s.store, r.AutomationID)
 				if err != nil && !errors.Is(err, store.ErrNotFound) {
 					return nil, fmt.Errorf("list runs of event %s: %w", eventID, err)
 				}
@@ -373,13 +388,13 @@ func (s *Service) RunsForEvent(ctx context.Context, eventID string, tenantID *st
 // GetRun returns a run with its steps. A tenant sees only the runs of its
 // own automations: not those a vendor-wide automation made of its events,
 // as it sees only its own endpoints' deliveries.
-func (s *Service) GetRun(ctx context.Context, id string, tenantID *string) (*Run, error) {
+func (s *Service) GetRun(ctx context.Context, sc scope.Scope, id string) (*Run, error) {
 	r, err := s.store.RunGet(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	if tenantID != nil {
-		if _, err := ownedAutomation(ctx, s.store, r.AutomationID, tenantID); err != nil {
+	if !sc.IsAdmin() {
+		if _, err := ownedAutomation(ctx, sc, s.store, r.AutomationID); err != nil {
 			return nil, err
 		}
 	}
@@ -392,14 +407,14 @@ func (s *Service) GetRun(ctx context.Context, id string, tenantID *string) (*Run
 
 // RetryRun makes a failed run pending again; it continues from the step
 // that failed, with what earlier steps captured.
-func (s *Service) RetryRun(ctx context.Context, id string, tenantID *string) (*Run, error) {
+func (s *Service) RetryRun(ctx context.Context, sc scope.Scope, id string) (*Run, error) {
 	err := s.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
 		r, err := tx.RunGet(ctx, id)
 		if err != nil {
 			return err
 		}
-		if tenantID != nil {
-			if _, err := ownedAutomation(ctx, tx, r.AutomationID, tenantID); err != nil {
+		if !sc.IsAdmin() {
+			if _, err := ownedAutomation(ctx, sc, tx, r.AutomationID); err != nil {
 				return err
 			}
 		}
@@ -415,5 +430,5 @@ func (s *Service) RetryRun(ctx context.Context, id string, tenantID *string) (*R
 	if err != nil {
 		return nil, fmt.Errorf("retry run %s: %w", id, err)
 	}
-	return s.GetRun(ctx, id, tenantID)
+	return s.GetRun(ctx, sc, id)
 }

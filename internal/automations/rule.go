@@ -11,9 +11,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fieldflow/fieldflow/internal/events"
+	"github.com/fieldflow/fieldflow/internal/outbound"
 	"github.com/fieldflow/fieldflow/internal/secretbox"
 	"github.com/fieldflow/fieldflow/internal/store"
-	"github.com/fieldflow/fieldflow/internal/webhooks"
 )
 
 // rule is an automation ready to match events and run: conditions
@@ -76,7 +76,7 @@ func compile(a *store.Automation, box *secretbox.Box) (*rule, error) {
 			}
 		}
 		if act.Retry != nil && len(act.Retry.Schedule) > 0 {
-			if c.schedules[i], err = webhooks.ParseSchedule(act.Retry.Schedule); err != nil {
+			if c.schedules[i], err = outbound.ParseSchedule(act.Retry.Schedule); err != nil {
 				return nil, fmt.Errorf("automation %s action %s: %w", a.ID, act.Name, err)
 			}
 		}
@@ -216,6 +216,6 @@ const (
 
 // AutomationHealth says whether an automation can run.
 type AutomationHealth struct {
-	State string `json:"state" enum:"ok,broken" doc:"broken: the stored automation no longer compiles (say, after an upgrade of the CEL library, or its secret cannot be opened with the master key); it starts no runs until it is fixed with a PATCH or deleted. Other automations and every write carry on."`
-	Error string `json:"error,omitempty" doc:"Why it is broken."`
+	State string `json:"state"`
+	Error string `json:"error,omitempty"`
 }

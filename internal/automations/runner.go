@@ -5,14 +5,18 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/fieldflow/fieldflow/internal/cache"
 	"github.com/fieldflow/fieldflow/internal/events"
 	"github.com/fieldflow/fieldflow/internal/queue"
+	"github.com/fieldflow/fieldflow/internal/records"
 	"github.com/fieldflow/fieldflow/internal/store"
 )
 
@@ -26,8 +30,12 @@ type runner struct {
 	timerWake chan struct{}
 	mu        sync.Mutex
 	nextTimer time.Time // guarded by mu; the soonest due time known
-	stop      context.CancelFunc
-	done      chan struct{}
+	// timersRunning and timersPolled are the timer loop's health, read
+	// without a lock (see queue.Health).
+	timersRunning atomic.Bool
+	timersPolled  atomic.Int64 // unix nanoseconds of the last successful look
+	stop          context.CancelFunc
+	done          chan struct{}
 }
 
 func newRunner(s *Service) *runner {
@@ -46,29 +54,27 @@ func newRunner(s *Service) *runner {
 		Key:                  func(j *runJob) string { return j.run.AutomationID },
 		Limit:                func(string) int { return cfg.InFlightPerAutomation },
 		Claim:                rn.claim,
-		Extend: func(ctx context.Context, ids []string, until time.Time) error {
-			return s.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-				return tx.RunExtendLeases(ctx, cfg.Owner, ids, until)
-			})
-		},
-		Release: func(ctx context.Context, all bool) error {
-			owner := cfg.Owner
-			if all {
-				owner = ""
-			}
-			return s.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-				return tx.RunReleaseLeases(ctx, owner)
-			})
-		},
-		Do:     s.execute,
-		Write:  s.writeResults,
-		Now:    s.now,
-		Logger: cfg.Logger,
+		Owner:                cfg.Owner,
+		Leases:               store.RunLeases{Store: s.store},
+		Do:                   s.execute,
+		Write:                s.writeResults,
+		Now:                  s.now,
+		Logger:               cfg.Logger,
 		OnDepth: func(n int) {
 			s.metrics.queueDepth.Set(float64(n))
 		},
 	})
 	return rn
+}
+
+// health reports the run queue's claim loop and the timer loop; ok is
+// false when this process runs nothing (role api).
+func (rn *runner) health() (runs, timers queue.Health, ok bool) {
+	if rn.q == nil {
+		return queue.Health{}, queue.Health{}, false
+	}
+	timers = queue.Health{Running: rn.timersRunning.Load(), LastPoll: time.Unix(0, rn.timersPolled.Load())}
+	return rn.q.Health(), timers, true
 }
 
 func (rn *runner) accepting(automationID string) bool {
@@ -116,6 +122,8 @@ func (rn *runner) start(ctx context.Context) error {
 	}
 	loopCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	rn.stop, rn.done = cancel, make(chan struct{})
+	rn.timersPolled.Store(time.Now().UnixNano())
+	rn.timersRunning.Store(true)
 	go func() { defer close(rn.done); rn.timerLoop(loopCtx) }()
 	return nil
 }
@@ -124,6 +132,7 @@ func (rn *runner) shutdown(ctx context.Context) {
 	if rn.q == nil || rn.stop == nil {
 		return
 	}
+	rn.timersRunning.Store(false)
 	rn.stop()
 	<-rn.done
 	rn.q.Stop(ctx)
@@ -144,12 +153,14 @@ func (rn *runner) timerLoop(ctx context.Context) {
 		case <-rn.timerWake:
 		case <-timer.C:
 		}
+		fired := true
 		for {
 			n, err := s.fireTimers(ctx)
 			if err != nil {
 				if ctx.Err() == nil {
 					s.log.Error("fire automation timers", "err", err)
 				}
+				fired = false
 				break
 			}
 			if n < 256 {
@@ -163,6 +174,9 @@ func (rn *runner) timerLoop(ctx context.Context) {
 			next, err = tx.TimerNextDue(ctx)
 			return err
 		})
+		if err == nil && fired {
+			rn.timersPolled.Store(time.Now().UnixNano())
+		}
 		if err == nil && !next.IsZero() {
 			wait = min(wait, time.Until(next))
 		}
@@ -225,9 +239,10 @@ func (s *Service) writeResults(ctx context.Context, batch []*runResult) []time.T
 	ordered := slices.Clone(batch)
 	slices.SortFunc(ordered, func(a, b *runResult) int { return cmp.Compare(a.job.run.ID, b.job.run.ID) })
 	var retryAt []time.Time
-	var finals []string
+	var finals []store.RunState
+	var troubled []*runResult // failed, or retrying after a failed step
 	err := s.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		retryAt, finals = retryAt[:0], finals[:0]
+		retryAt, finals, troubled = retryAt[:0], finals[:0], troubled[:0]
 		var failed []*events.Event
 		var steps []*store.RunStep
 		for _, r := range ordered {
@@ -242,6 +257,9 @@ func (s *Service) writeResults(ctx context.Context, batch []*runResult) []time.T
 				continue // the lease was lost: another process owns the run now
 			}
 			steps = append(steps, r.steps...)
+			if r.state.State == store.RunFailed || (r.state.State == store.RunPending && r.state.Error != "") {
+				troubled = append(troubled, r)
+			}
 			switch r.state.State {
 			case store.RunPending:
 				retryAt = append(retryAt, r.state.NextAttemptAt)
@@ -257,7 +275,7 @@ func (s *Service) writeResults(ctx context.Context, batch []*runResult) []time.T
 			}
 		}
 		if len(failed) > 0 {
-			if err := s.cfg.Emit(ctx, tx, failed); err != nil {
+			if err := records.WriteEvents(ctx, tx, s.subs, failed); err != nil {
 				return err
 			}
 		}
@@ -272,15 +290,33 @@ func (s *Service) writeResults(ctx context.Context, batch []*runResult) []time.T
 		s.log.Error("record run results", "err", err, "count", len(batch))
 		return nil
 	}
+	for _, r := range troubled {
+		s.logTrouble(r)
+	}
 	for _, st := range finals {
-		s.metrics.runs.WithLabelValues(st).Inc()
+		s.metrics.runs.WithLabelValues(string(st)).Inc()
 	}
 	for _, r := range batch {
 		for _, st := range r.steps {
-			s.metrics.steps.WithLabelValues(st.Type, st.State).Inc()
+			s.metrics.steps.WithLabelValues(st.Type, string(st.State)).Inc()
 		}
 	}
 	return retryAt
+}
+
+// logTrouble logs a run that failed (warn) or whose step failed and will
+// be retried (info), with the ids an operator looks for. The error is the
+// one the run log keeps, with secrets already redacted.
+func (s *Service) logTrouble(r *runResult) {
+	run, st := r.job.run, r.state
+	attrs := []slog.Attr{slog.String("run", run.ID), slog.String("automation", run.AutomationID), slog.String("event", run.EventID),
+		slog.String("type", run.EventType), slog.Int("step", st.Step), slog.Int("attempt", st.Attempts), slog.String("err", st.Error)}
+	if st.State == store.RunPending {
+		s.log.LogAttrs(context.Background(), slog.LevelInfo, "automation step failed; the run will be retried",
+			append(attrs, slog.Time("next_attempt_at", st.NextAttemptAt))...)
+		return
+	}
+	s.log.LogAttrs(context.Background(), slog.LevelWarn, "automation run failed", attrs...)
 }
 
 // runFailedEvent is the operational event of a run that failed for good,
@@ -306,11 +342,11 @@ func (s *Service) runFailedEvent(r *runResult) (*events.Event, error) {
 	return ev, nil
 }
 
+// metrics are the runner's; the broken gauge is the Starter's.
 type metrics struct {
 	runs       *prometheus.CounterVec
 	steps      *prometheus.CounterVec
 	queueDepth prometheus.Gauge
-	broken     prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -321,11 +357,18 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Step attempts by action type and outcome (succeeded, failed, retrying, skipped)."}, []string{"type", "state"}),
 		queueDepth: prometheus.NewGauge(prometheus.GaugeOpts{Name: "fieldflow_automation_queue_depth",
 			Help: "Runs held in memory waiting for a worker."}),
-		broken: prometheus.NewGauge(prometheus.GaugeOpts{Name: "fieldflow_automations_broken",
-			Help: "Stored automations that no longer compile and so start no runs (GET /api/automations shows them with health.state broken)."}),
+	}
+	// Bounded labels start at zero, so that rate() sees the first one.
+	for _, st := range []store.RunState{store.RunSucceeded, store.RunFailed} {
+		m.runs.WithLabelValues(string(st))
+	}
+	for _, typ := range []string{ActionWebhook, ActionHTTP, ActionSetField} {
+		for _, st := range []store.StepState{store.StepSucceeded, store.StepFailed, store.StepRetrying, store.StepSkipped} {
+			m.steps.WithLabelValues(typ, string(st))
+		}
 	}
 	if reg != nil {
-		reg.MustRegister(m.runs, m.steps, m.queueDepth, m.broken)
+		reg.MustRegister(m.runs, m.steps, m.queueDepth)
 	}
 	return m
 }
@@ -342,16 +385,23 @@ func (sc *runScope) celVars() map[string]any {
 
 // scope builds a run's scope: the event, the entity's current values, the
 // tenant, its variables and secrets, and what earlier steps captured.
-func (s *Service) scope(ctx context.Context, ca *rule, r *store.Run, payload []byte) (*runScope, error) {
+func (s *Service) scope(ctx context.Context, ca *rule, j *runJob) (*runScope, error) {
+	r := j.run
 	sc := &runScope{tenantID: r.TenantID}
 	sc.Event = map[string]any{}
-	if err := json.Unmarshal(payload, &sc.Event); err != nil {
+	if err := json.Unmarshal(j.payload, &sc.Event); err != nil {
 		return nil, err
 	}
 	sc.Tenant = map[string]any{"id": r.TenantID}
 	sc.Entity = map[string]any{"values": map[string]any{}}
-	if k, ok := entityKeyOf(r.TenantID, sc.Event); ok {
-		e, err := loadEntity(ctx, s.store, k)
+	// The entity is read as it is now, not as the event left it: a run
+	// may start long after (retries, timers).
+	subj := j.subject
+	if subj == nil {
+		subj = events.DecodeSubject(j.payload)
+	}
+	if subj.FieldGroupID != "" && subj.EntityID != "" {
+		e, err := loadEntity(ctx, s.store, store.EntityKey{TenantID: r.TenantID, FieldGroupID: subj.FieldGroupID, EntityID: subj.EntityID})
 		if err != nil {
 			return nil, err
 		}
@@ -382,12 +432,32 @@ func (s *Service) scope(ctx context.Context, ca *rule, r *store.Run, payload []b
 // would let a tenant post the vendor's secrets to a URL of its choosing. A
 // vendor-wide automation is the vendor's own and sees the global values,
 // with the event's tenant's own values winning.
+//
+// A variable or secret edited through this process invalidates it when the
+// edit commits, so the next run sees the edit at once; an edit made by
+// another process is seen within ttl.
 type varCache struct {
-	svc *Service
-	ttl time.Duration
+	svc     *Service
+	entries cache.Map[varScope, *varEntry]
 
-	mu      sync.Mutex
-	entries map[varScope]*varEntry // guarded by mu
+	mu sync.Mutex
+	// gen counts invalidations, so that a load that began before an edit
+	// committed does not store what it read; guarded by mu.
+	gen uint64
+}
+
+func newVarCache(svc *Service, ttl time.Duration) *varCache {
+	c := &varCache{svc: svc}
+	c.entries.TTL = ttl
+	return c
+}
+
+// invalidate drops every entry: one global variable reaches every scope.
+func (c *varCache) invalidate() {
+	c.mu.Lock()
+	c.gen++
+	c.entries.Clear()
+	c.mu.Unlock()
 }
 
 // varScope names what a run sees: the automation's tenant ("" for a
@@ -398,7 +468,6 @@ type varScope struct {
 
 type varEntry struct {
 	vars, secrets map[string]string
-	at            time.Time
 }
 
 func (c *varCache) get(ctx context.Context, automationTenant, eventTenant string) (map[string]string, map[string]string, error) {
@@ -406,13 +475,13 @@ func (c *varCache) get(ctx context.Context, automationTenant, eventTenant string
 	if automationTenant != "" {
 		key.eventTenant = automationTenant // a tenant's automation fires only on its own events
 	}
-	c.mu.Lock()
-	e, ok := c.entries[key]
-	c.mu.Unlock()
-	if ok && time.Since(e.at) < c.ttl {
+	if e, ok := c.entries.Get(key); ok {
 		return e.vars, e.secrets, nil
 	}
-	e = &varEntry{vars: map[string]string{}, secrets: map[string]string{}, at: time.Now()}
+	c.mu.Lock()
+	gen := c.gen
+	c.mu.Unlock()
+	e := &varEntry{vars: map[string]string{}, secrets: map[string]string{}}
 	globals, err := c.svc.store.VariableList(ctx, "")
 	if err != nil {
 		return nil, nil, err
@@ -450,10 +519,9 @@ func (c *varCache) get(ctx context.Context, automationTenant, eventTenant string
 		}
 	}
 	c.mu.Lock()
-	if len(c.entries) > 10_000 {
-		clear(c.entries)
+	if c.gen == gen {
+		c.entries.Set(key, e)
 	}
-	c.entries[key] = e
 	c.mu.Unlock()
 	return e.vars, e.secrets, nil
 }

@@ -9,7 +9,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fieldflow/fieldflow/internal/events"
+	"github.com/fieldflow/fieldflow/internal/queue"
 	"github.com/fieldflow/fieldflow/internal/records"
+	"github.com/fieldflow/fieldflow/internal/scope"
 	"github.com/fieldflow/fieldflow/internal/secretbox"
 	"github.com/fieldflow/fieldflow/internal/store"
 )
@@ -54,14 +56,31 @@ type Config struct {
 	Logger *slog.Logger
 	// Registry receives the metrics; nil registers none.
 	Registry prometheus.Registerer
-	// Emit stores the service's own events (automation.run_failed) with
-	// their fan-out; defaults to inserting them only.
-	Emit func(ctx context.Context, tx store.Tx, evs []*events.Event) error
+	// Starter is this service's subscriber, built by NewStarter from the
+	// same Config before the services that write events. Nil makes one.
+	Starter *Starter
+	// Subscribers get the service's own events (automation.run_failed) in
+	// the writing transaction: the app's one ordered list, which holds
+	// Starter. None means the events are only stored.
+	Subscribers []records.Subscriber
+}
+
+// withDefaults returns the config with the defaults NewStarter and New
+// share set.
+func (cfg Config) withDefaults() Config {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	cfg.RefreshEvery = cmp.Or(cfg.RefreshEvery, 2*time.Second)
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return cfg
 }
 
 // ValueSaver writes entity values; *records.Service is one.
 type ValueSaver interface {
-	SaveValues(ctx context.Context, p *records.SaveValuesParams) (*records.EntityValues, error)
+	SaveValues(ctx context.Context, sc scope.Scope, p *records.SaveValuesParams) (*records.EntityValues, error)
 }
 
 // Service manages automations and their settings, starts runs from events
@@ -75,36 +94,32 @@ type Service struct {
 	records ValueSaver
 	exec    *Executor
 	cache   *automationCache
+	subs    []records.Subscriber
 	vars    *varCache
 	runner  *runner
 	metrics *metrics
 }
 
-// New returns a Service.
+// New returns a Service. It connects cfg.Starter to the runner, so that
+// runs written from then on are handed over in memory.
 func New(cfg Config) *Service {
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
+	cfg = cfg.withDefaults()
 	if cfg.Owner == "" {
 		cfg.Owner = events.NewID("runner_")
 	}
-	cfg.LeaseDuration = cmp.Or(cfg.LeaseDuration, 30*time.Second)
+	cfg.LeaseDuration = cmp.Or(cfg.LeaseDuration, queue.DefaultLeaseDuration)
 	cfg.PollInterval = cmp.Or(cfg.PollInterval, time.Second)
 	cfg.Workers = cmp.Or(cfg.Workers, 128)
 	cfg.QueuePerAutomation = cmp.Or(cfg.QueuePerAutomation, 1024)
 	cfg.InFlightPerAutomation = cmp.Or(cfg.InFlightPerAutomation, 64)
-	cfg.RefreshEvery = cmp.Or(cfg.RefreshEvery, 2*time.Second)
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
-	if cfg.Emit == nil {
-		cfg.Emit = records.InsertEvents
+	if cfg.Starter == nil {
+		cfg.Starter = NewStarter(cfg)
 	}
 	s := &Service{cfg: cfg, store: cfg.Store, box: cfg.Box, now: cfg.Now, log: cfg.Logger, records: cfg.Records, exec: cfg.Executor,
-		metrics: newMetrics(cfg.Registry)}
-	s.cache = &automationCache{box: cfg.Box, refreshEvery: cfg.RefreshEvery, log: cfg.Logger, brokenGauge: s.metrics.broken}
-	s.vars = &varCache{svc: s, ttl: time.Second, entries: map[varScope]*varEntry{}}
+		metrics: newMetrics(cfg.Registry), cache: cfg.Starter.cache, subs: cfg.Subscribers}
+	s.vars = newVarCache(s, time.Second)
 	s.runner = newRunner(s)
+	cfg.Starter.runner = s.runner
 	return s
 }
 
@@ -113,3 +128,8 @@ func (s *Service) Start(ctx context.Context) error { return s.runner.start(ctx) 
 
 // Stop lets runs in flight finish until ctx ends and releases the rest.
 func (s *Service) Stop(ctx context.Context) { s.runner.shutdown(ctx) }
+
+// Health reports the runner's claim loop and the timer loop of time
+// rules, for /readyz; ok is false when this process runs nothing (role
+// api).
+func (s *Service) Health() (runs, timers queue.Health, ok bool) { return s.runner.health() }

@@ -14,6 +14,8 @@ import (
 	"sync"
 
 	"github.com/cbroglie/mustache"
+
+	"github.com/fieldflow/fieldflow/internal/outbound"
 )
 
 // Scope is what templates (and conditions) read.
@@ -201,7 +203,7 @@ func (t *Templates) putLocked(key templateKey, c *compiled) {
 }
 
 // Rendered is a rendered template: Text is what is sent, Redacted what the
-// run log shows (each secret's value replaced by Redacted).
+// run log shows (each secret's value replaced by outbound.Redacted).
 type Rendered struct {
 	Text     string
 	Redacted string
@@ -375,11 +377,11 @@ func (r *Renderer) lookup(p string) (v, red any, ok bool) {
 func redactSecrets(v any) any {
 	m, ok := v.(map[string]string)
 	if !ok {
-		return Redacted
+		return outbound.Redacted
 	}
 	out := make(map[string]string, len(m))
 	for k := range m {
-		out[k] = Redacted
+		out[k] = outbound.Redacted
 	}
 	return out
 }

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/fieldflow/fieldflow/internal/outbound"
 )
 
 // tricky holds what escaping gets wrong: quotes, a newline, & and =,
@@ -138,7 +140,7 @@ func TestRenderURLLeadingTagFillsSchemeAndHost(t *testing.T) {
 	got, err = r.URL("{{ secrets.host }}/x?q={{event.id}}")
 	require.NoError(t, err)
 	require.Equal(t, "https://secret.example/x?q=a%20b%2Fc%3Fd", got.Text)
-	require.Equal(t, Redacted+"/x?q=a%20b%2Fc%3Fd", got.Redacted)
+	require.Equal(t, outbound.Redacted+"/x?q=a%20b%2Fc%3Fd", got.Redacted)
 
 	got, err = r.URL("{{{vars.base}}}/{{event.id}}")
 	require.NoError(t, err)
@@ -232,7 +234,7 @@ func TestRenderRedactsSecretsInTheLogForm(t *testing.T) {
 	got, err = r.URL("https://x.example/{{secrets.token}}")
 	require.NoError(t, err)
 	require.Equal(t, "https://x.example/s3cr3t-t0ken", got.Text)
-	require.Equal(t, "https://x.example/"+escapeURLValue(Redacted), got.Redacted)
+	require.Equal(t, "https://x.example/"+escapeURLValue(outbound.Redacted), got.Redacted)
 
 	got, err = r.Text("{{secrets}}")
 	require.NoError(t, err)
@@ -242,7 +244,7 @@ func TestRenderRedactsSecretsInTheLogForm(t *testing.T) {
 	v, red, err := r.JSON(map[string]any{"key": "{{secrets.token}}", "msg": "key={{secrets.other}}", "t": "{{tenant.id}}"})
 	require.NoError(t, err)
 	require.Equal(t, map[string]any{"key": "s3cr3t-t0ken", "msg": "key=another-secret", "t": "sunrise-dental"}, v)
-	require.Equal(t, map[string]any{"key": Redacted, "msg": "key=" + Redacted, "t": "sunrise-dental"}, red)
+	require.Equal(t, map[string]any{"key": outbound.Redacted, "msg": "key=" + outbound.Redacted, "t": "sunrise-dental"}, red)
 }
 
 func TestTemplatesParseOnceAndStayBounded(t *testing.T) {

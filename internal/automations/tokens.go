@@ -13,6 +13,7 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
+	"github.com/fieldflow/fieldflow/internal/events"
 	"github.com/fieldflow/fieldflow/internal/secretbox"
 	"github.com/fieldflow/fieldflow/internal/store"
 )
@@ -247,7 +248,7 @@ func expiryOf(tok *oauth2.Token, requested time.Time) time.Time {
 		return time.Time{}
 	}
 	// The stores keep microseconds.
-	return requested.Add(lifetime).UTC().Truncate(time.Microsecond)
+	return events.StoredTime(requested.Add(lifetime))
 }
 
 // fetch asks the connection's token server for a new token.

@@ -16,10 +16,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fieldflow/fieldflow/internal/events"
+	"github.com/fieldflow/fieldflow/internal/outbound"
 	"github.com/fieldflow/fieldflow/internal/secretbox"
 	"github.com/fieldflow/fieldflow/internal/store"
 	"github.com/fieldflow/fieldflow/internal/store/storetest"
-	"github.com/fieldflow/fieldflow/internal/webhooks"
 )
 
 const (
@@ -169,7 +169,7 @@ func setupTokens(t *testing.T, dialect string, opts tokenServerOpts) *tokensBund
 	_, _ = rand.Read(key)
 	box, err := secretbox.New(key)
 	require.NoError(t, err)
-	b := &tokensBundle{store: storetest.Open(t, dialect), box: box, client: webhooks.NewHTTPClient(true), ts: startTokenServer(t, opts)}
+	b := &tokensBundle{store: storetest.Open(t, dialect), box: box, client: outbound.NewHTTPClient(true), ts: startTokenServer(t, opts)}
 	b.tokens = b.newTokens(0)
 	b.exec = NewExecutor(ExecutorConfig{Client: b.client, Version: "test", Tokens: b.tokens})
 	b.api = startServer(t, serverOpts{handle: func(w http.ResponseWriter, r *http.Request, rec *received) {
@@ -445,7 +445,7 @@ func TestHTTPOAuth2RefreshesAndRetriesOnceAfter401(t *testing.T) {
 		require.Equal(t, "Bearer at-2", reqs[1].Header.Get("Authorization"))
 		require.Equal(t, reqs[0].Header.Get("Idempotency-Key"), reqs[1].Header.Get("Idempotency-Key"))
 		require.Len(t, out.Notes, 1)
-		require.Equal(t, Redacted, logged(t, out).Headers["Authorization"])
+		require.Equal(t, outbound.Redacted, logged(t, out).Headers["Authorization"])
 		require.NotContains(t, string(out.Request), "at-2")
 
 		// A token the API rejects again is not retried a second time.

@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"slices"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/fieldflow/fieldflow/internal/events"
+	"github.com/fieldflow/fieldflow/internal/records"
 	"github.com/fieldflow/fieldflow/internal/store"
-	"github.com/fieldflow/fieldflow/internal/webhooks"
 )
 
 // Event types of runs started by time rules. They are not stored events:
@@ -18,25 +21,18 @@ const (
 	DateReached = "automation.date_reached"
 )
 
-// eventView is an event decoded once for every automation that looks at
-// it: raw members for exact value comparison, decoded ones for CEL.
+// eventView is an event as every automation that looks at it reads it:
+// its subject (set by the writer, or decoded once for an event read back)
+// and, on first use, the payload decoded for CEL and the entity.
 type eventView struct {
 	ev      *events.Event
-	raw     map[string]json.RawMessage
+	subj    *events.Subject
 	decoded map[string]any
-	entity  map[string]any // loaded on first use
+	entity  map[string]any // built on first use
 }
 
 func newEventView(ev *events.Event) *eventView {
-	v := &eventView{ev: ev}
-	_ = json.Unmarshal(ev.Payload, &v.raw)
-	return v
-}
-
-func (v *eventView) str(key string) string {
-	var s string
-	_ = json.Unmarshal(v.raw[key], &s)
-	return s
+	return &eventView{ev: ev, subj: events.SubjectOf(ev)}
 }
 
 func (v *eventView) payload() map[string]any {
@@ -47,28 +43,27 @@ func (v *eventView) payload() map[string]any {
 	return v.decoded
 }
 
-// entityOf loads the current values of the event's entity through r, for
-// conditions that read entity. entity.updated carries them already.
+// entityOf returns the entity of the event, for conditions that read
+// entity: the values the subject carries (the writer's, after its change),
+// or else the current ones read through r.
 func (v *eventView) entityOf(ctx context.Context, r store.Reader) (map[string]any, error) {
 	if v.entity != nil {
 		return v.entity, nil
 	}
-	p := v.payload()
-	if vals, ok := p["values"].(map[string]any); ok && v.ev.Type == events.EntityUpdated {
-		v.entity = map[string]any{"id": p["entityId"], "fieldGroupId": p["fieldGroupId"], "values": vals, "version": p["version"]}
-		return v.entity, nil
-	}
-	gid, eid := v.str("fieldGroupId"), v.str("entityId")
-	if gid == "" || eid == "" {
+	sj := v.subj
+	switch {
+	case sj.FieldGroupID == "" || sj.EntityID == "":
 		v.entity = map[string]any{"values": map[string]any{}}
-		return v.entity, nil
+	case sj.Values != nil:
+		v.entity = entityView(store.EntityKey{TenantID: v.ev.TenantID, FieldGroupID: sj.FieldGroupID, EntityID: sj.EntityID}, sj.Values, sj.Version)
+	default:
+		e, err := loadEntity(ctx, r, store.EntityKey{TenantID: v.ev.TenantID, FieldGroupID: sj.FieldGroupID, EntityID: sj.EntityID})
+		if err != nil {
+			return nil, err
+		}
+		v.entity = e
 	}
-	e, err := loadEntity(ctx, r, store.EntityKey{TenantID: v.ev.TenantID, FieldGroupID: gid, EntityID: eid})
-	if err != nil {
-		return nil, err
-	}
-	v.entity = e
-	return e, nil
+	return v.entity, nil
 }
 
 // loadEntity returns an entity as conditions and templates see it.
@@ -77,26 +72,63 @@ func loadEntity(ctx context.Context, r store.Reader, k store.EntityKey) (map[str
 	if err != nil {
 		return nil, err
 	}
-	vals := make(map[string]any, len(e.Values))
-	for key, raw := range e.Values {
+	return entityView(k, e.Values, e.Version), nil
+}
+
+// entityView is an entity's values as conditions and templates see it.
+func entityView(k store.EntityKey, values map[string]json.RawMessage, version int64) map[string]any {
+	vals := make(map[string]any, len(values))
+	for key, raw := range values {
 		var x any
 		_ = json.Unmarshal(raw, &x)
 		vals[key] = x
 	}
-	return map[string]any{"id": k.EntityID, "fieldGroupId": k.FieldGroupID, "values": vals, "version": e.Version}, nil
+	return map[string]any{"id": k.EntityID, "fieldGroupId": k.FieldGroupID, "values": vals, "version": version}
 }
 
-// Trigger writes, in the transaction that writes the events, one run per
+// Starter is automations' subscriber: in the transaction that writes
+// events, one run per event and automation whose trigger matches, and the
+// timers of time rules set or cleared. It is built before the services
+// that write events, so that all of them (records, webhooks and this
+// package's Service) share one list of subscribers; New then connects it
+// to its runner.
+type Starter struct {
+	cache *automationCache
+	clock func() time.Time
+	// runner takes runs straight from memory; set by New before any
+	// write, nil until then (the runs then wait in the database).
+	runner *runner
+}
+
+// NewStarter returns the starter of the automations in cfg.Store. It uses
+// cfg's Box, Now, RefreshEvery, Logger and Registry; hand it to New with
+// the same cfg.
+func NewStarter(cfg Config) *Starter {
+	cfg = cfg.withDefaults()
+	broken := prometheus.NewGauge(prometheus.GaugeOpts{Name: "fieldflow_automations_broken",
+		Help: "Stored automations that no longer compile and so start no runs (GET /api/automations shows them with health.state broken)."})
+	if cfg.Registry != nil {
+		cfg.Registry.MustRegister(broken)
+	}
+	now := cfg.Now
+	return &Starter{
+		cache: &automationCache{box: cfg.Box, refreshEvery: cfg.RefreshEvery, log: cfg.Logger, brokenGauge: broken},
+		clock: func() time.Time { return events.StoredTime(now()) },
+	}
+}
+
+var _ records.Subscriber = (*Starter)(nil)
+
+// Handle writes, in the transaction that writes the events, one run per
 // event and automation whose trigger matches, and sets or clears the
 // timers of time rules. Runs are handed to this process's runner once the
-// transaction commits. It is chained after webhook fan-out as a
-// records.Emitter (the events are already inserted).
-func (s *Service) Trigger(ctx context.Context, tx store.Tx, evs []*events.Event) error {
-	list, _, err := s.cache.snapshot(ctx, tx)
+// transaction commits.
+func (t *Starter) Handle(ctx context.Context, tx store.Tx, evs []*events.Event) error {
+	list, _, err := t.cache.snapshot(ctx, tx)
 	if err != nil || len(list) == 0 {
 		return err
 	}
-	now := s.clock()
+	now := t.clock()
 	var runs []*store.Run
 	var jobs []*runJob
 	var wakes []time.Time
@@ -113,22 +145,22 @@ func (s *Service) Trigger(ctx context.Context, tx store.Tx, evs []*events.Event)
 			if view == nil {
 				view = newEventView(ev)
 			}
-			t := &ca.def.Trigger
+			tr := &ca.def.Trigger
 			switch {
-			case t.Event != "":
-				ok, err := s.matches(ctx, tx, ca, view)
+			case tr.Event != "":
+				ok, err := matches(ctx, tx, ca, view)
 				if err != nil {
 					return err
 				}
 				if ok {
-					r := s.newRun(ca, ev.ID, ev.Type, ev.TenantID, nil, ev.Cause, now)
+					r := newRun(t.runner, ca, ev.ID, ev.Type, ev.TenantID, nil, ev.Cause, now)
 					runs = append(runs, r)
 					if r.LeaseOwner != "" {
-						jobs = append(jobs, &runJob{run: r, payload: ev.Payload})
+						jobs = append(jobs, &runJob{run: r, payload: ev.Payload, subject: view.subj})
 					}
 				}
-			case t.SLA != nil || t.Date != nil:
-				due, err := s.setTimer(ctx, tx, ca, view)
+			case tr.SLA != nil || tr.Date != nil:
+				due, err := setTimer(ctx, tx, ca, view, t.clock())
 				if err != nil {
 					return err
 				}
@@ -143,10 +175,10 @@ func (s *Service) Trigger(ctx context.Context, tx store.Tx, evs []*events.Event)
 			return err
 		}
 	}
-	if len(jobs) > 0 || len(wakes) > 0 {
+	if rn := t.runner; rn != nil && (len(jobs) > 0 || len(wakes) > 0) {
 		tx.AfterCommit(func() {
-			s.runner.enqueue(jobs)
-			s.runner.wakeTimers(wakes...)
+			rn.enqueue(jobs)
+			rn.wakeTimers(wakes...)
 		})
 	}
 	return nil
@@ -155,21 +187,22 @@ func (s *Service) Trigger(ctx context.Context, tx store.Tx, evs []*events.Event)
 // matches applies an event trigger's filters, cheapest first, then its
 // condition. A condition that fails to evaluate (a missing key, a type
 // mismatch) does not match.
-func (s *Service) matches(ctx context.Context, r store.Reader, ca *rule, v *eventView) (bool, error) {
+func matches(ctx context.Context, r store.Reader, ca *rule, v *eventView) (bool, error) {
 	t := &ca.def.Trigger
-	if !webhooks.MatchType([]string{t.Event}, v.ev.Type) {
+	if !events.MatchType([]string{t.Event}, v.ev.Type) {
 		return false, nil
 	}
-	if t.FieldGroup != "" && t.FieldGroup != v.str("fieldGroupId") && t.FieldGroup != v.str("fieldGroupKey") {
+	sj := v.subj
+	if t.FieldGroup != "" && t.FieldGroup != sj.FieldGroupID && t.FieldGroup != sj.FieldGroupKey {
 		return false, nil
 	}
-	if t.FieldKey != "" && !touchesKey(v, t.FieldKey) {
+	if t.FieldKey != "" && sj.FieldKey != t.FieldKey && !slices.Contains(sj.ChangedKeys, t.FieldKey) {
 		return false, nil
 	}
-	if ca.from != nil && !bytes.Equal(ca.from, rawOrNull(v.raw["previousValue"])) {
+	if ca.from != nil && !bytes.Equal(ca.from, events.RawOrNull(sj.PreviousValue)) {
 		return false, nil
 	}
-	if ca.to != nil && !bytes.Equal(ca.to, rawOrNull(v.raw["value"])) {
+	if ca.to != nil && !bytes.Equal(ca.to, events.RawOrNull(sj.Value)) {
 		return false, nil
 	}
 	if ca.cond == nil {
@@ -187,29 +220,6 @@ func (s *Service) matches(ctx context.Context, r store.Reader, ca *rule, v *even
 	return ok && err == nil, nil
 }
 
-// touchesKey reports whether the event is about the field key: its
-// fieldKey, or one of entity.updated's changedKeys.
-func touchesKey(v *eventView, key string) bool {
-	if v.str("fieldKey") == key {
-		return true
-	}
-	var changed []string
-	_ = json.Unmarshal(v.raw["changedKeys"], &changed)
-	for _, k := range changed {
-		if k == key {
-			return true
-		}
-	}
-	return false
-}
-
-func rawOrNull(b json.RawMessage) []byte {
-	if len(b) == 0 {
-		return []byte("null")
-	}
-	return b
-}
-
 // setTimer starts, moves or clears the timer of a time rule when the
 // event changes its field, and returns the new due time (zero if none).
 //
@@ -218,7 +228,7 @@ func rawOrNull(b json.RawMessage) []byte {
 // fires once per period the value is held, and again only after the value
 // changes and returns. date: each saved value sets the timer to the value
 // plus the offset (once per value); a removed or unreadable one clears it.
-func (s *Service) setTimer(ctx context.Context, tx store.Tx, ca *rule, v *eventView) (time.Time, error) {
+func setTimer(ctx context.Context, tx store.Tx, ca *rule, v *eventView, now time.Time) (time.Time, error) {
 	t := &ca.def.Trigger
 	group, key := "", ""
 	if t.SLA != nil {
@@ -230,11 +240,12 @@ func (s *Service) setTimer(ctx context.Context, tx store.Tx, ca *rule, v *eventV
 	if typ != events.FieldValueSaved && typ != events.FieldValueDeleted {
 		return time.Time{}, nil
 	}
-	if v.str("fieldKey") != key || (group != v.str("fieldGroupId") && group != v.str("fieldGroupKey")) {
+	sj := v.subj
+	if sj.FieldKey != key || (group != sj.FieldGroupID && group != sj.FieldGroupKey) {
 		return time.Time{}, nil
 	}
-	k := store.TimerKey{AutomationID: ca.a.ID, TenantID: v.ev.TenantID, FieldGroupID: v.str("fieldGroupId"), EntityID: v.str("entityId"), FieldKey: key}
-	value := rawOrNull(v.raw["value"])
+	k := store.TimerKey{AutomationID: ca.a.ID, TenantID: v.ev.TenantID, FieldGroupID: sj.FieldGroupID, EntityID: sj.EntityID, FieldKey: key}
+	value := events.RawOrNull(sj.Value)
 	var due time.Time
 	if typ == events.FieldValueSaved {
 		if t.SLA != nil {
@@ -248,7 +259,7 @@ func (s *Service) setTimer(ctx context.Context, tx store.Tx, ca *rule, v *eventV
 	if due.IsZero() {
 		return time.Time{}, tx.TimerDelete(ctx, k)
 	}
-	err := tx.TimerUpsert(ctx, &store.Timer{TimerKey: k, DueAt: due.UTC().Truncate(time.Microsecond), EventID: v.ev.ID, Value: value, CreatedAt: s.clock()})
+	err := tx.TimerUpsert(ctx, &store.Timer{TimerKey: k, DueAt: events.StoredTime(due), EventID: v.ev.ID, Value: value, CreatedAt: now})
 	return due, err
 }
 
@@ -267,17 +278,17 @@ func parseDate(raw []byte) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-// newRun builds a pending run, leased to this process when its runner
-// will take it straight from memory.
-func (s *Service) newRun(ca *rule, eventID, eventType, tenantID string, trigger []byte, cause []events.Cause, now time.Time) *store.Run {
+// newRun builds a pending run, leased to this process when rn will take
+// it straight from memory (nil: never).
+func newRun(rn *runner, ca *rule, eventID, eventType, tenantID string, trigger []byte, cause []events.Cause, now time.Time) *store.Run {
 	r := &store.Run{ID: events.NewID("run_"), AutomationID: ca.a.ID, EventID: eventID, EventType: eventType, TenantID: tenantID,
 		Trigger: trigger, State: store.RunPending, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now}
 	if len(cause) > 0 {
 		r.Cause, _ = json.Marshal(cause)
 	}
-	if s.runner.accepting(ca.a.ID) {
-		r.LeaseOwner = s.cfg.Owner
-		r.LeasedUntil = now.Add(s.cfg.LeaseDuration)
+	if rn != nil && rn.accepting(ca.a.ID) {
+		r.LeaseOwner = rn.svc.cfg.Owner
+		r.LeasedUntil = now.Add(rn.svc.cfg.LeaseDuration)
 	}
 	return r
 }
@@ -317,7 +328,7 @@ func (s *Service) fireTimers(ctx context.Context) (int, error) {
 			if ca.def.Trigger.Date != nil {
 				typ = DateReached
 			}
-			r := s.newRun(ca, t.EventID, typ, t.TenantID, payload, nil, now)
+			r := newRun(s.runner, ca, t.EventID, typ, t.TenantID, payload, nil, now)
 			runs = append(runs, r)
 			if r.LeaseOwner != "" {
 				jobs = append(jobs, &runJob{run: r, payload: payload})
@@ -384,11 +395,4 @@ func (s *Service) timerPayload(ctx context.Context, tx store.Tx, ca *rule, t *st
 		}
 	}
 	return payload, true, nil
-}
-
-// entityKeyOf names the entity an event is about, if it names one.
-func entityKeyOf(tenantID string, payload map[string]any) (store.EntityKey, bool) {
-	gid, _ := payload["fieldGroupId"].(string)
-	eid, _ := payload["entityId"].(string)
-	return store.EntityKey{TenantID: tenantID, FieldGroupID: gid, EntityID: eid}, gid != "" && eid != ""
 }

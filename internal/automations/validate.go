@@ -13,9 +13,9 @@ import (
 
 	"github.com/fieldflow/fieldflow/internal/events"
 	"github.com/fieldflow/fieldflow/internal/fields"
-	"github.com/fieldflow/fieldflow/internal/records"
+	"github.com/fieldflow/fieldflow/internal/outbound"
+	"github.com/fieldflow/fieldflow/internal/problem"
 	"github.com/fieldflow/fieldflow/internal/store"
-	"github.com/fieldflow/fieldflow/internal/webhooks"
 )
 
 var (
@@ -31,7 +31,7 @@ var (
 // location, and the templates it holds, for the checks that look at all of
 // them at once (which secrets they name).
 type problems struct {
-	list      []records.Problem
+	list      []problem.Problem
 	templates []placedTemplate
 }
 
@@ -42,14 +42,14 @@ type placedTemplate struct {
 }
 
 func (ps *problems) add(loc, msg string, v any) {
-	ps.list = append(ps.list, records.Problem{Location: loc, Message: msg, Value: v})
+	ps.list = append(ps.list, problem.Problem{Location: loc, Message: msg, Value: v})
 }
 
 func (ps *problems) err() error {
 	if len(ps.list) == 0 {
 		return nil
 	}
-	return &records.ValidationError{Problems: ps.list}
+	return &problem.ValidationError{Problems: ps.list}
 }
 
 // checkAutomation validates everything that can be checked at save: the
@@ -87,7 +87,7 @@ func checkAutomation(ctx context.Context, r store.Reader, tenantID, name string,
 		}
 		seen[a.Name] = true
 		if a.If != "" {
-			if err := checkCondition(a.If); err != nil {
+			if err := CheckCondition(a.If); err != nil {
 				ps.add(loc+".if", err.Error(), a.If)
 			}
 		}
@@ -227,7 +227,7 @@ func checkTrigger(ps *problems, t *Trigger, groupOK func(loc, g string)) {
 	}
 	groupOK("body.trigger.fieldGroup", t.FieldGroup)
 	if t.Condition != "" {
-		if err := checkCondition(t.Condition); err != nil {
+		if err := CheckCondition(t.Condition); err != nil {
 			ps.add("body.trigger.condition", err.Error(), t.Condition)
 		}
 	}
@@ -464,7 +464,7 @@ func checkRetry(ps *problems, loc string, r *Retry) {
 	if r == nil {
 		return
 	}
-	if _, err := webhooks.ParseSchedule(r.Schedule); err != nil {
+	if _, err := outbound.ParseSchedule(r.Schedule); err != nil {
 		ps.add(loc+".retry.schedule", err.Error(), r.Schedule)
 	}
 	for i, s := range r.OnStatus {

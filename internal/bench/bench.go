@@ -58,6 +58,25 @@ type Config struct {
 	// HTTPClient defaults to a client with one idle connection per client
 	// kept open.
 	HTTPClient *http.Client
+	// EventBytes is the size of each published event's request body in
+	// the events and runs scenarios, padded with a string field. Defaults
+	// to 500.
+	EventBytes int
+	// Loopback is how long the events and runs scenarios first measure
+	// this machine's loopback limit (the clients posting the same bodies
+	// to a receiver in this process). Defaults to 5 seconds; negative
+	// means none.
+	Loopback time.Duration
+	// MetricsURL is the server's /metrics when it is served on a listener
+	// of its own, read without a key. Empty: URL/metrics with Key.
+	MetricsURL string
+	// ServerProfileURL, when set, is the server's /debug/pprof/profile; a
+	// CPU profile of the measured phase is fetched from it into
+	// ServerProfile.
+	ServerProfileURL, ServerProfile string
+	// PostgresCPU adds the CPU time of this machine's postgres processes
+	// to the figures (the server's database when it runs here).
+	PostgresCPU bool
 }
 
 // WithDefaults returns the config with every zero field set to its default.
@@ -66,6 +85,8 @@ func (c Config) WithDefaults() Config {
 	c.Clients = cmp.Or(c.Clients, 32)
 	c.Duration = cmp.Or(c.Duration, 10*time.Second)
 	c.Warmup = cmp.Or(c.Warmup, time.Second)
+	c.EventBytes = cmp.Or(c.EventBytes, 500)
+	c.Loopback = cmp.Or(c.Loopback, 5*time.Second)
 	if c.HTTPClient == nil {
 		c.HTTPClient = &http.Client{
 			Timeout:   30 * time.Second,
@@ -90,6 +111,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("bench: Rate %g: must not be negative", c.Rate)
 	case c.Duration < 0:
 		return fmt.Errorf("bench: Duration %s: must not be negative", c.Duration)
+	case c.EventBytes < 0 || c.EventBytes > 1<<20:
+		return fmt.Errorf("bench: EventBytes %d: must be between 0 and 1 MiB", c.EventBytes)
+	case (c.ServerProfileURL == "") != (c.ServerProfile == ""):
+		return errors.New("bench: ServerProfileURL and ServerProfile: both or neither")
 	}
 	return nil
 }
@@ -113,6 +138,29 @@ type Result struct {
 	Lost, Duplicates int
 	// Extra holds a scenario's own figures, one line each.
 	Extra []string
+	// Loopback is this machine's limit measured in the same run (events
+	// and runs scenarios); nil when not measured.
+	Loopback *Loopback
+	// Server holds what the server's /metrics said (events and runs
+	// scenarios); nil when it could not be read.
+	Server *ServerFigures
+}
+
+// ServerFigures are the events and runs scenarios' delivery figures, read
+// by the receiver and from the server's /metrics.
+type ServerFigures struct {
+	// Delivered counts first receipts during the measured phase, from
+	// any phase's events; DeliveredPerSecond divides it by the phase.
+	Delivered          int
+	DeliveredPerSecond float64
+	// BacklogEnd is fieldflow_backlog_pending of the scenario's queue
+	// when the measured phase ended: a server that keeps up leaves a
+	// handful.
+	BacklogEnd int
+	// CPUPerEvent is the server's CPU time from the start of the measured
+	// phase until the backlog drained, per event received in that time;
+	// DBCPUPerEvent the same for the postgres processes (Config.PostgresCPU).
+	CPUPerEvent, DBCPUPerEvent time.Duration
 }
 
 // PerSecond is the throughput of successful operations.
@@ -141,6 +189,22 @@ func (r *Result) Print(w io.Writer) {
 	}
 	for _, line := range r.Extra {
 		fmt.Fprintf(w, "  %s\n", line)
+	}
+	if l := r.Loopback; l != nil {
+		fmt.Fprintf(w, "  loopback limit: %.0f requests/s (%d clients, %d-byte bodies, to a receiver in this process that answers at once), %s CPU per request (client and receiver)\n",
+			l.PerSecond(), l.Clients, l.BodyBytes, roundDur(l.CPUPerOp))
+	}
+	if f := r.Server; f != nil {
+		fmt.Fprintf(w, "  accepted/s: %.0f  delivered/s: %.0f (first receipts during the measured phase)  backlog at its end: %d\n",
+			r.PerSecond(), f.DeliveredPerSecond, f.BacklogEnd)
+		if l := r.Loopback; l != nil && l.PerSecond() > 0 {
+			fmt.Fprintf(w, "  delivered/s is %.1f %% of the loopback limit\n", 100*f.DeliveredPerSecond/l.PerSecond())
+		}
+		line := fmt.Sprintf("  server CPU per delivered event: %s", roundDur(f.CPUPerEvent))
+		if f.DBCPUPerEvent > 0 {
+			line += fmt.Sprintf(", plus %s in this machine's postgres processes", roundDur(f.DBCPUPerEvent))
+		}
+		fmt.Fprintln(w, line)
 	}
 }
 
@@ -174,14 +238,23 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	case "saves":
 		do, err = setupSaves(ctx, c)
 	case "events":
-		do, events, err = setupEvents(ctx, c, false)
+		do, events, err = setupEvents(ctx, c, false, cfg.EventBytes)
 	case "runs":
-		do, events, err = setupEvents(ctx, c, true)
+		do, events, err = setupEvents(ctx, c, true, cfg.EventBytes)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("bench: set up scenario %s: %w", cfg.Scenario, err)
 	}
 
+	var loop *Loopback
+	if events != nil && cfg.Loopback > 0 {
+		// Before the warmup, while the server is idle: the loopback
+		// measures this machine, not what the server leaves of it.
+		loop, err = measureLoopback(ctx, cfg, events.body(0, 0), cfg.Loopback)
+		if err != nil {
+			return nil, fmt.Errorf("bench: %w", err)
+		}
+	}
 	d := &driver{cfg: cfg, do: do, seq: make([]int, cfg.Clients)}
 	if cfg.Warmup > 0 {
 		d.run(ctx, cfg.Warmup)
@@ -197,10 +270,35 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	start := time.Now()
-	res := d.run(ctx, cfg.Duration)
+	var profiled chan error
+	if cfg.ServerProfileURL != "" {
+		profiled = make(chan error, 1)
+		go func() { profiled <- fetchProfile(ctx, cfg.ServerProfileURL, cfg.ServerProfile, cfg.Duration) }()
+	}
+	var meter *serverMeter
 	if events != nil {
+		meter = startMeter(ctx, c, cfg, events.queue())
+	}
+	start := time.Now()
+	if events != nil {
+		events.startPhase(start, start.Add(cfg.Duration))
+	}
+	res := d.run(ctx, cfg.Duration)
+	res.Loopback = loop
+	if events != nil {
+		meter.phaseEnded(ctx)
 		events.finish(ctx, res, start, 30*time.Second)
+		res.Server = meter.figures(ctx, events, cfg.Duration)
+		if meter.err != nil {
+			res.Extra = append(res.Extra, "server figures: "+meter.err.Error())
+		}
+	}
+	if profiled != nil {
+		if err := <-profiled; err != nil {
+			res.Extra = append(res.Extra, "server CPU profile: "+err.Error())
+		} else {
+			res.Extra = append(res.Extra, "server CPU profile of the measured phase: "+cfg.ServerProfile)
+		}
 	}
 	if err := ctx.Err(); err != nil {
 		return res, err

@@ -102,7 +102,10 @@ func TestRun(t *testing.T) {
 		require.Zero(t, res.Errors, res.FirstError)
 		require.InDelta(t, 100, res.Ops, 2, "200/s for 0.5 s")
 		require.GreaterOrEqual(t, res.Elapsed, bundle.cfg.Duration)
-		require.InDelta(t, 200, res.PerSecond(), 10)
+		// Only an upper bound: a loaded machine (or the race detector) may
+		// finish the last operations late, which lowers the rate but must
+		// never raise it above the one asked for.
+		require.LessOrEqual(t, res.PerSecond(), 204.0)
 	})
 
 	t.Run("CountsErrors", func(t *testing.T) {
@@ -152,4 +155,21 @@ func TestSummarise(t *testing.T) {
 	require.Equal(t, 99*time.Millisecond, res.P99)
 	require.Equal(t, 100*time.Millisecond, res.Max)
 	require.InDelta(t, 50, res.PerSecond(), 0.001)
+}
+
+func TestEventBodiesAreTheConfiguredSize(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusCreated)
+		_, _ = w.Write([]byte(`{"id":"wh_1"}`))
+	}))
+	t.Cleanup(srv.Close)
+	c := &client{http: srv.Client(), base: srv.URL, key: "k"}
+	_, s, err := setupEvents(context.Background(), c, false, 500)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.srv.Close() })
+	for _, b := range [][]byte{s.body(0, 0), s.body(999, 9999999)} {
+		require.InDelta(t, 500, len(b), 12, "%s", b)
+		require.True(t, json.Valid(b), "%s", b)
+	}
 }

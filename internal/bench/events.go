@@ -35,6 +35,13 @@ type eventsScenario struct {
 	latency  []time.Duration      // publish sent → delivery received; guarded by mu
 	first    time.Time            // guarded by mu
 	last     time.Time            // guarded by mu
+	// phaseStart and phaseEnd bound the measured phase; inPhase counts
+	// first receipts between them, sinceStart those after its start.
+	phaseStart, phaseEnd time.Time // guarded by mu
+	inPhase, sinceStart  int       // guarded by mu
+
+	// pad fills each published body up to the configured size.
+	pad string
 }
 
 // eventsPayload is the part of the delivered body the receiver reads.
@@ -42,12 +49,17 @@ type eventsPayload struct {
 	EventID string `json:"eventId"`
 }
 
-func setupEvents(ctx context.Context, c *client, viaAutomation bool) (op, *eventsScenario, error) {
+func setupEvents(ctx context.Context, c *client, viaAutomation bool, eventBytes int) (op, *eventsScenario, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, nil, fmt.Errorf("receiver: %w", err)
 	}
 	s := &eventsScenario{ln: ln, c: c, accepted: map[string]time.Time{}, received: map[string]int{}}
+	// The padding makes a body of the widest client and sequence numbers
+	// about eventBytes long; the others are a few bytes shorter.
+	if n := eventBytes - len(s.body(999, 9999999)); n > 0 {
+		s.pad = strings.Repeat("x", n)
+	}
 	s.srv = &http.Server{Handler: http.HandlerFunc(s.receive), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = s.srv.Serve(ln) }()
 
@@ -98,6 +110,12 @@ func (s *eventsScenario) receive(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	s.received[p.EventID]++
+	if s.received[p.EventID] == 1 && !s.phaseStart.IsZero() && !now.Before(s.phaseStart) {
+		s.sinceStart++
+		if now.Before(s.phaseEnd) {
+			s.inPhase++
+		}
+	}
 	if sent, ok := s.accepted[p.EventID]; ok && s.received[p.EventID] == 1 {
 		s.latency = append(s.latency, now.Sub(sent))
 	}
@@ -109,8 +127,36 @@ func (s *eventsScenario) receive(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// body is the published event of client's seq-th operation.
+func (s *eventsScenario) body(client, seq int) []byte {
+	return []byte(`{"type":"bench.published","tenantId":"bench","data":{"client":` + strconv.Itoa(client) + `,"seq":` + strconv.Itoa(seq) + `,"pad":"` + s.pad + `"}}`)
+}
+
+// queue names the server's backlog this scenario fills.
+func (s *eventsScenario) queue() string {
+	if s.auID != "" {
+		return "runs"
+	}
+	return "deliveries"
+}
+
+// startPhase marks the measured phase, from start to end.
+func (s *eventsScenario) startPhase(start, end time.Time) {
+	s.mu.Lock()
+	s.phaseStart, s.phaseEnd = start, end
+	s.mu.Unlock()
+}
+
+// counts says how many events arrived first during the measured phase, and
+// since its start.
+func (s *eventsScenario) counts() (inPhase, sinceStart int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.inPhase, s.sinceStart
+}
+
 func (s *eventsScenario) publish(ctx context.Context, client, seq int) error {
-	body := []byte(`{"type":"bench.published","tenantId":"bench","data":{"client":` + strconv.Itoa(client) + `,"seq":` + strconv.Itoa(seq) + `}}`)
+	body := s.body(client, seq)
 	sent := time.Now()
 	var out struct {
 		ID string `json:"id"`
@@ -185,7 +231,7 @@ func (s *eventsScenario) finish(ctx context.Context, res *Result, start time.Tim
 		fmt.Sprintf("publish→receive: p50 %s  p95 %s  p99 %s  max %s", roundDur(pct(.5)), roundDur(pct(.95)), roundDur(pct(.99)), roundDur(pct(1))),
 	)
 	if rss := peakRSS(); rss != "" {
-		res.Extra = append(res.Extra, "peak RSS of this process (server, clients and receiver): "+rss)
+		res.Extra = append(res.Extra, "peak RSS of this process (the bench, and the server when it runs in this process): "+rss)
 	}
 	res.Lost, res.Duplicates = lost, dups
 }

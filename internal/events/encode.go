@@ -56,6 +56,9 @@ func appendValue(b []byte, v any) ([]byte, error) {
 		}
 		return appendNumber(b, f)
 	case json.RawMessage:
+		if string(x) == "null" {
+			return append(b, "null"...), nil
+		}
 		var decoded any
 		if err := json.Unmarshal(x, &decoded); err != nil {
 			return nil, fmt.Errorf("encode raw JSON: %w", err)
@@ -221,4 +224,13 @@ func appendString(b []byte, s string) []byte {
 		i += size
 	}
 	return append(b, '"')
+}
+
+// RawOrNull is b, or the JSON null when b is empty: a value the event does
+// not carry (no previous value, a field never set) reads as null.
+func RawOrNull(b json.RawMessage) json.RawMessage {
+	if len(b) == 0 {
+		return json.RawMessage("null")
+	}
+	return b
 }

@@ -1,6 +1,7 @@
-// Package events defines the event envelope, the built-in event type names and
-// the canonical JSON encoding of the bodies receivers get. It imports nothing
-// of fieldflow's own, so every other package can depend on it.
+// Package events defines the event envelope, the subject an event carries in
+// memory for the subscribers of its transaction, the built-in event type
+// names and the canonical JSON encoding of the bodies receivers get. It
+// imports nothing of fieldflow's own, so every other package can depend on it.
 package events
 
 import (
@@ -27,6 +28,9 @@ const (
 	WebhookTest         = "webhook.test"
 	WebhookDisabled     = "webhook.disabled"
 	AutomationRunFailed = "automation.run_failed"
+	// TenantErased says a tenant's data was erased. It is a vendor-level
+	// event (the tenant is gone); erasedTenantId names the tenant.
+	TenantErased = "tenant.erased"
 )
 
 // Event is one immutable fact. Payload is the exact body a webhook receiver
@@ -46,6 +50,10 @@ type Event struct {
 	// first; empty for changes made through the API. Its length is the
 	// event's depth. The payload carries it as causedBy.
 	Cause []Cause
+	// Subject is what the event is about, set by its writer for the
+	// subscribers in the same transaction; nil for an event read back from
+	// the database (see SubjectOf).
+	Subject *Subject
 }
 
 // Cause is one link of a cause chain: the run whose step made a change, the
@@ -71,10 +79,15 @@ func CauseMember(chain []Cause) Member {
 	return Member{"causedBy", links}
 }
 
+// StoredTime is t as both databases keep it: UTC, to the microsecond
+// (PostgreSQL's precision), so that a time read back equals the one
+// written and an event's timestamp equals its stored occurrence.
+func StoredTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
 // New builds an event with a fresh id. Members are appended after the common
 // header (event, eventId, timestamp, tenantId).
 func New(typ, tenantID string, at time.Time, members ...Member) (*Event, error) {
-	at = at.UTC().Truncate(time.Microsecond)
+	at = StoredTime(at)
 	id := NewID("evt_")
 	obj := make(Object, 0, 4+len(members))
 	obj = append(obj,
@@ -121,7 +134,7 @@ func ValidType(s string) bool {
 // host may not publish under them: receivers and automations trust a
 // field_value.saved or webhook.test to come from fieldflow itself.
 func ReservedPrefixes() []string {
-	return []string{"field_group.", "global_field.", "tenant_field.", "field_value.", "entity.", "webhook.", "automation."}
+	return []string{"field_group.", "global_field.", "tenant_field.", "field_value.", "entity.", "webhook.", "automation.", "tenant."}
 }
 
 // Reserved reports whether a type name is under one of ReservedPrefixes.
@@ -132,4 +145,17 @@ func Reserved(typ string) bool {
 		}
 	}
 	return false
+}
+
+// Class is a bounded name for an event type, fit for a metric label: the
+// reserved prefix of a built-in type without its dot (field_value,
+// webhook…), or "host" for every type a host publishes, whose names are
+// the host's own and unbounded.
+func Class(typ string) string {
+	for _, p := range ReservedPrefixes() {
+		if strings.HasPrefix(typ, p) {
+			return strings.TrimSuffix(p, ".")
+		}
+	}
+	return "host"
 }

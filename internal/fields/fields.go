@@ -39,21 +39,21 @@ var Types = []Type{String, Textarea, Number, Boolean, Date, DateTime, Select, Mu
 
 // Schema describes one field's type, its validation rules and UI hints.
 type Schema struct {
-	Type       Type       `json:"type" enum:"string,textarea,number,boolean,date,datetime,select,multiselect,email,url,phone,json" doc:"Field type."`
-	Validation Validation `json:"validation,omitzero" doc:"Validation rules checked on every save."`
-	UI         UI         `json:"ui,omitzero" doc:"Hints for forms; not enforced."`
+	Type       Type       `json:"type"`
+	Validation Validation `json:"validation,omitzero"`
+	UI         UI         `json:"ui,omitzero"`
 }
 
 // Validation holds the rules a value must satisfy.
 type Validation struct {
-	Required  bool     `json:"required,omitempty" doc:"The entity must always have a value for this field."`
-	MinLength *int     `json:"minLength,omitempty" minimum:"0" doc:"Minimum length in characters (string types) or items (multiselect)."`
-	MaxLength *int     `json:"maxLength,omitempty" minimum:"0" doc:"Maximum length in characters (string types) or items (multiselect)."`
-	Min       *float64 `json:"min,omitempty" doc:"Minimum number."`
-	Max       *float64 `json:"max,omitempty" doc:"Maximum number."`
-	Pattern   string   `json:"pattern,omitempty" doc:"RE2 regular expression a string value must match."`
-	Options   []string `json:"options,omitempty" doc:"Allowed values of select and multiselect fields."`
-	Unique    bool     `json:"unique,omitempty" doc:"No two entities of one tenant and field group share the value."`
+	Required  bool     `json:"required,omitempty"`
+	MinLength *int     `json:"minLength,omitempty"`
+	MaxLength *int     `json:"maxLength,omitempty"`
+	Min       *float64 `json:"min,omitempty"`
+	Max       *float64 `json:"max,omitempty"`
+	Pattern   string   `json:"pattern,omitempty"`
+	Options   []string `json:"options,omitempty"`
+	Unique    bool     `json:"unique,omitempty"`
 }
 
 // UI holds presentation hints.
@@ -144,114 +144,134 @@ var e164 = regexp.MustCompile(`^\+[1-9][0-9]{1,14}$`)
 // []any, map[string]any) is not a valid value for the schema. A nil v is
 // not checked here: removing a value is judged by the caller (required).
 func (s *Schema) ValidateValue(v any) []Problem {
-	var ps []Problem
-	fail := func(format string, args ...any) []Problem {
-		return append(ps, Problem{Message: fmt.Sprintf(format, args...)})
-	}
-	rules := s.Validation
+	rules := &s.Validation
 	if isStringType(s.Type) {
-		str, ok := v.(string)
-		if !ok {
-			return fail("must be a string, got %s", kind(v))
-		}
-		n := utf8.RuneCountInString(str)
-		if rules.MinLength != nil && n < *rules.MinLength {
-			ps = fail("must be at least %d characters", *rules.MinLength)
-		}
-		if rules.MaxLength != nil && n > *rules.MaxLength {
-			ps = fail("must be at most %d characters", *rules.MaxLength)
-		}
-		if rules.Pattern != "" {
-			if re, err := regexp.Compile(rules.Pattern); err == nil && !re.MatchString(str) {
-				ps = fail("must match pattern %s", rules.Pattern)
-			}
-		}
-		switch s.Type {
-		case String:
-			if strings.ContainsAny(str, "\r\n") {
-				ps = fail("must be a single line (use textarea for several)")
-			}
-		case Email:
-			if a, err := mail.ParseAddress(str); err != nil || a.Address != str {
-				ps = fail("must be an email address like name@example.com")
-			}
-		case URL:
-			if u, err := url.Parse(str); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-				ps = fail("must be an absolute http or https URL")
-			}
-		case Phone:
-			if !e164.MatchString(str) {
-				ps = fail("must be a phone number in E.164 form, like +14155550123")
-			}
-		}
-		return ps
+		return validateText(s.Type, rules, v)
 	}
 	switch s.Type {
 	case Number:
-		f, ok := v.(float64)
-		if !ok {
-			return fail("must be a number, got %s", kind(v))
-		}
-		if rules.Min != nil && f < *rules.Min {
-			ps = fail("must be at least %v", *rules.Min)
-		}
-		if rules.Max != nil && f > *rules.Max {
-			ps = fail("must be at most %v", *rules.Max)
-		}
+		return validateNumber(rules, v)
 	case Boolean:
 		if _, ok := v.(bool); !ok {
-			return fail("must be true or false, got %s", kind(v))
+			return problemf(nil, "must be true or false, got %s", kind(v))
 		}
 	case Date:
-		str, ok := v.(string)
-		if !ok {
-			return fail("must be a date string YYYY-MM-DD, got %s", kind(v))
-		}
-		if _, err := time.Parse(time.DateOnly, str); err != nil {
-			ps = fail("must be a date YYYY-MM-DD")
-		}
+		return validateTime(v, time.DateOnly, "must be a date string YYYY-MM-DD, got %s", "must be a date YYYY-MM-DD")
 	case DateTime:
-		str, ok := v.(string)
-		if !ok {
-			return fail("must be an RFC 3339 date-time string, got %s", kind(v))
-		}
-		if _, err := time.Parse(time.RFC3339, str); err != nil {
-			ps = fail("must be an RFC 3339 date-time like 2026-04-04T10:00:00Z")
-		}
+		return validateTime(v, time.RFC3339, "must be an RFC 3339 date-time string, got %s", "must be an RFC 3339 date-time like 2026-04-04T10:00:00Z")
 	case Select:
 		str, ok := v.(string)
 		if !ok {
-			return fail("must be one of the options, got %s", kind(v))
+			return problemf(nil, "must be one of the options, got %s", kind(v))
 		}
 		if !slices.Contains(rules.Options, str) {
-			ps = fail("must be one of %s", strings.Join(rules.Options, ", "))
+			return problemf(nil, "must be one of %s", strings.Join(rules.Options, ", "))
 		}
 	case MultiSelect:
-		arr, ok := v.([]any)
-		if !ok {
-			return fail("must be an array of options, got %s", kind(v))
-		}
-		seen := map[string]bool{}
-		for _, e := range arr {
-			str, ok := e.(string)
-			if !ok || !slices.Contains(rules.Options, str) {
-				ps = fail("every item must be one of %s", strings.Join(rules.Options, ", "))
-				break
-			}
-			if seen[str] {
-				ps = fail("option %q is chosen twice", str)
-				break
-			}
-			seen[str] = true
-		}
-		if rules.MinLength != nil && len(arr) < *rules.MinLength {
-			ps = fail("must have at least %d items", *rules.MinLength)
-		}
-		if rules.MaxLength != nil && len(arr) > *rules.MaxLength {
-			ps = fail("must have at most %d items", *rules.MaxLength)
-		}
+		return validateMultiSelect(rules, v)
 	case JSON:
 		// Any JSON value is accepted.
+	}
+	return nil
+}
+
+// problemf appends a problem with a formatted message to ps.
+func problemf(ps []Problem, format string, args ...any) []Problem {
+	return append(ps, Problem{Message: fmt.Sprintf(format, args...)})
+}
+
+// validateText checks a value of one of the string types.
+func validateText(t Type, rules *Validation, v any) []Problem {
+	str, ok := v.(string)
+	if !ok {
+		return problemf(nil, "must be a string, got %s", kind(v))
+	}
+	var ps []Problem
+	n := utf8.RuneCountInString(str)
+	if rules.MinLength != nil && n < *rules.MinLength {
+		ps = problemf(ps, "must be at least %d characters", *rules.MinLength)
+	}
+	if rules.MaxLength != nil && n > *rules.MaxLength {
+		ps = problemf(ps, "must be at most %d characters", *rules.MaxLength)
+	}
+	if rules.Pattern != "" {
+		if re, err := regexp.Compile(rules.Pattern); err == nil && !re.MatchString(str) {
+			ps = problemf(ps, "must match pattern %s", rules.Pattern)
+		}
+	}
+	switch t {
+	case String:
+		if strings.ContainsAny(str, "\r\n") {
+			ps = problemf(ps, "must be a single line (use textarea for several)")
+		}
+	case Email:
+		if a, err := mail.ParseAddress(str); err != nil || a.Address != str {
+			ps = problemf(ps, "must be an email address like name@example.com")
+		}
+	case URL:
+		if u, err := url.Parse(str); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			ps = problemf(ps, "must be an absolute http or https URL")
+		}
+	case Phone:
+		if !e164.MatchString(str) {
+			ps = problemf(ps, "must be a phone number in E.164 form, like +14155550123")
+		}
+	}
+	return ps
+}
+
+func validateNumber(rules *Validation, v any) []Problem {
+	f, ok := v.(float64)
+	if !ok {
+		return problemf(nil, "must be a number, got %s", kind(v))
+	}
+	var ps []Problem
+	if rules.Min != nil && f < *rules.Min {
+		ps = problemf(ps, "must be at least %v", *rules.Min)
+	}
+	if rules.Max != nil && f > *rules.Max {
+		ps = problemf(ps, "must be at most %v", *rules.Max)
+	}
+	return ps
+}
+
+// validateTime checks a date or date-time string in layout; notString
+// takes the kind of a value that is not a string.
+func validateTime(v any, layout, notString, badLayout string) []Problem {
+	str, ok := v.(string)
+	if !ok {
+		return problemf(nil, notString, kind(v))
+	}
+	if _, err := time.Parse(layout, str); err != nil {
+		return problemf(nil, "%s", badLayout)
+	}
+	return nil
+}
+
+func validateMultiSelect(rules *Validation, v any) []Problem {
+	arr, ok := v.([]any)
+	if !ok {
+		return problemf(nil, "must be an array of options, got %s", kind(v))
+	}
+	var ps []Problem
+	seen := map[string]bool{}
+	for _, e := range arr {
+		str, ok := e.(string)
+		if !ok || !slices.Contains(rules.Options, str) {
+			ps = problemf(ps, "every item must be one of %s", strings.Join(rules.Options, ", "))
+			break
+		}
+		if seen[str] {
+			ps = problemf(ps, "option %q is chosen twice", str)
+			break
+		}
+		seen[str] = true
+	}
+	if rules.MinLength != nil && len(arr) < *rules.MinLength {
+		ps = problemf(ps, "must have at least %d items", *rules.MinLength)
+	}
+	if rules.MaxLength != nil && len(arr) > *rules.MaxLength {
+		ps = problemf(ps, "must have at most %d items", *rules.MaxLength)
 	}
 	return ps
 }

@@ -26,8 +26,8 @@ func Example() {
 		ID:      func(j job) string { return j.id },
 		Key:     func(j job) string { return j.endpoint },
 		Claim:   func(ctx context.Context, p queue.ClaimParams) ([]job, error) { return nil, nil },
-		Extend:  func(ctx context.Context, ids []string, until time.Time) error { return nil },
-		Release: func(ctx context.Context, all bool) error { return nil },
+		Owner:   "example",
+		Leases:  noLeases{},
 		Do: func(ctx context.Context, j job) (string, bool) {
 			fmt.Println("send", j.id, "to", j.endpoint)
 			return j.id + " succeeded", true
@@ -58,3 +58,9 @@ func Example() {
 	// send dlv_3 to wh_a
 	// 3 results written
 }
+
+// noLeases keeps jobs in memory only: nothing to extend or release.
+type noLeases struct{}
+
+func (noLeases) ExtendLeases(context.Context, string, []string, time.Time) error { return nil }
+func (noLeases) ReleaseLeases(context.Context, string) error                     { return nil }

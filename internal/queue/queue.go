@@ -32,6 +32,7 @@ import (
 	"math"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -47,6 +48,12 @@ type ClaimParams struct {
 	// theirs, they would only wait here under a lease.
 	FullKeys []string
 }
+
+// DefaultLeaseDuration is the lease of a Config whose LeaseDuration is zero,
+// and the default of every lease built on the queue: long enough that a
+// process under load keeps its heartbeats (every third of it) in time, short
+// enough that a crashed process's jobs are taken over within a minute.
+const DefaultLeaseDuration = 30 * time.Second
 
 // Config configures a Queue. J is a job, R the result of doing one.
 type Config[J, R any] struct {
@@ -66,12 +73,13 @@ type Config[J, R any] struct {
 	ClaimBatch int
 	// LeaseDuration is how long a claimed job stays with this process
 	// without a heartbeat; the heartbeat runs every third of it. Defaults
-	// to 30 seconds.
+	// to DefaultLeaseDuration.
 	LeaseDuration time.Duration
 	// PollInterval is how often the database is checked for due jobs
 	// nobody holds when nothing pokes the claimer. Defaults to 1 second.
 	PollInterval time.Duration
-	// ReleaseLeasesOnStart makes Start call Release(ctx, true) first:
+	// ReleaseLeasesOnStart makes Start release every lease first (Leases'
+	// ReleaseLeases with no owner):
 	// right for a single-process database (SQLite), whose previous
 	// process is gone.
 	ReleaseLeasesOnStart bool
@@ -89,13 +97,10 @@ type Config[J, R any] struct {
 	// error the jobs it returns are ignored; any it had leased come back
 	// when their leases run out.
 	Claim func(ctx context.Context, p ClaimParams) ([]J, error)
-	// Extend pushes the leases of jobs this process holds to until. The
-	// ids come sorted, so an implementation locks rows in the same order
-	// as one that writes results in id order.
-	Extend func(ctx context.Context, ids []string, until time.Time) error
-	// Release drops leases of jobs not finished: every lease when all is
-	// set (start on a single-process database), else this process's.
-	Release func(ctx context.Context, all bool) error
+	// Owner names this process in the leases it holds.
+	Owner string
+	// Leases extends and releases the leases Owner holds.
+	Leases Leases
 	// Do does one job. It returns false when ctx ended it early
 	// (shutdown): such a job gets no result, and its lease is released by
 	// Stop.
@@ -143,6 +148,11 @@ type Queue[J, R any] struct {
 	wake    chan struct{}
 	results chan done[R]
 
+	// running and lastPoll are read by Health without a lock, so that a
+	// readiness check never waits behind Stop.
+	running  atomic.Bool
+	lastPoll atomic.Int64 // unix nanoseconds of the last successful claim
+
 	// life serialises Start and Stop.
 	life        sync.Mutex
 	state       int // guarded by life: 0 new, 1 running, 2 stopped
@@ -173,14 +183,26 @@ const resultBuffer = 4096
 // writeBatch is the most results one Write gets.
 const writeBatch = 256
 
-// New returns a queue; Start runs it. ID, Key, Claim, Extend, Release, Do
-// and Write are required.
+// Leases is the part of a job store that keeps leases alive and gives
+// them back. The store package has one for each kind of job.
+type Leases interface {
+	// ExtendLeases pushes the leases owner holds on ids to until. The ids
+	// come sorted, so an implementation locks rows in the same order as
+	// one that writes results in id order.
+	ExtendLeases(ctx context.Context, owner string, ids []string, until time.Time) error
+	// ReleaseLeases drops owner's leases of jobs not finished; an empty
+	// owner drops every lease (start on a single-process database).
+	ReleaseLeases(ctx context.Context, owner string) error
+}
+
+// New returns a queue; Start runs it. ID, Key, Claim, Leases, Do and
+// Write are required.
 func New[J, R any](cfg Config[J, R]) *Queue[J, R] {
 	cfg.Workers = cmp.Or(cfg.Workers, 256)
 	cfg.QueuePerKey = cmp.Or(cfg.QueuePerKey, 2048)
 	cfg.Writers = cmp.Or(cfg.Writers, 4)
 	cfg.ClaimBatch = cmp.Or(cfg.ClaimBatch, 256)
-	cfg.LeaseDuration = cmp.Or(cfg.LeaseDuration, 30*time.Second)
+	cfg.LeaseDuration = cmp.Or(cfg.LeaseDuration, DefaultLeaseDuration)
 	cfg.PollInterval = cmp.Or(cfg.PollInterval, time.Second)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -211,11 +233,13 @@ func (q *Queue[J, R]) Start(ctx context.Context) error {
 		return errors.New("queue: started twice")
 	}
 	if q.cfg.ReleaseLeasesOnStart {
-		if err := q.cfg.Release(ctx, true); err != nil {
+		if err := q.cfg.Leases.ReleaseLeases(ctx, ""); err != nil {
 			return fmt.Errorf("release old leases: %w", err)
 		}
 	}
 	q.state = 1
+	q.lastPoll.Store(q.cfg.Now().UnixNano())
+	q.running.Store(true)
 	q.doCtx, q.stopDo = context.WithCancel(context.WithoutCancel(ctx))
 	loopCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	q.stopLoops = cancel
@@ -245,6 +269,7 @@ func (q *Queue[J, R]) Stop(ctx context.Context) {
 		return
 	}
 	q.state = 2
+	q.running.Store(false)
 	q.stopLoops()
 	q.loops.Wait()
 	q.mu.Lock()
@@ -262,9 +287,25 @@ func (q *Queue[J, R]) Stop(ctx context.Context) {
 	close(q.results)
 	<-q.writersDone
 	q.stopDo()
-	if err := q.cfg.Release(context.WithoutCancel(ctx), false); err != nil {
+	if err := q.cfg.Leases.ReleaseLeases(context.WithoutCancel(ctx), q.cfg.Owner); err != nil {
 		q.log.Error("release leases", "err", err)
 	}
+}
+
+// Health is what a polling loop tells a readiness check.
+type Health struct {
+	// Running is true from Start until Stop begins.
+	Running bool
+	// LastPoll is when the loop last looked at the database successfully
+	// (for a queue, its last claim); Start counts as one.
+	LastPoll time.Time
+}
+
+// Health reports whether the queue runs and when it last claimed. A
+// claimer that keeps failing (the database unreachable, say) shows as a
+// LastPoll that grows old while Running stays true.
+func (q *Queue[J, R]) Health() Health {
+	return Health{Running: q.running.Load(), LastPoll: time.Unix(0, q.lastPoll.Load())}
 }
 
 // Accepting reports whether key's queue has room for a hand-over. A job
@@ -529,6 +570,7 @@ func (q *Queue[J, R]) claim(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	q.lastPoll.Store(q.cfg.Now().UnixNano())
 	q.Enqueue(jobs...)
 	return len(jobs), nil
 }
@@ -555,7 +597,7 @@ func (q *Queue[J, R]) heartbeatLoop(ctx context.Context) {
 		}
 		slices.Sort(ids)
 		until := q.cfg.Now().Add(q.cfg.LeaseDuration)
-		if err := q.cfg.Extend(ctx, ids, until); err != nil && ctx.Err() == nil {
+		if err := q.cfg.Leases.ExtendLeases(ctx, q.cfg.Owner, ids, until); err != nil && ctx.Err() == nil {
 			q.log.Error("extend leases", "err", err)
 		}
 	}

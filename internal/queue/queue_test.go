@@ -93,7 +93,7 @@ func (db *fakeDB) claim(_ context.Context, p queue.ClaimParams) ([]job, error) {
 	return out, nil
 }
 
-func (db *fakeDB) extend(_ context.Context, ids []string, until time.Time) error {
+func (db *fakeDB) ExtendLeases(_ context.Context, _ string, ids []string, until time.Time) error {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	db.extends = append(db.extends, slices.Clone(ids))
@@ -105,12 +105,12 @@ func (db *fakeDB) extend(_ context.Context, ids []string, until time.Time) error
 	return nil
 }
 
-// release drops every lease of an unfinished job: the tests have one
+// ReleaseLeases drops every lease of an unfinished job: the tests have one
 // process, so all and this process's are the same.
-func (db *fakeDB) release(_ context.Context, all bool) error {
+func (db *fakeDB) ReleaseLeases(_ context.Context, owner string) error {
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	db.releases = append(db.releases, all)
+	db.releases = append(db.releases, owner == "")
 	for _, r := range db.rows {
 		if !r.finished {
 			r.leasedUntil = time.Time{}
@@ -232,8 +232,8 @@ func start(t *testing.T, db *fakeDB, do func(context.Context, job) (res, bool), 
 		ID:            func(j job) string { return j.id },
 		Key:           func(j job) string { return j.key },
 		Claim:         db.claim,
-		Extend:        db.extend,
-		Release:       db.release,
+		Owner:         "test",
+		Leases:        db,
 		Do:            do,
 		Write:         db.write,
 		Logger:        slog.New(slog.DiscardHandler),
@@ -595,4 +595,33 @@ func TestStartTwiceIsAnError(t *testing.T) {
 	require.Error(t, q.Start(context.Background()))
 	q.Stop(context.Background())
 	q.Stop(context.Background()) // tolerated
+}
+
+// Health is what /readyz reads of a queue: running from Start until Stop,
+// and the time of its last successful claim, which stands still while
+// claims fail.
+func TestHealthTellsRunningAndTheLastSuccessfulClaim(t *testing.T) {
+	db := newDB()
+	rc := newRecorder()
+	q := queue.New(queue.Config[job, res]{ID: func(j job) string { return j.id }, Key: func(j job) string { return j.key },
+		Claim: db.claim, Owner: "test", Leases: db, Do: gated(rc, nil), Write: db.write,
+		PollInterval: 5 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
+	require.False(t, q.Health().Running, "not before Start")
+
+	require.NoError(t, q.Start(context.Background()))
+	first := q.Health()
+	require.True(t, first.Running)
+	waitFor(t, "a later successful claim", func() bool { return q.Health().LastPoll.After(first.LastPoll) })
+
+	db.mu.Lock()
+	db.failClaims = 1 << 30
+	db.mu.Unlock()
+	time.Sleep(20 * time.Millisecond) // a claim under way may still succeed
+	failing := q.Health().LastPoll
+	time.Sleep(50 * time.Millisecond) // ten polls, all failing
+	require.Equal(t, failing, q.Health().LastPoll, "a failed claim is no poll")
+	require.True(t, q.Health().Running)
+
+	q.Stop(context.Background())
+	require.False(t, q.Health().Running, "not after Stop")
 }

@@ -8,34 +8,36 @@ import (
 
 	"github.com/fieldflow/fieldflow/internal/events"
 	"github.com/fieldflow/fieldflow/internal/fields"
+	"github.com/fieldflow/fieldflow/internal/problem"
+	"github.com/fieldflow/fieldflow/internal/scope"
 	"github.com/fieldflow/fieldflow/internal/store"
 )
 
 // GlobalFieldInput creates a global field.
 type GlobalFieldInput struct {
-	Key           string        `json:"key" minLength:"1" maxLength:"64"`
-	Label         string        `json:"label" minLength:"1" maxLength:"200"`
+	Key           string        `json:"key"`
+	Label         string        `json:"label"`
 	Schema        fields.Schema `json:"schema"`
-	FieldGroupIDs []string      `json:"fieldGroupIds" minItems:"1" maxItems:"100" doc:"Groups (ids or keys) the field belongs to."`
+	FieldGroupIDs []string      `json:"fieldGroupIds"`
 }
 
 // GlobalFieldPatch changes a global field. The key cannot change: values
 // are stored under it.
 type GlobalFieldPatch struct {
-	Label         *string        `json:"label,omitempty" minLength:"1" maxLength:"200"`
+	Label         *string        `json:"label,omitempty"`
 	Schema        *fields.Schema `json:"schema,omitempty"`
-	FieldGroupIDs []string       `json:"fieldGroupIds,omitempty" minItems:"1" maxItems:"100"`
+	FieldGroupIDs []string       `json:"fieldGroupIds,omitempty"`
 }
 
 // resolveGroups maps ids or keys to ids, refusing unknown ones and keys
 // already used by a tenant field in a group.
 func resolveGroups(ctx context.Context, tx store.Tx, refs []string, key string) ([]string, error) {
 	var ids []string
-	var ps []Problem
+	var ps []problem.Problem
 	for i, ref := range refs {
 		g, err := tx.FieldGroupGet(ctx, ref)
 		if errors.Is(err, store.ErrNotFound) {
-			ps = append(ps, Problem{Location: fmt.Sprintf("body.fieldGroupIds[%d]", i), Message: "unknown field group", Value: ref})
+			ps = append(ps, problem.Problem{Location: fmt.Sprintf("body.fieldGroupIds[%d]", i), Message: "unknown field group", Value: ref})
 			continue
 		}
 		if err != nil {
@@ -46,7 +48,7 @@ func resolveGroups(ctx context.Context, tx store.Tx, refs []string, key string) 
 		}
 	}
 	if ps != nil {
-		return nil, &ValidationError{Problems: ps}
+		return nil, &problem.ValidationError{Problems: ps}
 	}
 	taken, err := tx.TenantFieldKeyTaken(ctx, ids, key)
 	if err != nil {
@@ -59,7 +61,10 @@ func resolveGroups(ctx context.Context, tx store.Tx, refs []string, key string) 
 }
 
 // CreateGlobalField stores a global field in its groups.
-func (s *Service) CreateGlobalField(ctx context.Context, in *GlobalFieldInput) (*GlobalField, error) {
+func (s *Service) CreateGlobalField(ctx context.Context, sc scope.Scope, in *GlobalFieldInput) (*GlobalField, error) {
+	if err := sc.CheckAdmin(); err != nil {
+		return nil, fmt.Errorf("create global field: %w", err)
+	}
 	schema, err := checkNewField(in.Key, &in.Schema)
 	if err != nil {
 		return nil, err
@@ -91,7 +96,10 @@ func (s *Service) CreateGlobalField(ctx context.Context, in *GlobalFieldInput) (
 }
 
 // GetGlobalField returns one global field.
-func (s *Service) GetGlobalField(ctx context.Context, id string) (*GlobalField, error) {
+func (s *Service) GetGlobalField(ctx context.Context, sc scope.Scope, id string) (*GlobalField, error) {
+	if err := sc.CheckRead(); err != nil {
+		return nil, fmt.Errorf("get global field: %w", err)
+	}
 	f, err := s.store.GlobalFieldGet(ctx, id)
 	if err != nil {
 		return nil, err
@@ -101,7 +109,10 @@ func (s *Service) GetGlobalField(ctx context.Context, id string) (*GlobalField, 
 
 // ListGlobalFields returns a page of global fields, optionally of one group
 // (id or key).
-func (s *Service) ListGlobalFields(ctx context.Context, group string, p store.Page) ([]*GlobalField, int, error) {
+func (s *Service) ListGlobalFields(ctx context.Context, sc scope.Scope, group string, p store.Page) ([]*GlobalField, int, error) {
+	if err := sc.CheckRead(); err != nil {
+		return nil, 0, fmt.Errorf("list global fields: %w", err)
+	}
 	params := &store.GlobalFieldListParams{Page: p}
 	if group != "" {
 		g, err := s.store.FieldGroupGet(ctx, group)
@@ -124,10 +135,13 @@ func (s *Service) ListGlobalFields(ctx context.Context, group string, p store.Pa
 }
 
 // UpdateGlobalField applies a patch.
-func (s *Service) UpdateGlobalField(ctx context.Context, id string, p *GlobalFieldPatch) (*GlobalField, error) {
+func (s *Service) UpdateGlobalField(ctx context.Context, sc scope.Scope, id string, p *GlobalFieldPatch) (*GlobalField, error) {
+	if err := sc.CheckAdmin(); err != nil {
+		return nil, fmt.Errorf("update global field: %w", err)
+	}
 	if p.Schema != nil {
 		if ps := checkSchema("body.schema", p.Schema); ps != nil {
-			return nil, &ValidationError{Problems: ps}
+			return nil, &problem.ValidationError{Problems: ps}
 		}
 	}
 	var view *GlobalField
@@ -177,7 +191,10 @@ func (s *Service) UpdateGlobalField(ctx context.Context, id string, p *GlobalFie
 
 // DeleteGlobalField removes a global field. Stored values under its key are
 // kept (they leave the schema, and a later field with the key sees them).
-func (s *Service) DeleteGlobalField(ctx context.Context, id string) error {
+func (s *Service) DeleteGlobalField(ctx context.Context, sc scope.Scope, id string) error {
+	if err := sc.CheckAdmin(); err != nil {
+		return fmt.Errorf("delete global field: %w", err)
+	}
 	err := s.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
 		f, err := tx.GlobalFieldGet(ctx, id)
 		if err != nil {

@@ -5,27 +5,32 @@ import (
 	"fmt"
 
 	"github.com/fieldflow/fieldflow/internal/events"
+	"github.com/fieldflow/fieldflow/internal/problem"
+	"github.com/fieldflow/fieldflow/internal/scope"
 	"github.com/fieldflow/fieldflow/internal/store"
 )
 
 // FieldGroupInput creates a field group.
 type FieldGroupInput struct {
-	Key         string `json:"key" minLength:"1" maxLength:"64" doc:"Unique key: a-z, 0-9 and _, starting with a letter."`
-	Name        string `json:"name" minLength:"1" maxLength:"200"`
-	Description string `json:"description,omitempty" maxLength:"2000"`
+	Key         string `json:"key"`
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
 }
 
 // FieldGroupPatch changes some properties of a field group.
 type FieldGroupPatch struct {
-	Key         *string `json:"key,omitempty" minLength:"1" maxLength:"64"`
-	Name        *string `json:"name,omitempty" minLength:"1" maxLength:"200"`
-	Description *string `json:"description,omitempty" maxLength:"2000"`
+	Key         *string `json:"key,omitempty"`
+	Name        *string `json:"name,omitempty"`
+	Description *string `json:"description,omitempty"`
 }
 
 // CreateFieldGroup stores a new field group and its field_group.created event.
-func (s *Service) CreateFieldGroup(ctx context.Context, in *FieldGroupInput) (*FieldGroup, error) {
+func (s *Service) CreateFieldGroup(ctx context.Context, sc scope.Scope, in *FieldGroupInput) (*FieldGroup, error) {
+	if err := sc.CheckAdmin(); err != nil {
+		return nil, fmt.Errorf("create field group: %w", err)
+	}
 	if ps := checkKey("body.key", in.Key); ps != nil {
-		return nil, &ValidationError{Problems: ps}
+		return nil, &problem.ValidationError{Problems: ps}
 	}
 	now := s.Now()
 	g := &store.FieldGroup{ID: events.NewID("fg_"), Key: in.Key, Name: in.Name, Description: in.Description, CreatedAt: now, UpdatedAt: now}
@@ -47,7 +52,10 @@ func (s *Service) CreateFieldGroup(ctx context.Context, in *FieldGroupInput) (*F
 }
 
 // GetFieldGroup returns a field group by id or key.
-func (s *Service) GetFieldGroup(ctx context.Context, idOrKey string) (*FieldGroup, error) {
+func (s *Service) GetFieldGroup(ctx context.Context, sc scope.Scope, idOrKey string) (*FieldGroup, error) {
+	if err := sc.CheckRead(); err != nil {
+		return nil, fmt.Errorf("get field group: %w", err)
+	}
 	g, err := s.store.FieldGroupGet(ctx, idOrKey)
 	if err != nil {
 		return nil, err
@@ -56,7 +64,10 @@ func (s *Service) GetFieldGroup(ctx context.Context, idOrKey string) (*FieldGrou
 }
 
 // ListFieldGroups returns one page of field groups, ordered by key.
-func (s *Service) ListFieldGroups(ctx context.Context, p store.Page) ([]*FieldGroup, int, error) {
+func (s *Service) ListFieldGroups(ctx context.Context, sc scope.Scope, p store.Page) ([]*FieldGroup, int, error) {
+	if err := sc.CheckRead(); err != nil {
+		return nil, 0, fmt.Errorf("list field groups: %w", err)
+	}
 	gs, total, err := s.store.FieldGroupList(ctx, p)
 	if err != nil {
 		return nil, 0, err
@@ -70,10 +81,13 @@ func (s *Service) ListFieldGroups(ctx context.Context, p store.Page) ([]*FieldGr
 
 // UpdateFieldGroup applies a patch; a patch that changes nothing writes
 // nothing.
-func (s *Service) UpdateFieldGroup(ctx context.Context, idOrKey string, p *FieldGroupPatch) (*FieldGroup, error) {
+func (s *Service) UpdateFieldGroup(ctx context.Context, sc scope.Scope, idOrKey string, p *FieldGroupPatch) (*FieldGroup, error) {
+	if err := sc.CheckAdmin(); err != nil {
+		return nil, fmt.Errorf("update field group: %w", err)
+	}
 	if p.Key != nil {
 		if ps := checkKey("body.key", *p.Key); ps != nil {
-			return nil, &ValidationError{Problems: ps}
+			return nil, &problem.ValidationError{Problems: ps}
 		}
 	}
 	var view *FieldGroup
@@ -116,7 +130,10 @@ func (s *Service) UpdateFieldGroup(ctx context.Context, idOrKey string, p *Field
 }
 
 // DeleteFieldGroup removes a field group with its fields and values.
-func (s *Service) DeleteFieldGroup(ctx context.Context, idOrKey string) error {
+func (s *Service) DeleteFieldGroup(ctx context.Context, sc scope.Scope, idOrKey string) error {
+	if err := sc.CheckAdmin(); err != nil {
+		return fmt.Errorf("delete field group: %w", err)
+	}
 	err := s.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
 		g, err := tx.FieldGroupGet(ctx, idOrKey)
 		if err != nil {

@@ -6,46 +6,55 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/fieldflow/fieldflow/internal/events"
+	"github.com/fieldflow/fieldflow/internal/problem"
+	"github.com/fieldflow/fieldflow/internal/scope"
 	"github.com/fieldflow/fieldflow/internal/store"
 )
 
 // PublishInput is a host-published event.
 type PublishInput struct {
-	Type     string         `json:"type" minLength:"1" maxLength:"128" doc:"Any event type name the host chooses, such as TASK_COMPLETED, except under fieldflow's own prefixes (field_group., global_field., tenant_field., field_value., entity., webhook., automation.): those are refused with 422."`
-	TenantID string         `json:"tenantId,omitempty" maxLength:"128" doc:"The tenant the event belongs to (an id matching ^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$); a tenant key's own tenant when left out."`
+	Type     string         `json:"type"`
+	TenantID string         `json:"tenantId,omitempty"`
 	Data     map[string]any `json:"data"`
 	Previous map[string]any `json:"previous,omitempty"`
-	ID       string         `json:"id,omitempty" maxLength:"128" doc:"The host's own id (matching ^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$): a second publish with the same id (and tenant) returns the first event and fans out nothing."`
+	ID       string         `json:"id,omitempty"`
 }
 
 // Published is the answer to a publish.
 type Published struct {
 	ID        string `json:"id"`
-	Duplicate bool   `json:"duplicate,omitempty" doc:"True when id was already used: nothing new was stored."`
+	Duplicate bool   `json:"duplicate,omitempty"`
 }
 
 // Publish stores a host event, deduplicated by its id.
-func (s *Service) Publish(ctx context.Context, in *PublishInput) (*Published, error) {
+func (s *Service) Publish(ctx context.Context, sc scope.Scope, in *PublishInput) (*Published, error) {
+	if t, ok := sc.TenantID(); ok && in.TenantID == "" {
+		in.TenantID = t
+	}
+	if err := sc.Check(in.TenantID); err != nil {
+		return nil, fmt.Errorf("publish event: %w", err)
+	}
 	if !events.ValidType(in.Type) {
-		return nil, invalid("body.type", "must be 1-128 printable ASCII characters without spaces", in.Type)
+		return nil, problem.Invalid("body.type", "must be 1-128 printable ASCII characters without spaces", in.Type)
 	}
 	if events.Reserved(in.Type) {
-		return nil, invalid("body.type", "is reserved: names starting with "+strings.Join(events.ReservedPrefixes(), ", ")+" are fieldflow's own events", in.Type)
+		return nil, problem.Invalid("body.type", "is reserved: names starting with "+strings.Join(events.ReservedPrefixes(), ", ")+" are fieldflow's own events", in.Type)
 	}
-	var ps []Problem
+	var ps []problem.Problem
 	for _, id := range []struct{ location, id string }{{"body.tenantId", in.TenantID}, {"body.id", in.ID}} {
-		var ve *ValidationError
+		var ve *problem.ValidationError
 		if errors.As(CheckID(id.location, id.id), &ve) {
 			ps = append(ps, ve.Problems...)
 		}
 	}
 	if ps != nil {
-		return nil, &ValidationError{Problems: ps}
+		return nil, &problem.ValidationError{Problems: ps}
 	}
 	if in.ID != "" {
 		if ev, err := s.store.EventGetByDedupKey(ctx, in.TenantID, in.ID); err == nil {
@@ -118,7 +127,7 @@ func ViewEvent(e *events.Event) *Event {
 // ListEventsParams filters events, newest first.
 type ListEventsParams struct {
 	Type     string
-	TenantID *string
+	TenantID string // narrowed by the scope, see scope.Filter
 	Since    time.Time
 	Cursor   string
 	Limit    int
@@ -126,12 +135,16 @@ type ListEventsParams struct {
 
 // ListEvents returns a page of events and the cursor of the next page
 // (empty at the end).
-func (s *Service) ListEvents(ctx context.Context, p *ListEventsParams) ([]*Event, string, error) {
+func (s *Service) ListEvents(ctx context.Context, sc scope.Scope, p *ListEventsParams) ([]*Event, string, error) {
+	tenant, err := sc.Filter(p.TenantID)
+	if err != nil {
+		return nil, "", fmt.Errorf("list events: %w", err)
+	}
 	before, err := DecodeCursor(p.Cursor)
 	if err != nil {
-		return nil, "", invalid("query.cursor", "is not a cursor this server gave out", p.Cursor)
+		return nil, "", problem.Invalid("query.cursor", "is not a cursor this server gave out", p.Cursor)
 	}
-	evs, err := s.store.EventList(ctx, &store.EventListParams{Type: p.Type, TenantID: p.TenantID, Since: p.Since, BeforeSeq: before, Limit: p.Limit + 1})
+	evs, err := s.store.EventList(ctx, &store.EventListParams{Type: p.Type, TenantID: tenant, Since: p.Since, BeforeSeq: before, Limit: p.Limit + 1})
 	if err != nil {
 		return nil, "", err
 	}
@@ -145,6 +158,74 @@ func (s *Service) ListEvents(ctx context.Context, p *ListEventsParams) ([]*Event
 		out[i] = ViewEvent(e)
 	}
 	return out, next, nil
+}
+
+// FollowEventsParams follows the event log from a point on.
+type FollowEventsParams struct {
+	Type     string
+	TenantID string // narrowed by the scope, see scope.Filter
+	// After is the sequence number of the last event the follower has
+	// (-1: none yet, from the first event on).
+	After int64
+	// FromNow ignores After and returns no events, only the After that
+	// follows from the newest event stored now.
+	FromNow bool
+	Limit   int
+}
+
+// FollowedEvent is an event with its place in the log.
+type FollowedEvent struct {
+	Seq int64
+	*Event
+}
+
+// FollowEvents returns the events stored after p.After that the scope may
+// see, oldest first, with the sequence number to pass as After next time.
+func (s *Service) FollowEvents(ctx context.Context, sc scope.Scope, p *FollowEventsParams) ([]FollowedEvent, int64, error) {
+	tenant, err := sc.Filter(p.TenantID)
+	if err != nil {
+		return nil, 0, fmt.Errorf("follow events: %w", err)
+	}
+	if p.FromNow {
+		// The newest event of all: one index probe, whatever the filters.
+		latest, err := s.store.EventList(ctx, &store.EventListParams{Limit: 1})
+		if err != nil {
+			return nil, 0, err
+		}
+		if len(latest) == 0 {
+			return nil, -1, nil
+		}
+		return nil, latest[0].Seq, nil
+	}
+	after := p.After
+	if after == 0 {
+		after = -1
+	}
+	evs, err := s.store.EventList(ctx, &store.EventListParams{Type: p.Type, TenantID: tenant, AfterSeq: after, Limit: p.Limit})
+	if err != nil {
+		return nil, after, err
+	}
+	out := make([]FollowedEvent, len(evs))
+	for i, e := range evs {
+		out[i] = FollowedEvent{Seq: e.Seq, Event: ViewEvent(e)}
+		after = e.Seq
+	}
+	return out, after, nil
+}
+
+// HostEventTypes lists the host-published event types stored so far (within
+// retention), sorted: every tenant's for an admin scope; for a tenant, those
+// among its latest 10,000 events.
+func (s *Service) HostEventTypes(ctx context.Context, sc scope.Scope) ([]string, error) {
+	tenant, err := sc.Filter("")
+	if err != nil {
+		return nil, fmt.Errorf("list event types: %w", err)
+	}
+	types, err := s.store.EventTypes(ctx, &store.EventTypesParams{TenantID: tenant})
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(types, events.Reserved), nil
 }
 
 // EncodeCursor makes an opaque cursor of a sequence number.
@@ -166,4 +247,18 @@ func DecodeCursor(c string) (int64, error) {
 		return 0, errors.New("bad cursor")
 	}
 	return n, nil
+}
+
+// GetEvent returns a stored event the scope allows; another tenant's is
+// not found.
+func (s *Service) GetEvent(ctx context.Context, sc scope.Scope, id string) (*events.Event, error) {
+	// Errors go out unwrapped: the API shows their text.
+	ev, err := s.store.EventGet(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !sc.Allows(ev.TenantID) {
+		return nil, store.ErrNotFound
+	}
+	return ev, nil
 }

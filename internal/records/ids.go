@@ -1,6 +1,11 @@
 package records
 
-import "regexp"
+import (
+	"regexp"
+
+	"github.com/fieldflow/fieldflow/internal/problem"
+	"github.com/fieldflow/fieldflow/internal/scope"
+)
 
 // IDPattern is the one pattern of the ids a host names things by: tenant
 // ids, entity ids, the ids of published events and the ids the API hands
@@ -22,5 +27,22 @@ func CheckID(location, id string) error {
 	if id == "" || ValidID(id) {
 		return nil
 	}
-	return invalid(location, "must match "+IDPattern+": 1-128 letters, digits and . _ : @ -, starting with a letter or digit", id)
+	return problem.Invalid(location, "must match "+IDPattern+": 1-128 letters, digits and . _ : @ -, starting with a letter or digit", id)
+}
+
+// ClaimTenant returns the owner of a row being created from a body's
+// tenantId (nil when absent), as scope.Claim decides it. It refuses an
+// owner that does not match IDPattern, the pattern of the tenant routes'
+// {tenantId}: a tenant named in a body must be reachable through them.
+func ClaimTenant(sc scope.Scope, requested *string) (*string, error) {
+	owner, err := sc.Claim(requested)
+	if err != nil {
+		return nil, err
+	}
+	if owner != nil {
+		if err := CheckID("body.tenantId", *owner); err != nil {
+			return nil, err
+		}
+	}
+	return owner, nil
 }

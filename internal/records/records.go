@@ -13,6 +13,7 @@ import (
 
 	"github.com/fieldflow/fieldflow/internal/events"
 	"github.com/fieldflow/fieldflow/internal/fields"
+	"github.com/fieldflow/fieldflow/internal/problem"
 	"github.com/fieldflow/fieldflow/internal/store"
 )
 
@@ -26,41 +27,34 @@ var (
 	ErrConflict = store.ErrConflict
 )
 
-// Problem is one reason a request is refused: Location names the part
-// ("body.company_size"), Value what was sent.
-type Problem struct {
-	Location string
-	Message  string
-	Value    any
+// Subscriber reacts to events inside the transaction that writes them:
+// webhook fan-out adds deliveries, automations add runs and timers. A row
+// a subscriber cannot use (an endpoint or automation that does not load)
+// is its own to skip; an error it returns fails the whole write.
+type Subscriber interface {
+	Handle(ctx context.Context, tx store.Tx, evs []*events.Event) error
 }
 
-// ValidationError lists every problem of a refused request.
-type ValidationError struct{ Problems []Problem }
-
-func (e *ValidationError) Error() string {
-	if len(e.Problems) == 0 {
-		return "validation failed"
+// WriteEvents stores events and hands them to each subscriber in order,
+// all in tx. Every writer of events (records, webhooks' webhook.disabled,
+// automations' automation.run_failed) goes through it with the one list
+// the app builds, so each subscriber sees every event.
+func WriteEvents(ctx context.Context, tx store.Tx, subs []Subscriber, evs []*events.Event) error {
+	if err := tx.EventInsert(ctx, evs); err != nil {
+		return fmt.Errorf("store events: %w", err)
 	}
-	return fmt.Sprintf("validation failed: %s: %s", e.Problems[0].Location, e.Problems[0].Message)
-}
-
-func invalid(location, message string, value any) error {
-	return &ValidationError{Problems: []Problem{{Location: location, Message: message, Value: value}}}
-}
-
-// Emitter writes events inside the transaction that caused them. The app
-// chains fan-out (webhook deliveries, automation runs) after the insert.
-type Emitter func(ctx context.Context, tx store.Tx, evs []*events.Event) error
-
-// InsertEvents is the plain Emitter: it stores the events.
-func InsertEvents(ctx context.Context, tx store.Tx, evs []*events.Event) error {
-	return tx.EventInsert(ctx, evs)
+	for _, sub := range subs {
+		if err := sub.Handle(ctx, tx, evs); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Service applies changes.
 type Service struct {
 	store   store.Store
-	emit    Emitter
+	subs    []Subscriber
 	now     func() time.Time
 	schemas *schemaCache
 }
@@ -68,8 +62,9 @@ type Service struct {
 // Config configures a Service.
 type Config struct {
 	Store store.Store
-	// Emit stores events; defaults to InsertEvents.
-	Emit Emitter
+	// Subscribers get every event this service writes, in order, in the
+	// writing transaction. None means the events are only stored.
+	Subscribers []Subscriber
 	// Now is the clock; defaults to time.Now.
 	Now func() time.Time
 	// SchemaTTL is how long a value save may validate against a schema
@@ -84,19 +79,7 @@ func New(cfg Config) *Service {
 	if cfg.SchemaTTL == 0 {
 		cfg.SchemaTTL = time.Second
 	}
-	s := &Service{store: cfg.Store, now: cfg.Now, schemas: newSchemaCache(cfg.SchemaTTL)}
-	emit := cfg.Emit
-	if emit == nil {
-		emit = InsertEvents
-	}
-	// Every change of groups and fields goes out as an event, so this is
-	// the one place that sees them all.
-	s.emit = func(ctx context.Context, tx store.Tx, evs []*events.Event) error {
-		if changesSchema(evs) {
-			tx.AfterCommit(s.schemas.clear)
-		}
-		return emit(ctx, tx, evs)
-	}
+	s := &Service{store: cfg.Store, subs: cfg.Subscribers, now: cfg.Now, schemas: newSchemaCache(cfg.SchemaTTL)}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -104,21 +87,25 @@ func New(cfg Config) *Service {
 }
 
 // Now is the service clock, truncated to what both databases keep.
-func (s *Service) Now() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
+func (s *Service) Now() time.Time { return events.StoredTime(s.now()) }
 
-// Emit exposes the service's emitter for other writers (host events).
-func (s *Service) Emit(ctx context.Context, tx store.Tx, evs []*events.Event) error {
-	return s.emit(ctx, tx, evs)
+// emit writes the service's events. Every change of groups and fields goes
+// out as an event, so this is the one place that sees them all.
+func (s *Service) emit(ctx context.Context, tx store.Tx, evs []*events.Event) error {
+	if changesSchema(evs) {
+		tx.AfterCommit(s.schemas.clear)
+	}
+	return WriteEvents(ctx, tx, s.subs, evs)
 }
 
-// Store is the service's store, for reads.
-func (s *Service) Store() store.Store { return s.store }
-
+// newEvent builds an event whose subject is its tenant; value events add
+// their entity (see valueEvents).
 func newEvent(typ, tenantID string, at time.Time, members ...events.Member) (*events.Event, error) {
 	ev, err := events.New(typ, tenantID, at, members...)
 	if err != nil {
 		return nil, fmt.Errorf("build %s event: %w", typ, err)
 	}
+	ev.Subject = &events.Subject{TenantID: tenantID}
 	return ev, nil
 }
 
@@ -130,10 +117,10 @@ func decodeSchema(raw json.RawMessage) (fields.Schema, error) {
 	return s, nil
 }
 
-func checkSchema(location string, s *fields.Schema) []Problem {
-	var ps []Problem
+func checkSchema(location string, s *fields.Schema) []problem.Problem {
+	var ps []problem.Problem
 	for _, p := range s.Check() {
-		ps = append(ps, Problem{Location: location + "." + p.Path, Message: p.Message})
+		ps = append(ps, problem.Problem{Location: location + "." + p.Path, Message: p.Message})
 	}
 	return ps
 }
@@ -144,7 +131,7 @@ func checkNewField(key string, schema *fields.Schema) (json.RawMessage, error) {
 	ps := checkKey("body.key", key)
 	ps = append(ps, checkSchema("body.schema", schema)...)
 	if ps != nil {
-		return nil, &ValidationError{Problems: ps}
+		return nil, &problem.ValidationError{Problems: ps}
 	}
 	raw, err := json.Marshal(schema)
 	if err != nil {
@@ -169,9 +156,9 @@ func patchField(label *string, schema *json.RawMessage, newLabel *string, newSch
 	return nil
 }
 
-func checkKey(location, key string) []Problem {
+func checkKey(location, key string) []problem.Problem {
 	if fields.ValidKey(key) {
 		return nil
 	}
-	return []Problem{{Location: location, Message: fields.KeyRule, Value: key}}
+	return []problem.Problem{{Location: location, Message: fields.KeyRule, Value: key}}
 }

@@ -3,9 +3,9 @@ package records
 import (
 	"context"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/fieldflow/fieldflow/internal/cache"
 	"github.com/fieldflow/fieldflow/internal/events"
 	"github.com/fieldflow/fieldflow/internal/fields"
 	"github.com/fieldflow/fieldflow/internal/store"
@@ -15,34 +15,22 @@ import (
 // validate against, so that a save reads nothing before its transaction.
 // A change made through this process clears it when it commits; a change
 // made by another process (PostgreSQL, several instances) is seen within
-// ttl.
+// ttl. A ttl of zero or less turns it off.
 type schemaCache struct {
-	ttl time.Duration
-
-	mu      sync.Mutex
-	groups  map[string]cachedGroup  // id or key → group; guarded by mu
-	schemas map[string]cachedSchema // tenant \x00 group id → fields; guarded by mu
-}
-
-type cachedGroup struct {
-	g  *store.FieldGroup
-	at time.Time
-}
-
-type cachedSchema struct {
-	fields []fields.Field
-	at     time.Time
+	ttl     time.Duration
+	groups  cache.Map[string, *store.FieldGroup] // id or key → group
+	schemas cache.Map[string, []fields.Field]    // tenant \x00 group id → fields
 }
 
 func newSchemaCache(ttl time.Duration) *schemaCache {
-	return &schemaCache{ttl: ttl, groups: map[string]cachedGroup{}, schemas: map[string]cachedSchema{}}
+	c := &schemaCache{ttl: ttl}
+	c.groups.TTL, c.schemas.TTL = ttl, ttl
+	return c
 }
 
 func (c *schemaCache) clear() {
-	c.mu.Lock()
-	clear(c.groups)
-	clear(c.schemas)
-	c.mu.Unlock()
+	c.groups.Clear()
+	c.schemas.Clear()
 }
 
 // group returns a field group by id or key.
@@ -50,23 +38,14 @@ func (c *schemaCache) group(ctx context.Context, r store.Reader, idOrKey string)
 	if c.ttl <= 0 {
 		return r.FieldGroupGet(ctx, idOrKey)
 	}
-	now := time.Now()
-	c.mu.Lock()
-	e, ok := c.groups[idOrKey]
-	c.mu.Unlock()
-	if ok && now.Sub(e.at) < c.ttl {
-		return e.g, nil
+	if g, ok := c.groups.Get(idOrKey); ok {
+		return g, nil
 	}
 	g, err := r.FieldGroupGet(ctx, idOrKey)
 	if err != nil {
 		return nil, err
 	}
-	c.mu.Lock()
-	if len(c.groups) > 10000 {
-		clear(c.groups)
-	}
-	c.groups[idOrKey] = cachedGroup{g: g, at: now}
-	c.mu.Unlock()
+	c.groups.Set(idOrKey, g)
 	return g, nil
 }
 
@@ -76,23 +55,14 @@ func (c *schemaCache) schema(ctx context.Context, s *Service, tenantID, groupID 
 		return s.effective(ctx, s.store, tenantID, groupID)
 	}
 	key := tenantID + "\x00" + groupID
-	now := time.Now()
-	c.mu.Lock()
-	e, ok := c.schemas[key]
-	c.mu.Unlock()
-	if ok && now.Sub(e.at) < c.ttl {
-		return e.fields, nil
+	if fs, ok := c.schemas.Get(key); ok {
+		return fs, nil
 	}
 	fs, err := s.effective(ctx, s.store, tenantID, groupID)
 	if err != nil {
 		return nil, err
 	}
-	c.mu.Lock()
-	if len(c.schemas) > 10000 {
-		clear(c.schemas)
-	}
-	c.schemas[key] = cachedSchema{fields: fs, at: now}
-	c.mu.Unlock()
+	c.schemas.Set(key, fs)
 	return fs, nil
 }
 

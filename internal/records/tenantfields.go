@@ -6,25 +6,30 @@ import (
 
 	"github.com/fieldflow/fieldflow/internal/events"
 	"github.com/fieldflow/fieldflow/internal/fields"
+	"github.com/fieldflow/fieldflow/internal/problem"
+	"github.com/fieldflow/fieldflow/internal/scope"
 	"github.com/fieldflow/fieldflow/internal/store"
 )
 
 // TenantFieldInput creates a tenant field.
 type TenantFieldInput struct {
-	Key    string        `json:"key" minLength:"1" maxLength:"64"`
-	Label  string        `json:"label" minLength:"1" maxLength:"200"`
+	Key    string        `json:"key"`
+	Label  string        `json:"label"`
 	Schema fields.Schema `json:"schema"`
 }
 
 // TenantFieldPatch changes a tenant field; its key cannot change.
 type TenantFieldPatch struct {
-	Label  *string        `json:"label,omitempty" minLength:"1" maxLength:"200"`
+	Label  *string        `json:"label,omitempty"`
 	Schema *fields.Schema `json:"schema,omitempty"`
 }
 
 // CreateTenantField adds a tenant's own field to a group. Its key may not
 // clash with a global field of the group or another of the tenant's fields.
-func (s *Service) CreateTenantField(ctx context.Context, tenantID, group string, in *TenantFieldInput) (*TenantField, error) {
+func (s *Service) CreateTenantField(ctx context.Context, sc scope.Scope, tenantID, group string, in *TenantFieldInput) (*TenantField, error) {
+	if err := sc.Check(tenantID); err != nil {
+		return nil, fmt.Errorf("create tenant field: %w", err)
+	}
 	schema, err := checkNewField(in.Key, &in.Schema)
 	if err != nil {
 		return nil, err
@@ -66,7 +71,10 @@ func (s *Service) CreateTenantField(ctx context.Context, tenantID, group string,
 
 // GetTenantField returns one of the tenant's fields; another tenant's field
 // is reported as not found.
-func (s *Service) GetTenantField(ctx context.Context, tenantID, id string) (*TenantField, error) {
+func (s *Service) GetTenantField(ctx context.Context, sc scope.Scope, tenantID, id string) (*TenantField, error) {
+	if err := sc.Check(tenantID); err != nil {
+		return nil, fmt.Errorf("get tenant field: %w", err)
+	}
 	f, err := s.store.TenantFieldGet(ctx, id)
 	if err != nil {
 		return nil, err
@@ -78,7 +86,10 @@ func (s *Service) GetTenantField(ctx context.Context, tenantID, id string) (*Ten
 }
 
 // ListTenantFields returns a page of the tenant's fields in a group.
-func (s *Service) ListTenantFields(ctx context.Context, tenantID, group string, p store.Page) ([]*TenantField, int, error) {
+func (s *Service) ListTenantFields(ctx context.Context, sc scope.Scope, tenantID, group string, p store.Page) ([]*TenantField, int, error) {
+	if err := sc.Check(tenantID); err != nil {
+		return nil, 0, fmt.Errorf("list tenant fields: %w", err)
+	}
 	g, err := s.store.FieldGroupGet(ctx, group)
 	if err != nil {
 		return nil, 0, err
@@ -97,10 +108,13 @@ func (s *Service) ListTenantFields(ctx context.Context, tenantID, group string, 
 }
 
 // UpdateTenantField applies a patch.
-func (s *Service) UpdateTenantField(ctx context.Context, tenantID, id string, p *TenantFieldPatch) (*TenantField, error) {
+func (s *Service) UpdateTenantField(ctx context.Context, sc scope.Scope, tenantID, id string, p *TenantFieldPatch) (*TenantField, error) {
+	if err := sc.Check(tenantID); err != nil {
+		return nil, fmt.Errorf("update tenant field: %w", err)
+	}
 	if p.Schema != nil {
 		if ps := checkSchema("body.schema", p.Schema); ps != nil {
-			return nil, &ValidationError{Problems: ps}
+			return nil, &problem.ValidationError{Problems: ps}
 		}
 	}
 	var view *TenantField
@@ -145,7 +159,10 @@ func (s *Service) UpdateTenantField(ctx context.Context, tenantID, id string, p 
 }
 
 // DeleteTenantField removes a tenant field; stored values are kept.
-func (s *Service) DeleteTenantField(ctx context.Context, tenantID, id string) error {
+func (s *Service) DeleteTenantField(ctx context.Context, sc scope.Scope, tenantID, id string) error {
+	if err := sc.Check(tenantID); err != nil {
+		return fmt.Errorf("delete tenant field: %w", err)
+	}
 	err := s.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
 		f, err := tx.TenantFieldGet(ctx, id)
 		if err != nil {
@@ -175,7 +192,10 @@ func (s *Service) DeleteTenantField(ctx context.Context, tenantID, id string) er
 }
 
 // Schema returns the effective fields of a group for a tenant.
-func (s *Service) Schema(ctx context.Context, tenantID, group string) ([]*SchemaField, error) {
+func (s *Service) Schema(ctx context.Context, sc scope.Scope, tenantID, group string) ([]*SchemaField, error) {
+	if err := sc.Check(tenantID); err != nil {
+		return nil, fmt.Errorf("get schema: %w", err)
+	}
 	g, err := s.store.FieldGroupGet(ctx, group)
 	if err != nil {
 		return nil, err

@@ -8,13 +8,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
-	"sort"
 	"time"
 	"unicode/utf8"
 
 	"github.com/fieldflow/fieldflow/internal/events"
 	"github.com/fieldflow/fieldflow/internal/fields"
+	"github.com/fieldflow/fieldflow/internal/problem"
+	"github.com/fieldflow/fieldflow/internal/scope"
 	"github.com/fieldflow/fieldflow/internal/store"
 )
 
@@ -40,7 +42,10 @@ type SaveValuesParams struct {
 // SaveValues validates and stores a partial update, with one
 // field_value.saved or field_value.deleted event per changed key and one
 // entity.updated event. A save that changes nothing writes nothing.
-func (s *Service) SaveValues(ctx context.Context, p *SaveValuesParams) (*EntityValues, error) {
+func (s *Service) SaveValues(ctx context.Context, sc scope.Scope, p *SaveValuesParams) (*EntityValues, error) {
+	if err := sc.Check(p.TenantID); err != nil {
+		return nil, fmt.Errorf("save values: %w", err)
+	}
 	g, err := s.schemas.group(ctx, s.store, p.Group)
 	if err != nil {
 		return nil, fmt.Errorf("save values: %w", err)
@@ -52,131 +57,16 @@ func (s *Service) SaveValues(ctx context.Context, p *SaveValuesParams) (*EntityV
 	if err != nil {
 		return nil, fmt.Errorf("save values: %w", err)
 	}
-	byKey := make(map[string]*fields.Field, len(schema))
-	for i := range schema {
-		byKey[schema[i].Key] = &schema[i]
+	encoded, err := encodeValues(schema, p.Values)
+	if err != nil {
+		return nil, fmt.Errorf("save values: %w", err)
 	}
-	encoded := make(map[string]json.RawMessage, len(p.Values))
-	var ps []Problem
-	for _, key := range sortedKeys(p.Values) {
-		v := p.Values[key]
-		f, ok := byKey[key]
-		if !ok {
-			ps = append(ps, Problem{Location: "body." + key, Message: "unknown field: the group has no such field for this tenant", Value: v})
-			continue
-		}
-		if v == nil {
-			if f.Schema.Validation.Required {
-				ps = append(ps, Problem{Location: "body." + key, Message: "is required and cannot be removed", Value: v})
-			}
-			continue
-		}
-		for _, fp := range f.Schema.ValidateValue(v) {
-			ps = append(ps, Problem{Location: "body." + key, Message: fp.Message, Value: v})
-		}
-		raw, err := events.Encode(v)
-		if err != nil {
-			return nil, fmt.Errorf("save values: %w", err)
-		}
-		encoded[key] = raw
-	}
-	if ps != nil {
-		return nil, &ValidationError{Problems: ps}
-	}
-
 	key := store.EntityKey{TenantID: p.TenantID, FieldGroupID: g.ID, EntityID: p.EntityID}
 	var out *EntityValues
 	err = s.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		version, err := tx.EntityLock(ctx, key)
-		if err != nil {
-			return err
-		}
-		if p.IfMatch != nil && *p.IfMatch != version {
-			return fmt.Errorf("%w: entity is at version %d, not %d", ErrVersionMismatch, version, *p.IfMatch)
-		}
-		cur, err := tx.EntityGet(ctx, key)
-		if err != nil {
-			return err
-		}
-		save := &store.EntitySaveParams{EntityKey: key, Set: map[string]json.RawMessage{}, ValueText: map[string]string{}, Version: version + 1, At: s.Now()}
-		var changed []string
-		for _, k := range sortedKeys(p.Values) {
-			old, had := cur.Values[k]
-			if p.Values[k] == nil {
-				if had {
-					save.Delete = append(save.Delete, k)
-					changed = append(changed, k)
-				}
-				continue
-			}
-			if had && bytes.Equal(old, encoded[k]) {
-				continue
-			}
-			save.Set[k] = encoded[k]
-			save.ValueText[k] = valueText(p.Values[k], encoded[k])
-			changed = append(changed, k)
-		}
-		// Rules that depend on the whole entity: required fields present,
-		// unique values not held by another entity.
-		var ps []Problem
-		for _, f := range schema {
-			_, has := cur.Values[f.Key]
-			if _, set := save.Set[f.Key]; set {
-				has = true
-			}
-			if slices.Contains(save.Delete, f.Key) {
-				has = false
-			}
-			if f.Schema.Validation.Required && !has {
-				ps = append(ps, Problem{Location: "body." + f.Key, Message: "is required"})
-			}
-			if text, set := save.ValueText[f.Key]; set && f.Schema.Validation.Unique {
-				taken, err := tx.FieldValueTaken(ctx, &store.FieldValueTakenParams{EntityKey: key, FieldKey: f.Key, ValueText: text})
-				if err != nil {
-					return err
-				}
-				if taken {
-					ps = append(ps, Problem{Location: "body." + f.Key, Message: "must be unique: another entity already has this value", Value: p.Values[f.Key]})
-				}
-			}
-		}
-		if ps != nil {
-			return &ValidationError{Problems: ps}
-		}
-		if len(changed) == 0 {
-			vals, err := decodeValues(cur.Values)
-			if err != nil {
-				return err
-			}
-			out = &EntityValues{Data: vals, Version: version}
-			return errNoChange
-		}
-		if err := tx.EntitySave(ctx, save); err != nil {
-			return err
-		}
-		after := make(map[string]json.RawMessage, len(cur.Values)+len(save.Set))
-		for k, v := range cur.Values {
-			after[k] = v
-		}
-		for k, v := range save.Set {
-			after[k] = v
-		}
-		for _, k := range save.Delete {
-			delete(after, k)
-		}
-		evs, err := valueEvents(g, p.EntityID, p.TenantID, save.At, changed, cur.Values, after, save.Version, p.Cause)
-		if err != nil {
-			return err
-		}
-		if err := s.emit(ctx, tx, evs); err != nil {
-			return err
-		}
-		vals, err := decodeValues(after)
-		if err != nil {
-			return err
-		}
-		out = &EntityValues{Data: vals, Version: save.Version}
-		return nil
+		var saveErr error
+		out, saveErr = s.saveLocked(ctx, tx, g, schema, key, p, encoded)
+		return saveErr
 	})
 	if err != nil && !errors.Is(err, errNoChange) {
 		return nil, fmt.Errorf("save values: %w", err)
@@ -184,8 +74,161 @@ func (s *Service) SaveValues(ctx context.Context, p *SaveValuesParams) (*EntityV
 	return out, nil
 }
 
+// encodeValues checks each value sent against its field alone and
+// returns the values' JSON; nil values (removals) are left out.
+func encodeValues(schema []fields.Field, values map[string]any) (map[string]json.RawMessage, error) {
+	byKey := make(map[string]*fields.Field, len(schema))
+	for i := range schema {
+		byKey[schema[i].Key] = &schema[i]
+	}
+	encoded := make(map[string]json.RawMessage, len(values))
+	var ps []problem.Problem
+	for _, key := range slices.Sorted(maps.Keys(values)) {
+		v := values[key]
+		f, ok := byKey[key]
+		if !ok {
+			ps = append(ps, problem.Problem{Location: "body." + key, Message: "unknown field: the group has no such field for this tenant", Value: v})
+			continue
+		}
+		if v == nil {
+			if f.Schema.Validation.Required {
+				ps = append(ps, problem.Problem{Location: "body." + key, Message: "is required and cannot be removed", Value: v})
+			}
+			continue
+		}
+		for _, fp := range f.Schema.ValidateValue(v) {
+			ps = append(ps, problem.Problem{Location: "body." + key, Message: fp.Message, Value: v})
+		}
+		raw, err := events.Encode(v)
+		if err != nil {
+			return nil, err
+		}
+		encoded[key] = raw
+	}
+	if ps != nil {
+		return nil, &problem.ValidationError{Problems: ps}
+	}
+	return encoded, nil
+}
+
+// saveLocked writes a checked save in tx with its events, once the entity
+// is locked at the version If-Match asked for; it returns errNoChange
+// (with the entity as it is) when nothing changes.
+func (s *Service) saveLocked(ctx context.Context, tx store.Tx, g *store.FieldGroup, schema []fields.Field, key store.EntityKey, p *SaveValuesParams, encoded map[string]json.RawMessage) (*EntityValues, error) {
+	version, err := tx.EntityLock(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	if p.IfMatch != nil && *p.IfMatch != version {
+		return nil, fmt.Errorf("%w: entity is at version %d, not %d", ErrVersionMismatch, version, *p.IfMatch)
+	}
+	cur, err := tx.EntityGet(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	save := &store.EntitySaveParams{EntityKey: key, Set: map[string]json.RawMessage{}, ValueText: map[string]string{}, Version: version + 1, At: s.Now()}
+	changed := planSave(save, cur.Values, p.Values, encoded)
+	if err := checkEntity(ctx, tx, schema, save, cur.Values, p.Values); err != nil {
+		return nil, err
+	}
+	if len(changed) == 0 {
+		vals, err := decodeValues(cur.Values)
+		if err != nil {
+			return nil, err
+		}
+		return &EntityValues{Data: vals, Version: version}, errNoChange
+	}
+	if err := tx.EntitySave(ctx, save); err != nil {
+		return nil, err
+	}
+	after := applySave(cur.Values, save)
+	evs, err := valueEvents(g, p.EntityID, p.TenantID, save.At, changed, cur.Values, after, save.Version, p.Cause)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.emit(ctx, tx, evs); err != nil {
+		return nil, err
+	}
+	vals, err := decodeValues(after)
+	if err != nil {
+		return nil, err
+	}
+	return &EntityValues{Data: vals, Version: save.Version}, nil
+}
+
+// planSave fills save with the keys whose values differ from cur and
+// returns those keys in order.
+func planSave(save *store.EntitySaveParams, cur map[string]json.RawMessage, values map[string]any, encoded map[string]json.RawMessage) []string {
+	var changed []string
+	for _, k := range slices.Sorted(maps.Keys(values)) {
+		old, had := cur[k]
+		if values[k] == nil {
+			if had {
+				save.Delete = append(save.Delete, k)
+				changed = append(changed, k)
+			}
+			continue
+		}
+		if had && bytes.Equal(old, encoded[k]) {
+			continue
+		}
+		save.Set[k] = encoded[k]
+		save.ValueText[k] = valueText(values[k], encoded[k])
+		changed = append(changed, k)
+	}
+	return changed
+}
+
+// checkEntity applies the rules that depend on the whole entity after the
+// save: required fields present, unique values not held by another
+// entity.
+func checkEntity(ctx context.Context, tx store.Tx, schema []fields.Field, save *store.EntitySaveParams, cur map[string]json.RawMessage, values map[string]any) error {
+	var ps []problem.Problem
+	for _, f := range schema {
+		_, has := cur[f.Key]
+		if _, set := save.Set[f.Key]; set {
+			has = true
+		}
+		if slices.Contains(save.Delete, f.Key) {
+			has = false
+		}
+		if f.Schema.Validation.Required && !has {
+			ps = append(ps, problem.Problem{Location: "body." + f.Key, Message: "is required"})
+		}
+		if text, set := save.ValueText[f.Key]; set && f.Schema.Validation.Unique {
+			taken, err := tx.FieldValueTaken(ctx, &store.FieldValueTakenParams{EntityKey: save.EntityKey, FieldKey: f.Key, ValueText: text})
+			if err != nil {
+				return err
+			}
+			if taken {
+				ps = append(ps, problem.Problem{Location: "body." + f.Key, Message: "must be unique: another entity already has this value", Value: values[f.Key]})
+			}
+		}
+	}
+	if ps != nil {
+		return &problem.ValidationError{Problems: ps}
+	}
+	return nil
+}
+
+// applySave returns the entity's values as the save leaves them.
+func applySave(cur map[string]json.RawMessage, save *store.EntitySaveParams) map[string]json.RawMessage {
+	after := make(map[string]json.RawMessage, len(cur)+len(save.Set))
+	for k, v := range cur {
+		after[k] = v
+	}
+	for k, v := range save.Set {
+		after[k] = v
+	}
+	for _, k := range save.Delete {
+		delete(after, k)
+	}
+	return after
+}
+
 // valueEvents builds one field_value.* event per changed key and the
-// entity.updated event.
+// entity.updated event, each with its subject. The subjects share after,
+// which nobody modifies once it is built.
 func valueEvents(g *store.FieldGroup, entityID, tenantID string, at time.Time, changed []string, before, after map[string]json.RawMessage, version int64, cause []events.Cause) ([]*events.Event, error) {
 	evs := make([]*events.Event, 0, len(changed)+1)
 	var caused []events.Member
@@ -202,21 +245,23 @@ func valueEvents(g *store.FieldGroup, entityID, tenantID string, at time.Time, c
 			{Key: "fieldGroupKey", Value: g.Key},
 			{Key: "entityId", Value: entityID},
 			{Key: "fieldKey", Value: k},
-			{Key: "value", Value: rawOrNull(after, k)},
-			{Key: "previousValue", Value: rawOrNull(before, k)},
+			{Key: "value", Value: events.RawOrNull(after[k])},
+			{Key: "previousValue", Value: events.RawOrNull(before[k])},
 		}, caused...)
 		ev, err := newEvent(typ, tenantID, at, members...)
 		if err != nil {
 			return nil, err
 		}
 		ev.Cause = cause
+		ev.Subject = &events.Subject{TenantID: tenantID, FieldGroupID: g.ID, FieldGroupKey: g.Key, EntityID: entityID,
+			FieldKey: k, Value: after[k], PreviousValue: before[k], Values: after, Version: version}
 		evs = append(evs, ev)
 	}
 	members := append([]events.Member{
 		{Key: "fieldGroupId", Value: g.ID},
 		{Key: "fieldGroupKey", Value: g.Key},
 		{Key: "entityId", Value: entityID},
-		{Key: "values", Value: rawObject(after, sortedKeys(after))},
+		{Key: "values", Value: rawObject(after, slices.Sorted(maps.Keys(after)))},
 		{Key: "previousValues", Value: rawObject(before, changed)},
 		{Key: "changedKeys", Value: changed},
 		{Key: "version", Value: version},
@@ -226,14 +271,9 @@ func valueEvents(g *store.FieldGroup, entityID, tenantID string, at time.Time, c
 		return nil, err
 	}
 	ev.Cause = cause
+	ev.Subject = &events.Subject{TenantID: tenantID, FieldGroupID: g.ID, FieldGroupKey: g.Key, EntityID: entityID,
+		ChangedKeys: changed, Values: after, Version: version}
 	return append(evs, ev), nil
-}
-
-func rawOrNull(m map[string]json.RawMessage, k string) any {
-	if v, ok := m[k]; ok {
-		return v
-	}
-	return nil
 }
 
 func rawObject(m map[string]json.RawMessage, keys []string) events.Object {
@@ -276,17 +316,11 @@ func indexText(s string) string {
 	return s[:cut] + "#sha256:" + hex.EncodeToString(sum[:])
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
 // GetValues returns an entity's values; an unknown entity has none.
-func (s *Service) GetValues(ctx context.Context, tenantID, group, entityID string) (*EntityValues, error) {
+func (s *Service) GetValues(ctx context.Context, sc scope.Scope, tenantID, group, entityID string) (*EntityValues, error) {
+	if err := sc.Check(tenantID); err != nil {
+		return nil, fmt.Errorf("get values: %w", err)
+	}
 	g, err := s.store.FieldGroupGet(ctx, group)
 	if err != nil {
 		return nil, err
@@ -304,7 +338,10 @@ func (s *Service) GetValues(ctx context.Context, tenantID, group, entityID strin
 
 // DeleteValues removes one value (fieldKey set) or all of an entity's
 // values, with the events a save removing them would have.
-func (s *Service) DeleteValues(ctx context.Context, tenantID, group, entityID, fieldKey string) error {
+func (s *Service) DeleteValues(ctx context.Context, sc scope.Scope, tenantID, group, entityID, fieldKey string) error {
+	if err := sc.Check(tenantID); err != nil {
+		return fmt.Errorf("delete values: %w", err)
+	}
 	g, err := s.store.FieldGroupGet(ctx, group)
 	if err != nil {
 		return fmt.Errorf("delete values: %w", err)
@@ -318,7 +355,7 @@ func (s *Service) DeleteValues(ctx context.Context, tenantID, group, entityID, f
 		}
 		for _, f := range schema {
 			if f.Key == fieldKey && f.Schema.Validation.Required {
-				return invalid("body."+fieldKey, "is required and cannot be removed", nil)
+				return problem.Invalid("body."+fieldKey, "is required and cannot be removed", nil)
 			}
 		}
 	}
@@ -339,7 +376,7 @@ func (s *Service) DeleteValues(ctx context.Context, tenantID, group, entityID, f
 			}
 			removed = []string{fieldKey}
 		} else {
-			removed = sortedKeys(cur.Values)
+			removed = slices.Sorted(maps.Keys(cur.Values))
 		}
 		if len(removed) == 0 {
 			return errNoChange
@@ -372,7 +409,7 @@ func (s *Service) DeleteValues(ctx context.Context, tenantID, group, entityID, f
 // SearchParams filters a value search; empty strings match everything.
 type SearchParams struct {
 	store.Page
-	TenantID string
+	TenantID string // narrowed by the scope, see scope.Filter
 	Group    string
 	EntityID string
 	FieldKey string
@@ -381,8 +418,15 @@ type SearchParams struct {
 
 // Search finds stored values. Value matches a string value's text or the
 // JSON of any other value (42, true).
-func (s *Service) Search(ctx context.Context, p *SearchParams) ([]*FieldValueRow, int, error) {
-	params := &store.FieldValueSearchParams{Page: p.Page, TenantID: p.TenantID, EntityID: p.EntityID, FieldKey: p.FieldKey}
+func (s *Service) Search(ctx context.Context, sc scope.Scope, p *SearchParams) ([]*FieldValueRow, int, error) {
+	tenant, err := sc.Filter(p.TenantID)
+	if err != nil {
+		return nil, 0, fmt.Errorf("search values: %w", err)
+	}
+	params := &store.FieldValueSearchParams{Page: p.Page, EntityID: p.EntityID, FieldKey: p.FieldKey}
+	if tenant != nil {
+		params.TenantID = *tenant
+	}
 	if p.Value != nil {
 		v := indexText(*p.Value)
 		params.Value = &v

@@ -13,9 +13,9 @@ import (
 
 // FieldGroup is a field group as clients see it.
 type FieldGroup struct {
-	ID          string    `json:"id" example:"fg_01jd3…"`
-	Key         string    `json:"key" example:"booking"`
-	Name        string    `json:"name" example:"Booking"`
+	ID          string    `json:"id"`
+	Key         string    `json:"key"`
+	Name        string    `json:"name"`
 	Description string    `json:"description"`
 	CreatedAt   time.Time `json:"createdAt"`
 	UpdatedAt   time.Time `json:"updatedAt"`
@@ -70,7 +70,7 @@ type SchemaField struct {
 	Key    string        `json:"key"`
 	Label  string        `json:"label"`
 	Schema fields.Schema `json:"schema"`
-	Scope  fields.Scope  `json:"scope" enum:"global,tenant"`
+	Scope  fields.Scope  `json:"scope"`
 }
 
 // EntityValues is an entity's values and version.

@@ -147,11 +147,16 @@ type AutomationListParams struct {
 	TenantID *string
 }
 
+// RunState is where a run stands. A run moves only from pending, under its
+// lease, through the constructors of RunSetStateParams (RunRetryAt,
+// RunSucceededAt, RunFailedAt), or back to pending by a manual retry.
+type RunState string
+
 // Run states.
 const (
-	RunPending   = "pending"
-	RunSucceeded = "succeeded"
-	RunFailed    = "failed"
+	RunPending   RunState = "pending"
+	RunSucceeded RunState = "succeeded"
+	RunFailed    RunState = "failed"
 )
 
 // Run is one automation × one trigger.
@@ -170,7 +175,7 @@ type Run struct {
 	// Cause is the cause chain (JSON array) of the triggering event; its
 	// length is the run's depth.
 	Cause         []byte
-	State         string
+	State         RunState
 	Step          int // index of the next action to run
 	Attempts      int // attempts of that action so far
 	NextAttemptAt time.Time
@@ -188,7 +193,7 @@ type Run struct {
 type RunListParams struct {
 	AutomationID string
 	EventID      string
-	State        string
+	State        RunState
 	BeforeSeq    int64
 	Limit        int
 }
@@ -203,11 +208,12 @@ type RunClaimDueParams struct {
 	ExcludeAutomations []string
 }
 
-// RunSetStateParams is a guarded state change of a run.
+// RunSetStateParams is a guarded state change of a run. Build it with
+// RunRetryAt, RunSucceededAt or RunFailedAt.
 type RunSetStateParams struct {
 	ID            string
 	Owner         string
-	State         string
+	State         RunState
 	Step          int
 	Attempts      int
 	NextAttemptAt time.Time
@@ -216,12 +222,32 @@ type RunSetStateParams struct {
 	At            time.Time
 }
 
+// StepState is how one attempt of one action ended.
+type StepState string
+
+// RunRetryAt keeps a run pending at step, to be tried again at next.
+func RunRetryAt(id, owner string, step, attempts int, steps []byte, attemptErr string, next, at time.Time) *RunSetStateParams {
+	return &RunSetStateParams{ID: id, Owner: owner, State: RunPending, Step: step, Attempts: attempts, NextAttemptAt: next,
+		Steps: steps, Error: attemptErr, At: at}
+}
+
+// RunSucceededAt ends a run that ran every step.
+func RunSucceededAt(id, owner string, step int, steps []byte, at time.Time) *RunSetStateParams {
+	return &RunSetStateParams{ID: id, Owner: owner, State: RunSucceeded, Step: step, NextAttemptAt: at, Steps: steps, At: at}
+}
+
+// RunFailedAt ends a run that failed for good at step.
+func RunFailedAt(id, owner string, step, attempts int, steps []byte, runErr string, at time.Time) *RunSetStateParams {
+	return &RunSetStateParams{ID: id, Owner: owner, State: RunFailed, Step: step, Attempts: attempts, NextAttemptAt: at,
+		Steps: steps, Error: runErr, At: at}
+}
+
 // Step attempt states.
 const (
-	StepSucceeded = "succeeded"
-	StepFailed    = "failed"   // final: the run failed here
-	StepRetrying  = "retrying" // failed, will be tried again
-	StepSkipped   = "skipped"  // its `if` was false
+	StepSucceeded StepState = "succeeded"
+	StepFailed    StepState = "failed"   // final: the run failed here
+	StepRetrying  StepState = "retrying" // failed, will be tried again
+	StepSkipped   StepState = "skipped"  // its `if` was false
 )
 
 // RunStep is one attempt of one action of a run.
@@ -232,7 +258,7 @@ type RunStep struct {
 	Name       string
 	Type       string
 	Attempt    int
-	State      string
+	State      StepState
 	StartedAt  time.Time
 	DurationMS int64
 	// Request is the rendered request (JSON object), secrets redacted.

@@ -39,6 +39,11 @@ type Store interface {
 	Ping(ctx context.Context) error
 	// Dialect names the database: "sqlite" or "postgres".
 	Dialect() string
+	// Reclaim hands space that deletes freed back to the file system, a
+	// bounded amount per call, without holding writers up for long. Unlike
+	// SQLite, PostgreSQL's autovacuum does this itself, and Reclaim does
+	// nothing there.
+	Reclaim(ctx context.Context) error
 	Close() error
 }
 
@@ -56,6 +61,11 @@ type Reader interface {
 	SettingsReader
 	AutomationReader
 	SecretsReader
+	RetentionReader
+	// BacklogRead counts the pending deliveries and runs and finds the
+	// earliest due of each, through the partial indexes the claims use, so
+	// that a metrics scrape may call it.
+	BacklogRead(ctx context.Context) (*Backlog, error)
 	FieldGroupGet(ctx context.Context, idOrKey string) (*FieldGroup, error)
 	FieldGroupList(ctx context.Context, p Page) ([]*FieldGroup, int, error)
 
@@ -81,6 +91,11 @@ type Reader interface {
 	EventGet(ctx context.Context, id string) (*events.Event, error)
 	EventGetByDedupKey(ctx context.Context, tenantID, dedupKey string) (*events.Event, error)
 	EventList(ctx context.Context, p *EventListParams) ([]*events.Event, error)
+	// EventTypes lists the distinct types of stored events in byte order. With
+	// TenantID set it reads only that tenant's latest Recent events (a
+	// bounded read); without it every stored event, one index probe per
+	// type.
+	EventTypes(ctx context.Context, p *EventTypesParams) ([]string, error)
 
 	APIKeyGetByHash(ctx context.Context, hash string) (*APIKey, error)
 	APIKeyGet(ctx context.Context, id string) (*APIKey, error)
@@ -93,6 +108,7 @@ type Reader interface {
 	IdempotencyGet(ctx context.Context, scope, key string) (*IdempotencyRecord, error)
 
 	SessionReader
+	PortalReader
 }
 
 // Writer holds the write queries; only a Tx has them.
@@ -101,6 +117,7 @@ type Writer interface {
 	SettingsWriter
 	AutomationWriter
 	SecretsWriter
+	RetentionWriter
 	FieldGroupCreate(ctx context.Context, g *FieldGroup) error
 	FieldGroupUpdate(ctx context.Context, g *FieldGroup) error
 	FieldGroupDelete(ctx context.Context, id string) error
@@ -135,6 +152,7 @@ type Writer interface {
 	IdempotencyDeleteBefore(ctx context.Context, before time.Time) (int, error)
 
 	SessionWriter
+	PortalWriter
 }
 
 // Page selects one page of a list; Page counts from 1.
@@ -251,13 +269,24 @@ type FieldValueTakenParams struct {
 }
 
 // EventListParams filters events, newest first. BeforeSeq > 0 continues
-// a listing below that sequence number (cursor paging).
+// a listing below that sequence number (cursor paging). A non-zero AfterSeq
+// lists the events above that sequence number instead, oldest first (a
+// stream following the log; -1 lists from the first event).
 type EventListParams struct {
 	Type      string
 	TenantID  *string
 	Since     time.Time
 	BeforeSeq int64
+	AfterSeq  int64
 	Limit     int
+}
+
+// EventTypesParams says whose event types EventTypes lists.
+type EventTypesParams struct {
+	TenantID *string
+	// Recent bounds a tenant's read to its latest events; zero means
+	// 10,000.
+	Recent int
 }
 
 // Roles of API keys.
@@ -327,4 +356,54 @@ type IdempotencyRecord struct {
 	ContentType string
 	Body        []byte
 	CreatedAt   time.Time
+}
+
+// DeliveryLeases extends and releases delivery leases, each call in a
+// transaction of its own: the lease keeping of the webhook dispatcher's
+// queue.
+type DeliveryLeases struct{ Store Store }
+
+// ExtendLeases pushes owner's leases on ids to until.
+func (l DeliveryLeases) ExtendLeases(ctx context.Context, owner string, ids []string, until time.Time) error {
+	return l.Store.InTx(ctx, func(ctx context.Context, tx Tx) error {
+		return tx.DeliveryExtendLeases(ctx, owner, ids, until)
+	})
+}
+
+// ReleaseLeases drops owner's leases of unfinished deliveries; an empty
+// owner drops every lease.
+func (l DeliveryLeases) ReleaseLeases(ctx context.Context, owner string) error {
+	return l.Store.InTx(ctx, func(ctx context.Context, tx Tx) error {
+		return tx.DeliveryReleaseLeases(ctx, owner)
+	})
+}
+
+// RunLeases is DeliveryLeases for automation runs: the lease keeping of
+// the automation runner's queue.
+type RunLeases struct{ Store Store }
+
+// ExtendLeases pushes owner's leases on ids to until.
+func (l RunLeases) ExtendLeases(ctx context.Context, owner string, ids []string, until time.Time) error {
+	return l.Store.InTx(ctx, func(ctx context.Context, tx Tx) error {
+		return tx.RunExtendLeases(ctx, owner, ids, until)
+	})
+}
+
+// ReleaseLeases drops owner's leases of unfinished runs; an empty owner
+// drops every lease.
+func (l RunLeases) ReleaseLeases(ctx context.Context, owner string) error {
+	return l.Store.InTx(ctx, func(ctx context.Context, tx Tx) error {
+		return tx.RunReleaseLeases(ctx, owner)
+	})
+}
+
+// Backlog is the work waiting in the database: pending deliveries and runs
+// (retries scheduled for later among them) and, for each, the earliest
+// next_attempt_at, zero when none is pending. How far that lies in the
+// past is how late the queue runs.
+type Backlog struct {
+	DeliveriesPending  int
+	DeliveriesFirstDue time.Time
+	RunsPending        int
+	RunsFirstDue       time.Time
 }

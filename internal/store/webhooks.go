@@ -7,9 +7,13 @@ import (
 
 // EndpointReader holds the webhook endpoint and delivery reads.
 type EndpointReader interface {
+	// EndpointGet returns an endpoint, a deleted one too (DeletedAt set):
+	// its deliveries still name it.
 	EndpointGet(ctx context.Context, id string) (*Endpoint, error)
+	// EndpointList lists the endpoints that are not deleted.
 	EndpointList(ctx context.Context, p *EndpointListParams) ([]*Endpoint, int, error)
-	// EndpointListAll returns every endpoint, for the fan-out cache.
+	// EndpointListAll returns every endpoint that is not deleted, for the
+	// fan-out cache.
 	EndpointListAll(ctx context.Context) ([]*Endpoint, error)
 
 	DeliveryGet(ctx context.Context, id string) (*Delivery, error)
@@ -27,7 +31,12 @@ type EndpointReader interface {
 type EndpointWriter interface {
 	EndpointCreate(ctx context.Context, e *Endpoint) error
 	EndpointUpdate(ctx context.Context, e *Endpoint) error
-	EndpointDelete(ctx context.Context, id string) error
+	// EndpointDelete leaves a tombstone: the endpoint is deleted at at
+	// (gone from lists and fan-out, inactive, its secrets wiped), its
+	// pending deliveries fail, and its delivery history stays until
+	// retention takes it (then Prune takes the tombstone). A deleted
+	// endpoint is ErrNotFound.
+	EndpointDelete(ctx context.Context, id string, at time.Time) error
 
 	DeliveryInsert(ctx context.Context, ds []*Delivery) error
 	// DeliveryClaimDue leases up to Limit pending deliveries that are due
@@ -49,11 +58,17 @@ type EndpointWriter interface {
 	AttemptInsert(ctx context.Context, a *Attempt) error
 }
 
+// DeliveryState is where a delivery stands. A delivery moves only from
+// pending, under its lease, through the constructors of
+// DeliverySetStateParams (DeliverySucceededAt, DeliveryRetryAt,
+// DeliveryFailedAt), or back to pending by DeliveryRetryNow.
+type DeliveryState string
+
 // Delivery states.
 const (
-	DeliveryPending   = "pending"
-	DeliverySucceeded = "succeeded"
-	DeliveryFailed    = "failed"
+	DeliveryPending   DeliveryState = "pending"
+	DeliverySucceeded DeliveryState = "succeeded"
+	DeliveryFailed    DeliveryState = "failed"
 )
 
 // Endpoint is a registered webhook endpoint.
@@ -80,6 +95,8 @@ type Endpoint struct {
 	FailingSince time.Time
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
+	// DeletedAt is when the endpoint was deleted; zero while it is not.
+	DeletedAt time.Time
 }
 
 // EndpointListParams filters endpoints.
@@ -96,7 +113,7 @@ type Delivery struct {
 	EventID       string
 	EventType     string
 	TenantID      string
-	State         string
+	State         DeliveryState
 	Attempts      int
 	NextAttemptAt time.Time
 	LeasedUntil   time.Time
@@ -111,7 +128,7 @@ type Delivery struct {
 type DeliveryListParams struct {
 	EndpointID string
 	EventID    string
-	State      string
+	State      DeliveryState
 	BeforeSeq  int64
 	Limit      int
 }
@@ -140,7 +157,7 @@ type DeliveryClaimDueParams struct {
 type DeliverySetStateParams struct {
 	ID            string
 	Owner         string
-	State         string
+	State         DeliveryState
 	Attempts      int
 	NextAttemptAt time.Time
 	LastStatus    int

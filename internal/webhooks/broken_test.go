@@ -17,6 +17,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fieldflow/fieldflow/internal/events"
+	"github.com/fieldflow/fieldflow/internal/outbound"
+	"github.com/fieldflow/fieldflow/internal/records"
+	"github.com/fieldflow/fieldflow/internal/scope"
 	"github.com/fieldflow/fieldflow/internal/secretbox"
 	"github.com/fieldflow/fieldflow/internal/store"
 	"github.com/fieldflow/fieldflow/internal/store/storetest"
@@ -66,6 +69,7 @@ func (l *logRecords) matching(level slog.Level, msg string) []map[string]string 
 
 type brokenBundle struct {
 	svc   *webhooks.Service
+	fan   *webhooks.Fanout // svc's subscriber
 	store store.Store
 	box   *secretbox.Box
 	reg   *prometheus.Registry
@@ -96,8 +100,11 @@ func setupBroken(t *testing.T, dialect string) *brokenBundle {
 	}))
 	t.Cleanup(srv.Close)
 	b.url = srv.URL + "/hook"
-	b.svc = webhooks.New(webhooks.Config{Store: b.store, Box: b.box, Client: webhooks.NewHTTPClient(true), Dispatch: true,
-		PollInterval: 10 * time.Millisecond, Logger: slog.New(b.logs), Registry: b.reg})
+	cfg := webhooks.Config{Store: b.store, Box: b.box, Client: outbound.NewHTTPClient(true), Dispatch: true,
+		PollInterval: 10 * time.Millisecond, Logger: slog.New(b.logs), Registry: b.reg}
+	b.fan = webhooks.NewFanout(cfg)
+	cfg.Fanout = b.fan
+	b.svc = webhooks.New(cfg)
 	require.NoError(t, b.svc.Start(context.Background()))
 	t.Cleanup(func() { b.svc.Stop(context.Background()) })
 	return b
@@ -120,14 +127,14 @@ func (b *brokenBundle) publish(t *testing.T, typ string, data events.Object) *ev
 	ev, err := events.New(typ, "", time.Now(), events.Member{Key: "data", Value: data})
 	require.NoError(t, err)
 	require.NoError(t, b.store.InTx(context.Background(), func(ctx context.Context, tx store.Tx) error {
-		return b.svc.Fanout(ctx, tx, []*events.Event{ev})
+		return records.WriteEvents(ctx, tx, []records.Subscriber{b.fan}, []*events.Event{ev})
 	}), "a broken endpoint must not fail the write")
 	return ev
 }
 
 func (b *brokenBundle) deliveredTo(t *testing.T, ev *events.Event) []*webhooks.DeliveryView {
 	t.Helper()
-	ds, err := b.svc.EventDeliveries(context.Background(), ev.ID, nil)
+	ds, err := b.svc.EventDeliveries(context.Background(), scope.Admin(), ev.ID)
 	require.NoError(t, err)
 	return ds
 }
@@ -149,10 +156,10 @@ func TestBrokenEndpointIsLeftOutOfFanoutAndShownBroken(t *testing.T) {
 			b := setupBroken(t, dialect)
 			ctx := context.Background()
 
-			good, err := b.svc.CreateEndpoint(ctx, &webhooks.EndpointInput{URL: b.url, Events: []string{"*"}})
+			good, err := b.svc.CreateEndpoint(ctx, scope.Admin(), &webhooks.EndpointInput{URL: b.url, Events: []string{"*"}})
 			require.NoError(t, err)
-			b.writeRow(t, "wh_badfilter", `event.data.x ==`, b.box.Seal(webhooks.NewSecret()))
-			b.writeRow(t, "wh_badsecret", "", newBox(t).Seal(webhooks.NewSecret()))
+			b.writeRow(t, "wh_badfilter", `event.data.x ==`, b.box.Seal(outbound.NewSecret()))
+			b.writeRow(t, "wh_badsecret", "", newBox(t).Seal(outbound.NewSecret()))
 
 			ev := b.publish(t, "order.paid", events.Object{{Key: "n", Value: 1}})
 			ds := b.deliveredTo(t, ev)
@@ -162,12 +169,12 @@ func TestBrokenEndpointIsLeftOutOfFanoutAndShownBroken(t *testing.T) {
 
 			// Broken, in the endpoint's API, in the metric and in the log.
 			for id, want := range map[string]string{"wh_badfilter": "filter does not compile", "wh_badsecret": "secret cannot be opened"} {
-				v, err := b.svc.GetEndpoint(ctx, id, nil)
+				v, err := b.svc.GetEndpoint(ctx, scope.Admin(), id)
 				require.NoError(t, err)
 				require.Equal(t, webhooks.HealthBroken, v.Health.State, id)
 				require.Contains(t, v.Health.Error, want, id)
 			}
-			list, _, err := b.svc.ListEndpoints(ctx, nil, store.Page{Page: 1, PageSize: 50})
+			list, _, err := b.svc.ListEndpoints(ctx, scope.Admin(), "", store.Page{Page: 1, PageSize: 50})
 			require.NoError(t, err)
 			states := map[string]string{}
 			for _, v := range list {
@@ -177,7 +184,7 @@ func TestBrokenEndpointIsLeftOutOfFanoutAndShownBroken(t *testing.T) {
 			require.InDelta(t, 2, metricValue(t, b.reg, "fieldflow_webhook_endpoints_broken"), 0)
 
 			// The event detail says which endpoints were left out, and why.
-			out, err := b.svc.EventFilteredOut(ctx, ev, ds, nil)
+			out, err := b.svc.EventFilteredOut(ctx, scope.Admin(), ev, ds)
 			require.NoError(t, err)
 			require.Len(t, out, 2)
 			require.Equal(t, "wh_badfilter", out[0].EndpointID)
@@ -187,7 +194,7 @@ func TestBrokenEndpointIsLeftOutOfFanoutAndShownBroken(t *testing.T) {
 
 			// Another write after a reload: still fine, and each breakage
 			// was logged once, by id, without a secret.
-			_, err = b.svc.CreateEndpoint(ctx, &webhooks.EndpointInput{URL: b.url, Events: []string{"nothing.matches"}})
+			_, err = b.svc.CreateEndpoint(ctx, scope.Admin(), &webhooks.EndpointInput{URL: b.url, Events: []string{"nothing.matches"}})
 			require.NoError(t, err)
 			b.publish(t, "order.paid", events.Object{{Key: "n", Value: 2}})
 			b.waitHits(t, 2)
@@ -201,12 +208,12 @@ func TestBrokenEndpointIsLeftOutOfFanoutAndShownBroken(t *testing.T) {
 			// Fixing them brings them back: a new filter, a new secret
 			// (the old one, which nothing here opens, is not kept).
 			fixed := `event.data.n > 0`
-			_, err = b.svc.UpdateEndpoint(ctx, "wh_badfilter", nil, &webhooks.EndpointPatch{Filter: &fixed})
+			_, err = b.svc.UpdateEndpoint(ctx, scope.Admin(), "wh_badfilter", &webhooks.EndpointPatch{Filter: &fixed})
 			require.NoError(t, err)
-			_, err = b.svc.RotateSecret(ctx, "wh_badsecret", nil, nil)
+			_, err = b.svc.RotateSecret(ctx, scope.Admin(), "wh_badsecret", nil)
 			require.NoError(t, err)
 			for _, id := range []string{"wh_badfilter", "wh_badsecret"} {
-				v, err := b.svc.GetEndpoint(ctx, id, nil)
+				v, err := b.svc.GetEndpoint(ctx, scope.Admin(), id)
 				require.NoError(t, err)
 				require.Equal(t, webhooks.HealthHealthy, v.Health.State, id)
 			}
@@ -226,11 +233,11 @@ func TestFilterErrorIsCountedLoggedAndExplained(t *testing.T) {
 			b := setupBroken(t, dialect)
 			ctx := context.Background()
 
-			vip, err := b.svc.CreateEndpoint(ctx, &webhooks.EndpointInput{URL: b.url, Events: []string{"order.*"}, Filter: `event.data.kind == "vip"`})
+			vip, err := b.svc.CreateEndpoint(ctx, scope.Admin(), &webhooks.EndpointInput{URL: b.url, Events: []string{"order.*"}, Filter: `event.data.kind == "vip"`})
 			require.NoError(t, err)
-			big, err := b.svc.CreateEndpoint(ctx, &webhooks.EndpointInput{URL: b.url, Events: []string{"order.*"}, Filter: `event.data.n > 10`})
+			big, err := b.svc.CreateEndpoint(ctx, scope.Admin(), &webhooks.EndpointInput{URL: b.url, Events: []string{"order.*"}, Filter: `event.data.n > 10`})
 			require.NoError(t, err)
-			_, err = b.svc.CreateEndpoint(ctx, &webhooks.EndpointInput{URL: b.url, Events: []string{"other.*"}, Filter: `event.data.n > 10`})
+			_, err = b.svc.CreateEndpoint(ctx, scope.Admin(), &webhooks.EndpointInput{URL: b.url, Events: []string{"other.*"}, Filter: `event.data.n > 10`})
 			require.NoError(t, err)
 
 			ev := b.publish(t, "order.paid", events.Object{{Key: "n", Value: 1}}) // no data.kind
@@ -243,7 +250,7 @@ func TestFilterErrorIsCountedLoggedAndExplained(t *testing.T) {
 			require.Equal(t, ev.ID, warned[0]["event"])
 			require.Contains(t, warned[0]["err"], "no such key: kind")
 
-			out, err := b.svc.EventFilteredOut(ctx, ev, nil, nil)
+			out, err := b.svc.EventFilteredOut(ctx, scope.Admin(), ev, nil)
 			require.NoError(t, err)
 			reasons := map[string]string{}
 			for _, o := range out {
@@ -253,7 +260,7 @@ func TestFilterErrorIsCountedLoggedAndExplained(t *testing.T) {
 				"the endpoint whose event types do not match is not listed")
 
 			tenant := "t1"
-			out, err = b.svc.EventFilteredOut(ctx, ev, nil, &tenant)
+			out, err = b.svc.EventFilteredOut(ctx, scope.Tenant(tenant), ev, nil)
 			require.NoError(t, err)
 			require.Empty(t, out, "a tenant sees only its own endpoints")
 		})
@@ -298,27 +305,30 @@ func TestDeliveryToBrokenEndpointWaitsOnItsSchedule(t *testing.T) {
 			b.url = srv.URL + "/hook"
 
 			// The writer does not dispatch: the delivery waits in the database.
-			writer := webhooks.New(webhooks.Config{Store: b.store, Box: b.box, Logger: slog.New(slog.DiscardHandler)})
-			ep, err := writer.CreateEndpoint(ctx, &webhooks.EndpointInput{URL: b.url, Events: []string{"*"}, RetrySchedule: []string{"1h"}})
+			writerCfg := webhooks.Config{Store: b.store, Box: b.box, Logger: slog.New(slog.DiscardHandler)}
+			b.fan = webhooks.NewFanout(writerCfg)
+			writerCfg.Fanout = b.fan
+			writer := webhooks.New(writerCfg)
+			ep, err := writer.CreateEndpoint(ctx, scope.Admin(), &webhooks.EndpointInput{URL: b.url, Events: []string{"*"}, RetrySchedule: []string{"1h"}})
 			require.NoError(t, err)
 			b.svc = writer
 			ev := b.publish(t, "order.paid", events.Object{{Key: "n", Value: 1}})
 
-			worker := webhooks.New(webhooks.Config{Store: b.store, Box: newBox(t), Client: webhooks.NewHTTPClient(true), Dispatch: true,
+			worker := webhooks.New(webhooks.Config{Store: b.store, Box: newBox(t), Client: outbound.NewHTTPClient(true), Dispatch: true,
 				PollInterval: 10 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
 			require.NoError(t, worker.Start(ctx))
 			t.Cleanup(func() { worker.Stop(context.Background()) })
 
 			var d *webhooks.DeliveryView
 			require.Eventually(t, func() bool {
-				ds, err := worker.EventDeliveries(ctx, ev.ID, nil)
+				ds, err := worker.EventDeliveries(ctx, scope.Admin(), ev.ID)
 				require.NoError(t, err)
 				require.Len(t, ds, 1)
 				d = ds[0]
 				return d.AttemptCount == 1
 			}, 5*time.Second, 10*time.Millisecond)
 			require.Equal(t, ep.ID, d.EndpointID)
-			require.Equal(t, store.DeliveryPending, d.Status, "it waits for a retry")
+			require.Equal(t, string(store.DeliveryPending), d.Status, "it waits for a retry")
 			require.NotNil(t, d.NextAttemptAt)
 			require.WithinDuration(t, time.Now().Add(time.Hour), *d.NextAttemptAt, 10*time.Minute, "on the endpoint's schedule")
 			require.Len(t, d.Attempts, 1)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/fieldflow/fieldflow/internal/outbound"
 	"github.com/fieldflow/fieldflow/internal/secretbox"
 	"github.com/fieldflow/fieldflow/internal/store"
 )
@@ -145,8 +146,8 @@ func (c *endpointCache) prepareParts(conf *endpointConf) error {
 	var err error
 	// The schedule comes first: deliveries already written to a broken
 	// endpoint are retried on it (see attempt).
-	if conf.schedule, err = ParseSchedule(ep.RetrySchedule); err != nil {
-		conf.schedule = DefaultRetrySchedule
+	if conf.schedule, err = outbound.ParseSchedule(ep.RetrySchedule); err != nil {
+		conf.schedule = outbound.DefaultRetrySchedule
 		return fmt.Errorf("retry schedule: %w", err)
 	}
 	if ep.Filter != "" {

@@ -6,16 +6,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/fieldflow/fieldflow/internal/events"
+	"github.com/fieldflow/fieldflow/internal/outbound"
 	"github.com/fieldflow/fieldflow/internal/queue"
+	"github.com/fieldflow/fieldflow/internal/records"
 	"github.com/fieldflow/fieldflow/internal/store"
 )
 
@@ -61,20 +65,8 @@ func newDispatcher(s *Service) *dispatcher {
 		Key:                  func(t *deliveryTaskV1) string { return t.d.EndpointID },
 		Limit:                s.inFlightLimit,
 		Claim:                s.claimDeliveries,
-		Extend: func(ctx context.Context, ids []string, until time.Time) error {
-			return s.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-				return tx.DeliveryExtendLeases(ctx, cfg.Owner, ids, until)
-			})
-		},
-		Release: func(ctx context.Context, all bool) error {
-			owner := cfg.Owner
-			if all {
-				owner = ""
-			}
-			return s.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-				return tx.DeliveryReleaseLeases(ctx, owner)
-			})
-		},
+		Owner:                cfg.Owner,
+		Leases:               store.DeliveryLeases{Store: s.store},
 		Do: func(ctx context.Context, t *deliveryTaskV1) (*result, bool) {
 			r := s.attempt(ctx, t)
 			return r, r != nil
@@ -134,7 +126,12 @@ func (s *Service) attempt(ctx context.Context, t *deliveryTaskV1) *result {
 	now := s.now()
 	conf, ok := s.cache.get(ctx, s.store, t.d.EndpointID)
 	if !ok {
-		// The endpoint was deleted; its deliveries went with it.
+		// The endpoint was deleted (its delivery was written by a fan-out
+		// that ran beside the delete), or the cache could not load: only
+		// the first is final.
+		if ep, err := s.store.EndpointGet(ctx, t.d.EndpointID); errors.Is(err, store.ErrNotFound) || (err == nil && !ep.DeletedAt.IsZero()) {
+			return &result{task: t, state: store.DeliveryFailedAt(t.d.ID, s.cfg.Owner, t.d.Attempts, 0, "endpoint was deleted", now)}
+		}
 		return &result{task: t}
 	}
 	attempts := t.d.Attempts + 1
@@ -148,19 +145,22 @@ func (s *Service) attempt(ctx context.Context, t *deliveryTaskV1) *result {
 		a := &store.Attempt{DeliveryID: t.d.ID, Attempt: attempts, StartedAt: now, RequestHeaders: map[string]string{},
 			Error: "endpoint is broken, nothing was sent: " + conf.broken}
 		r := &result{task: t, attempt: a}
-		if next, ok := NextAttemptAt(now, conf.schedule, attempts, 0, rand.Float64()); ok {
+		if next, ok := outbound.NextAttemptAt(now, conf.schedule, attempts, 0, rand.Float64()); ok {
 			r.state = store.DeliveryRetryAt(t.d.ID, s.cfg.Owner, attempts, 0, a.Error, next, now)
 		} else {
 			r.state = store.DeliveryFailedAt(t.d.ID, s.cfg.Owner, attempts, 0, a.Error, now)
 		}
+		s.logFailedAttempt(t, r.state, "broken_endpoint", errors.New(a.Error))
 		return r
 	}
 	req, headers, err := s.buildRequest(conf, t, now)
 	if err != nil {
-		return &result{task: t, state: store.DeliveryFailedAt(t.d.ID, s.cfg.Owner, t.d.Attempts, 0, err.Error(), now)}
+		r := &result{task: t, state: store.DeliveryFailedAt(t.d.ID, s.cfg.Owner, t.d.Attempts, 0, err.Error(), now)}
+		s.logFailedAttempt(t, r.state, "not_sent", err)
+		return r
 	}
 	start := time.Now()
-	resp, sendErr := Send(ctx, s.client, req, conf.timeout)
+	resp, sendErr := outbound.Send(ctx, s.client, req, conf.timeout)
 	elapsed := time.Since(start)
 	if sendErr != nil && ctx.Err() != nil {
 		return nil
@@ -179,7 +179,7 @@ func (s *Service) attempt(ctx context.Context, t *deliveryTaskV1) *result {
 	}
 	outcome := "success"
 	switch {
-	case sendErr != nil && errors.Is(sendErr, errTimeout):
+	case sendErr != nil && errors.Is(sendErr, outbound.ErrTimeout):
 		outcome = "timeout"
 	case sendErr != nil:
 		outcome = "network_error"
@@ -196,6 +196,7 @@ func (s *Service) attempt(ctx context.Context, t *deliveryTaskV1) *result {
 	case outcome == "success":
 		r.success = true
 		r.state = store.DeliverySucceededAt(t.d.ID, s.cfg.Owner, attempts, status, now)
+		s.metrics.latency.Observe(max(s.now().Sub(t.d.CreatedAt), 0).Seconds())
 	case status == http.StatusGone:
 		r.disable = "the endpoint answered 410 Gone"
 		r.state = store.DeliveryFailedAt(t.d.ID, s.cfg.Owner, attempts, status, "410 Gone: endpoint disabled", now)
@@ -203,23 +204,49 @@ func (s *Service) attempt(ctx context.Context, t *deliveryTaskV1) *result {
 		// The wait runs from the end of this attempt, as Retry-After
 		// does: from its start, a timeout as long as the wait would
 		// leave no pause at all before the retry.
-		if next, ok := NextAttemptAt(s.now(), conf.schedule, attempts, retryAfter, rand.Float64()); ok {
+		if next, ok := outbound.NextAttemptAt(s.now(), conf.schedule, attempts, retryAfter, rand.Float64()); ok {
 			r.state = store.DeliveryRetryAt(t.d.ID, s.cfg.Owner, attempts, status, a.Error, next, now)
 		} else {
 			r.state = store.DeliveryFailedAt(t.d.ID, s.cfg.Owner, attempts, status, a.Error, now)
 		}
 	}
+	if !r.success {
+		err := sendErr
+		if err == nil {
+			err = errors.New(a.Error)
+		}
+		s.logFailedAttempt(t, r.state, outcome, err)
+	}
 	return r
 }
 
-var errTimeout = errors.New("timeout: no complete response within the endpoint's timeout")
+// logFailedAttempt logs a failed attempt with the ids an operator looks
+// for: at info while the delivery will be retried, at warn when it failed
+// for good. A transport error quotes the endpoint's URL, whose path or
+// query may hold the receiver's token (Slack-style URLs do): the log gets
+// the error without it.
+func (s *Service) logFailedAttempt(t *deliveryTaskV1, st *store.DeliverySetStateParams, outcome string, err error) {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	attrs := []slog.Attr{slog.String("delivery", t.d.ID), slog.String("endpoint", t.d.EndpointID), slog.String("event", t.d.EventID),
+		slog.String("type", t.d.EventType), slog.Int("attempt", st.Attempts), slog.String("outcome", outcome),
+		slog.Int("status", st.LastStatus), slog.String("err", err.Error())}
+	if st.State == store.DeliveryPending {
+		s.log.LogAttrs(context.Background(), slog.LevelInfo, "webhook delivery attempt failed; it will be retried",
+			append(attrs, slog.Time("next_attempt_at", st.NextAttemptAt))...)
+		return
+	}
+	s.log.LogAttrs(context.Background(), slog.LevelWarn, "webhook delivery failed for good", attrs...)
+}
 
 func (s *Service) buildRequest(conf *endpointConf, t *deliveryTaskV1, now time.Time) (*http.Request, map[string]string, error) {
 	req, err := http.NewRequest(http.MethodPost, conf.ep.URL, bytes.NewReader(t.payload))
 	if err != nil {
 		return nil, nil, fmt.Errorf("build request: %w", err)
 	}
-	sigs, err := Sign(conf.signingSecrets(now), t.d.EventID, now.Unix(), t.payload)
+	sigs, err := outbound.Sign(conf.signingSecrets(now), t.d.EventID, now.Unix(), t.payload)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -248,8 +275,8 @@ func (s *Service) buildRequest(conf *endpointConf, t *deliveryTaskV1, now time.T
 	for k, v := range headers {
 		logged[k] = v
 	}
-	logged[conf.ep.SignatureHeader] = "(redacted)"
-	logged["webhook-signature"] = "(redacted)"
+	logged[conf.ep.SignatureHeader] = outbound.Redacted
+	logged["webhook-signature"] = outbound.Redacted
 	return req, logged, nil
 }
 
@@ -315,7 +342,7 @@ func (s *Service) writeResults(ctx context.Context, batch []*result) ([]time.Tim
 		if r.state != nil {
 			switch r.state.State {
 			case store.DeliverySucceeded, store.DeliveryFailed:
-				s.metrics.deliveries.WithLabelValues(r.state.State).Inc()
+				s.metrics.deliveries.WithLabelValues(string(r.state.State)).Inc()
 			}
 		}
 	}
@@ -347,7 +374,7 @@ func (s *Service) updateHealth(ctx context.Context, tx store.Tx, endpointID stri
 		return false, nil
 	}
 	ep, err := tx.EndpointGet(ctx, endpointID)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !ep.DeletedAt.IsZero()) {
 		return false, nil
 	}
 	if err != nil {
@@ -371,10 +398,11 @@ func (s *Service) updateHealth(ctx context.Context, tx store.Tx, endpointID stri
 		if err != nil {
 			return false, err
 		}
-		if err := s.emit(ctx, tx, []*events.Event{ev}); err != nil {
+		if err := records.WriteEvents(ctx, tx, s.subs, []*events.Event{ev}); err != nil {
 			return false, err
 		}
-		s.log.Warn("webhook endpoint disabled", "endpoint", ep.ID, "reason", reason)
+		id := ep.ID
+		tx.AfterCommit(func() { s.log.Warn("webhook endpoint disabled", "endpoint", id, "reason", reason) })
 	}
 	ep.UpdatedAt = now
 	if err := tx.EndpointUpdate(ctx, ep); err != nil {

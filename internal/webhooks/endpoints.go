@@ -14,7 +14,10 @@ import (
 	"time"
 
 	"github.com/fieldflow/fieldflow/internal/events"
+	"github.com/fieldflow/fieldflow/internal/outbound"
+	"github.com/fieldflow/fieldflow/internal/problem"
 	"github.com/fieldflow/fieldflow/internal/records"
+	"github.com/fieldflow/fieldflow/internal/scope"
 	"github.com/fieldflow/fieldflow/internal/store"
 )
 
@@ -28,30 +31,30 @@ const (
 
 // EndpointInput registers an endpoint.
 type EndpointInput struct {
-	URL             string            `json:"url" minLength:"1" maxLength:"2000" doc:"http or https URL, without credentials."`
-	Events          []string          `json:"events" minItems:"1" maxItems:"100" doc:"Event types: exact names, prefix.* or *."`
-	TenantID        *string           `json:"tenantId,omitempty" maxLength:"128" doc:"Only this tenant's events; absent or null for all tenants."`
-	Description     string            `json:"description,omitempty" maxLength:"2000"`
-	Filter          string            `json:"filter,omitempty" maxLength:"4000" doc:"CEL expression over the payload as event, e.g. event.fieldKey != 'internal_note'. Every top-level payload key (event, eventId, timestamp, tenantId, fieldGroupId, fieldGroupKey, entityId, fieldKey, value, previousValue, values, previousValues, changedKeys, version, fieldGroup, field, previous, data, causedBy) is present, null when the event does not carry it. Refused at save when it does not compile, holds a bad constant regular expression, or its worst-case cost exceeds the limit; an event whose evaluation fails is not delivered, and its event detail says why."`
-	Headers         map[string]string `json:"headers,omitempty" doc:"Extra request headers."`
-	SignatureHeader string            `json:"signatureHeader,omitempty" maxLength:"100" doc:"Name of the hex signature header. Default X-Fieldflow-Signature."`
-	RetrySchedule   []string          `json:"retrySchedule,omitempty" maxItems:"20" doc:"Waits before each retry. Default [1m, 5m, 30m, 2h, 12h]."`
-	TimeoutSeconds  int               `json:"timeoutSeconds,omitempty" minimum:"1" maximum:"300" doc:"Default 30."`
-	MaxInFlight     int               `json:"maxInFlight,omitempty" minimum:"1" maximum:"1000" doc:"Concurrent attempts to this endpoint. Default 10."`
-	Active          *bool             `json:"active,omitempty" doc:"Default true."`
+	URL             string            `json:"url"`
+	Events          []string          `json:"events"`
+	TenantID        *string           `json:"tenantId,omitempty"`
+	Description     string            `json:"description,omitempty"`
+	Filter          string            `json:"filter,omitempty"`
+	Headers         map[string]string `json:"headers,omitempty"`
+	SignatureHeader string            `json:"signatureHeader,omitempty"`
+	RetrySchedule   []string          `json:"retrySchedule,omitempty"`
+	TimeoutSeconds  int               `json:"timeoutSeconds,omitempty"`
+	MaxInFlight     int               `json:"maxInFlight,omitempty"`
+	Active          *bool             `json:"active,omitempty"`
 }
 
 // EndpointPatch changes an endpoint; absent fields keep their values.
 type EndpointPatch struct {
-	URL             *string           `json:"url,omitempty" minLength:"1" maxLength:"2000"`
-	Events          []string          `json:"events,omitempty" minItems:"1" maxItems:"100" doc:"Replaces the event types; null is refused (an endpoint takes at least one)."`
-	Description     *string           `json:"description,omitempty" maxLength:"2000"`
-	Filter          *string           `json:"filter,omitempty" maxLength:"4000" doc:"Replaces the filter; the empty string removes it."`
+	URL             *string           `json:"url,omitempty"`
+	Events          []string          `json:"events,omitempty"`
+	Description     *string           `json:"description,omitempty"`
+	Filter          *string           `json:"filter,omitempty"`
 	Headers         map[string]string `json:"headers,omitempty"`
-	SignatureHeader *string           `json:"signatureHeader,omitempty" maxLength:"100"`
-	RetrySchedule   []string          `json:"retrySchedule,omitempty" maxItems:"20"`
-	TimeoutSeconds  *int              `json:"timeoutSeconds,omitempty" minimum:"1" maximum:"300"`
-	MaxInFlight     *int              `json:"maxInFlight,omitempty" minimum:"1" maximum:"1000"`
+	SignatureHeader *string           `json:"signatureHeader,omitempty"`
+	RetrySchedule   []string          `json:"retrySchedule,omitempty"`
+	TimeoutSeconds  *int              `json:"timeoutSeconds,omitempty"`
+	MaxInFlight     *int              `json:"maxInFlight,omitempty"`
 	Active          *bool             `json:"active,omitempty"`
 
 	// eventsNull is set when the body sent "events": null, which a nil
@@ -93,9 +96,9 @@ const (
 
 // EndpointHealth is how an endpoint is doing.
 type EndpointHealth struct {
-	State        string     `json:"state" enum:"healthy,failing,disabled,broken" doc:"broken: the endpoint cannot be used (its filter does not compile, its secret cannot be opened) and gets no deliveries until fixed: PATCH a new filter, or rotate the secret."`
-	Error        string     `json:"error,omitempty" doc:"Why the endpoint is broken or disabled."`
-	FailingSince *time.Time `json:"failingSince,omitempty" doc:"When the current run of failed deliveries began."`
+	State        string     `json:"state"`
+	Error        string     `json:"error,omitempty"`
+	FailingSince *time.Time `json:"failingSince,omitempty"`
 }
 
 func health(ep *store.Endpoint, broken string) *EndpointHealth {
@@ -165,8 +168,8 @@ var (
 
 // checkEndpoint validates an endpoint as it would be stored.
 func checkEndpoint(ep *store.Endpoint) error {
-	var ps []records.Problem
-	add := func(loc, msg string, v any) { ps = append(ps, records.Problem{Location: loc, Message: msg, Value: v}) }
+	var ps []problem.Problem
+	add := func(loc, msg string, v any) { ps = append(ps, problem.Problem{Location: loc, Message: msg, Value: v}) }
 	// An endpoint without event types would match nothing and look
 	// registered; null reaches here as no types at all.
 	if len(ep.Events) == 0 {
@@ -203,27 +206,24 @@ func checkEndpoint(ep *store.Endpoint) error {
 	if !headerName.MatchString(ep.SignatureHeader) || reservedHeaders[strings.ToLower(ep.SignatureHeader)] {
 		add("body.signatureHeader", "must be a header name fieldflow does not set itself", ep.SignatureHeader)
 	}
-	if _, err := ParseSchedule(ep.RetrySchedule); err != nil {
+	if _, err := outbound.ParseSchedule(ep.RetrySchedule); err != nil {
 		add("body.retrySchedule", err.Error(), ep.RetrySchedule)
 	}
 	if ps != nil {
-		return &records.ValidationError{Problems: ps}
+		return &problem.ValidationError{Problems: ps}
 	}
 	return nil
 }
 
-func scheduleStrings(ds []time.Duration) []string {
-	out := make([]string, len(ds))
-	for i, d := range ds {
-		out[i] = d.String()
-	}
-	return out
-}
-
 // CreateEndpoint registers an endpoint and returns it with its secret.
-func (s *Service) CreateEndpoint(ctx context.Context, in *EndpointInput) (*Endpoint, error) {
+func (s *Service) CreateEndpoint(ctx context.Context, sc scope.Scope, in *EndpointInput) (*Endpoint, error) {
+	owner, err := records.ClaimTenant(sc, in.TenantID)
+	if err != nil {
+		return nil, err
+	}
+	in.TenantID = owner
 	now := s.now()
-	secret := NewSecret()
+	secret := outbound.NewSecret()
 	ep := &store.Endpoint{ID: events.NewID("wh_"), URL: in.URL, Description: in.Description, Events: in.Events, Filter: in.Filter,
 		Headers: in.Headers, SignatureHeader: in.SignatureHeader, RetrySchedule: in.RetrySchedule,
 		TimeoutSeconds: in.TimeoutSeconds, MaxInFlight: in.MaxInFlight, Active: true, Secret: s.box.Seal(secret),
@@ -241,7 +241,7 @@ func (s *Service) CreateEndpoint(ctx context.Context, in *EndpointInput) (*Endpo
 		ep.SignatureHeader = DefaultSignatureHeader
 	}
 	if ep.RetrySchedule == nil {
-		ep.RetrySchedule = scheduleStrings(DefaultRetrySchedule)
+		ep.RetrySchedule = outbound.FormatSchedule(outbound.DefaultRetrySchedule)
 	}
 	if ep.TimeoutSeconds == 0 {
 		ep.TimeoutSeconds = DefaultTimeoutSeconds
@@ -252,7 +252,7 @@ func (s *Service) CreateEndpoint(ctx context.Context, in *EndpointInput) (*Endpo
 	if err := checkEndpoint(ep); err != nil {
 		return nil, err
 	}
-	err := s.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+	err = s.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
 		tx.AfterCommit(s.cache.invalidate)
 		return tx.EndpointCreate(ctx, ep)
 	})
@@ -264,9 +264,9 @@ func (s *Service) CreateEndpoint(ctx context.Context, in *EndpointInput) (*Endpo
 	return v, nil
 }
 
-// GetEndpoint returns an endpoint; tenantID, when set, must own it.
-func (s *Service) GetEndpoint(ctx context.Context, id string, tenantID *string) (*Endpoint, error) {
-	ep, err := s.owned(ctx, s.store, id, tenantID)
+// GetEndpoint returns an endpoint the scope allows.
+func (s *Service) GetEndpoint(ctx context.Context, sc scope.Scope, id string) (*Endpoint, error) {
+	ep, err := s.owned(ctx, sc, s.store, id)
 	if err != nil {
 		return nil, err
 	}
@@ -299,20 +299,37 @@ func (s *Service) brokenReason(ctx context.Context, ep *store.Endpoint) (string,
 }
 
 // owned loads an endpoint, hiding other tenants' endpoints from a tenant.
-func (s *Service) owned(ctx context.Context, r store.Reader, id string, tenantID *string) (*store.Endpoint, error) {
+func (s *Service) owned(ctx context.Context, sc scope.Scope, r store.Reader, id string) (*store.Endpoint, error) {
+	ep, err := s.ownedOrDeleted(ctx, sc, r, id)
+	if err != nil {
+		return nil, err
+	}
+	if !ep.DeletedAt.IsZero() {
+		return nil, fmt.Errorf("get endpoint: %w", store.ErrNotFound)
+	}
+	return ep, nil
+}
+
+// ownedOrDeleted is owned for reading history: a deleted endpoint's
+// deliveries are kept until retention takes them, and stay readable.
+func (s *Service) ownedOrDeleted(ctx context.Context, sc scope.Scope, r store.Reader, id string) (*store.Endpoint, error) {
 	ep, err := r.EndpointGet(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	if tenantID != nil && ep.TenantID != *tenantID {
+	if !sc.Allows(ep.TenantID) {
 		return nil, fmt.Errorf("get endpoint: %w", store.ErrNotFound)
 	}
 	return ep, nil
 }
 
 // ListEndpoints returns a page of endpoints.
-func (s *Service) ListEndpoints(ctx context.Context, tenantID *string, p store.Page) ([]*Endpoint, int, error) {
-	eps, total, err := s.store.EndpointList(ctx, &store.EndpointListParams{Page: p, TenantID: tenantID})
+func (s *Service) ListEndpoints(ctx context.Context, sc scope.Scope, tenantID string, p store.Page) ([]*Endpoint, int, error) {
+	tenant, err := sc.Filter(tenantID)
+	if err != nil {
+		return nil, 0, err
+	}
+	eps, total, err := s.store.EndpointList(ctx, &store.EndpointListParams{Page: p, TenantID: tenant})
 	if err != nil {
 		return nil, 0, err
 	}
@@ -327,10 +344,10 @@ func (s *Service) ListEndpoints(ctx context.Context, tenantID *string, p store.P
 
 // UpdateEndpoint applies a patch. Re-activating an endpoint clears its
 // disabled reason and failure history.
-func (s *Service) UpdateEndpoint(ctx context.Context, id string, tenantID *string, p *EndpointPatch) (*Endpoint, error) {
+func (s *Service) UpdateEndpoint(ctx context.Context, sc scope.Scope, id string, p *EndpointPatch) (*Endpoint, error) {
 	var out *Endpoint
 	err := s.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		ep, err := s.owned(ctx, tx, id, tenantID)
+		ep, err := s.owned(ctx, sc, tx, id)
 		if err != nil {
 			return err
 		}
@@ -382,28 +399,31 @@ func (s *Service) UpdateEndpoint(ctx context.Context, id string, tenantID *strin
 	return out, nil
 }
 
-// DeleteEndpoint removes an endpoint with its deliveries and their log.
-func (s *Service) DeleteEndpoint(ctx context.Context, id string, tenantID *string) error {
+// DeleteEndpoint deletes an endpoint: it is gone from lists and fan-out
+// at once and its pending deliveries fail, while its delivery history (each
+// delivery with its attempts, by GetDelivery) stays until retention takes
+// it, so an audit can still see what was sent.
+func (s *Service) DeleteEndpoint(ctx context.Context, sc scope.Scope, id string) error {
 	err := s.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		if _, err := s.owned(ctx, tx, id, tenantID); err != nil {
+		if _, err := s.owned(ctx, sc, tx, id); err != nil {
 			return err
 		}
 		tx.AfterCommit(s.cache.invalidate)
-		return tx.EndpointDelete(ctx, id)
+		return tx.EndpointDelete(ctx, id, s.now())
 	})
 	return errorf("delete endpoint", err)
 }
 
 // RotateSecret makes a new secret; the old one keeps signing beside it for
 // graceHours (default 24).
-func (s *Service) RotateSecret(ctx context.Context, id string, tenantID *string, graceHours *int) (string, error) {
+func (s *Service) RotateSecret(ctx context.Context, sc scope.Scope, id string, graceHours *int) (string, error) {
 	grace := DefaultGraceHours
 	if graceHours != nil {
 		grace = *graceHours
 	}
-	secret := NewSecret()
+	secret := outbound.NewSecret()
 	err := s.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		ep, err := s.owned(ctx, tx, id, tenantID)
+		ep, err := s.owned(ctx, sc, tx, id)
 		if err != nil {
 			return err
 		}
@@ -453,7 +473,7 @@ type DeliveryView struct {
 	EventID       string         `json:"eventId"`
 	EventType     string         `json:"eventType"`
 	TenantID      string         `json:"tenantId,omitempty"`
-	Status        string         `json:"status" enum:"pending,succeeded,failed"`
+	Status        string         `json:"status"`
 	AttemptCount  int            `json:"attemptCount"`
 	NextAttemptAt *time.Time     `json:"nextAttemptAt,omitempty"`
 	LastStatus    int            `json:"lastStatus,omitempty"`
@@ -478,7 +498,7 @@ func (s *Service) viewDeliveries(ctx context.Context, ds []*store.Delivery) ([]*
 	}
 	out := make([]*DeliveryView, len(ds))
 	for i, d := range ds {
-		v := &DeliveryView{ID: d.ID, EndpointID: d.EndpointID, EventID: d.EventID, EventType: d.EventType, TenantID: d.TenantID, Status: d.State,
+		v := &DeliveryView{ID: d.ID, EndpointID: d.EndpointID, EventID: d.EventID, EventType: d.EventType, TenantID: d.TenantID, Status: string(d.State),
 			AttemptCount: d.Attempts, LastStatus: d.LastStatus, LastError: d.LastError, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt, Attempts: by[d.ID]}
 		if d.State == store.DeliveryPending {
 			t := d.NextAttemptAt
@@ -494,15 +514,15 @@ func (s *Service) viewDeliveries(ctx context.Context, ds []*store.Delivery) ([]*
 
 // ListDeliveries returns an endpoint's deliveries, newest first, and the
 // cursor of the next page.
-func (s *Service) ListDeliveries(ctx context.Context, endpointID string, tenantID *string, status, cursor string, limit int) ([]*DeliveryView, string, error) {
-	if _, err := s.owned(ctx, s.store, endpointID, tenantID); err != nil {
+func (s *Service) ListDeliveries(ctx context.Context, sc scope.Scope, endpointID string, status, cursor string, limit int) ([]*DeliveryView, string, error) {
+	if _, err := s.owned(ctx, sc, s.store, endpointID); err != nil {
 		return nil, "", err
 	}
 	before, err := records.DecodeCursor(cursor)
 	if err != nil {
-		return nil, "", &records.ValidationError{Problems: []records.Problem{{Location: "query.cursor", Message: "is not a cursor this server gave out", Value: cursor}}}
+		return nil, "", &problem.ValidationError{Problems: []problem.Problem{{Location: "query.cursor", Message: "is not a cursor this server gave out", Value: cursor}}}
 	}
-	ds, err := s.store.DeliveryList(ctx, &store.DeliveryListParams{EndpointID: endpointID, State: status, BeforeSeq: before, Limit: limit + 1})
+	ds, err := s.store.DeliveryList(ctx, &store.DeliveryListParams{EndpointID: endpointID, State: store.DeliveryState(status), BeforeSeq: before, Limit: limit + 1})
 	if err != nil {
 		return nil, "", err
 	}
@@ -515,21 +535,21 @@ func (s *Service) ListDeliveries(ctx context.Context, endpointID string, tenantI
 	return out, next, err
 }
 
-// EventDeliveries lists the deliveries of one event. With tenantID set it
-// lists only those GetDelivery would show that tenant: deliveries to its
+// EventDeliveries lists the deliveries of one event. With a tenant scope
+// it lists only those GetDelivery would show that tenant: deliveries to its
 // own endpoints, not to vendor-wide ones.
-func (s *Service) EventDeliveries(ctx context.Context, eventID string, tenantID *string) ([]*DeliveryView, error) {
+func (s *Service) EventDeliveries(ctx context.Context, sc scope.Scope, eventID string) ([]*DeliveryView, error) {
 	ds, err := s.store.DeliveryList(ctx, &store.DeliveryListParams{EventID: eventID, Limit: 1000})
 	if err != nil {
 		return nil, err
 	}
-	if tenantID != nil {
+	if !sc.IsAdmin() {
 		visible := map[string]bool{}
 		kept := ds[:0]
 		for _, d := range ds {
 			ok, seen := visible[d.EndpointID]
 			if !seen {
-				_, err := s.owned(ctx, s.store, d.EndpointID, tenantID)
+				_, err := s.ownedOrDeleted(ctx, sc, s.store, d.EndpointID)
 				if err != nil && !errors.Is(err, store.ErrNotFound) {
 					return nil, fmt.Errorf("list deliveries of event %s: %w", eventID, err)
 				}
@@ -549,7 +569,7 @@ func (s *Service) EventDeliveries(ctx context.Context, eventID string, tenantID 
 // that got no delivery of it.
 type FilteredOut struct {
 	EndpointID string `json:"endpointId"`
-	Reason     string `json:"reason" doc:"filter false; filter error: why the evaluation failed; or endpoint broken: why."`
+	Reason     string `json:"reason"`
 }
 
 // Reasons of FilteredOut.
@@ -561,14 +581,14 @@ const (
 
 // EventFilteredOut lists the endpoints that an event's type and tenant
 // select but that have none of the deliveries given, with the reason: their
-// filter said false or failed, or the endpoint is broken. tenantID, when
-// set, limits it to that tenant's endpoints, as everywhere else.
+// filter said false or failed, or the endpoint is broken. The scope limits it
+// to the endpoints it allows, as everywhere else.
 //
 // It is computed when asked, by evaluating each endpoint's filter again as
 // it is now, so fan-out pays nothing for it; an endpoint changed since the
 // event may answer differently than it did then, and endpoints created
 // after the event are left out.
-func (s *Service) EventFilteredOut(ctx context.Context, ev *events.Event, delivered []*DeliveryView, tenantID *string) ([]*FilteredOut, error) {
+func (s *Service) EventFilteredOut(ctx context.Context, sc scope.Scope, ev *events.Event, delivered []*DeliveryView) ([]*FilteredOut, error) {
 	eps, err := s.cache.snapshot(ctx, s.store)
 	if err != nil {
 		return nil, errorf("list filtered endpoints", err)
@@ -582,7 +602,7 @@ func (s *Service) EventFilteredOut(ctx context.Context, ev *events.Event, delive
 	for _, id := range slices.Sorted(maps.Keys(eps)) {
 		conf := eps[id]
 		ep := conf.ep
-		if got[id] || (tenantID != nil && ep.TenantID != *tenantID) || ep.CreatedAt.After(ev.OccurredAt) || !selects(ep, ev) {
+		if got[id] || !sc.Allows(ep.TenantID) || ep.CreatedAt.After(ev.OccurredAt) || !selects(ep, ev) {
 			continue
 		}
 		reason := ""
@@ -609,13 +629,13 @@ func (s *Service) EventFilteredOut(ctx context.Context, ev *events.Event, delive
 }
 
 // GetDelivery returns one delivery with its attempts.
-func (s *Service) GetDelivery(ctx context.Context, id string, tenantID *string) (*DeliveryView, error) {
+func (s *Service) GetDelivery(ctx context.Context, sc scope.Scope, id string) (*DeliveryView, error) {
 	d, err := s.store.DeliveryGet(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	if tenantID != nil {
-		if _, err := s.owned(ctx, s.store, d.EndpointID, tenantID); err != nil {
+	if !sc.IsAdmin() {
+		if _, err := s.ownedOrDeleted(ctx, sc, s.store, d.EndpointID); err != nil {
 			return nil, fmt.Errorf("get delivery: %w", store.ErrNotFound)
 		}
 	}
@@ -627,8 +647,8 @@ func (s *Service) GetDelivery(ctx context.Context, id string, tenantID *string) 
 }
 
 // RetryDelivery makes a delivery due now, whatever its state.
-func (s *Service) RetryDelivery(ctx context.Context, id string, tenantID *string) error {
-	if _, err := s.GetDelivery(ctx, id, tenantID); err != nil {
+func (s *Service) RetryDelivery(ctx context.Context, sc scope.Scope, id string) error {
+	if _, err := s.GetDelivery(ctx, sc, id); err != nil {
 		return err
 	}
 	err := s.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
@@ -642,6 +662,13 @@ func (s *Service) RetryDelivery(ctx context.Context, id string, tenantID *string
 		if d.State == store.DeliveryPending && d.LeaseOwner != "" && d.LeasedUntil.After(now) {
 			return fmt.Errorf("%w: the delivery is queued or being attempted now", store.ErrConflict)
 		}
+		ep, err := tx.EndpointGet(ctx, d.EndpointID)
+		if err != nil {
+			return err
+		}
+		if !ep.DeletedAt.IsZero() {
+			return fmt.Errorf("%w: its endpoint was deleted; the delivery is kept for the record only", store.ErrConflict)
+		}
 		return tx.DeliveryRetryNow(ctx, id, now)
 	})
 	if err != nil {
@@ -653,8 +680,8 @@ func (s *Service) RetryDelivery(ctx context.Context, id string, tenantID *string
 
 // ReplayInput selects deliveries to send again.
 type ReplayInput struct {
-	Since      time.Time  `json:"since" doc:"Deliveries created at or after this time."`
-	Until      *time.Time `json:"until,omitempty" doc:"Before this time; default now."`
+	Since      time.Time  `json:"since"`
+	Until      *time.Time `json:"until,omitempty"`
 	OnlyFailed bool       `json:"onlyFailed,omitempty"`
 }
 
@@ -663,13 +690,13 @@ const maxReplay = 10000
 
 // Replay creates a new delivery (same event, new delivery id) for each of
 // the endpoint's deliveries in the range, and returns how many.
-func (s *Service) Replay(ctx context.Context, endpointID string, tenantID *string, in *ReplayInput) (int, error) {
+func (s *Service) Replay(ctx context.Context, sc scope.Scope, endpointID string, in *ReplayInput) (int, error) {
 	if in.Until != nil && !in.Until.After(in.Since) {
-		return 0, &records.ValidationError{Problems: []records.Problem{{Location: "body.until", Message: "must be after since"}}}
+		return 0, &problem.ValidationError{Problems: []problem.Problem{{Location: "body.until", Message: "must be after since"}}}
 	}
 	count := 0
 	err := s.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		if _, err := s.owned(ctx, tx, endpointID, tenantID); err != nil {
+		if _, err := s.owned(ctx, sc, tx, endpointID); err != nil {
 			return err
 		}
 		p := &store.DeliveryRangeParams{EndpointID: endpointID, Since: in.Since, OnlyFailed: in.OnlyFailed, Limit: maxReplay}
@@ -684,8 +711,8 @@ func (s *Service) Replay(ctx context.Context, endpointID string, tenantID *strin
 		ds := make([]*store.Delivery, 0, len(old))
 		for _, o := range old {
 			ev := &events.Event{ID: o.EventID, Type: o.EventType, TenantID: o.TenantID}
-			d := s.newDelivery(ev, endpointID, now)
-			d.LeaseOwner, d.LeasedUntil = "", time.Time{} // the claimer takes them with their payloads
+			// Unleased: the claimer takes them with their payloads.
+			d := newDelivery(ev, endpointID, now, nil)
 			ds = append(ds, d)
 		}
 		count = len(ds)
@@ -709,8 +736,8 @@ type TestResult struct {
 // SendTest stores a webhook.test event with one delivery to this endpoint,
 // sends it now and returns the attempt. A failed test is retried like any
 // delivery.
-func (s *Service) SendTest(ctx context.Context, endpointID string, tenantID *string) (*TestResult, error) {
-	ep, err := s.owned(ctx, s.store, endpointID, tenantID)
+func (s *Service) SendTest(ctx context.Context, sc scope.Scope, endpointID string) (*TestResult, error) {
+	ep, err := s.owned(ctx, sc, s.store, endpointID)
 	if err != nil {
 		return nil, err
 	}

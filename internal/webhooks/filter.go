@@ -4,11 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 
 	"cel.dev/cel-go/cel"
-	"cel.dev/cel-go/common/cost"
 	"cel.dev/cel-go/interpreter"
+
+	"github.com/fieldflow/fieldflow/internal/expr"
 )
 
 // filterCostLimit bounds one evaluation of an endpoint filter, so a filter
@@ -47,29 +47,28 @@ func filterEnv() (*cel.Env, error) {
 // Besides syntax and types it refuses what is sure to fail at run time: a
 // constant regular expression that does not compile, and a worst-case cost
 // above the limit (see filterSizeAssumption).
-func CompileFilter(expr string) (*Filter, error) {
+func CompileFilter(src string) (*Filter, error) {
 	env, err := filterEnv()
 	if err != nil {
 		return nil, fmt.Errorf("filter environment: %w", err)
 	}
-	ast, iss := env.Compile(expr)
-	if iss != nil && iss.Err() != nil {
-		return nil, fmt.Errorf("%s", strings.TrimSpace(iss.Err().Error()))
+	ast, err := expr.Check(env, src)
+	if nb := (*expr.NotBooleanError)(nil); errors.As(err, &nb) {
+		return nil, fmt.Errorf("filter %w", err)
+	} else if err != nil {
+		return nil, err
 	}
-	if t := ast.OutputType(); t != cel.BoolType && t != cel.DynType {
-		return nil, fmt.Errorf("filter must be a boolean expression, not %s", t)
-	}
-	est, err := env.EstimateCost(ast, sizeAssumption{})
+	maxCost, err := expr.MaxCost(env, ast, expr.InputSizes{Max: filterSizeAssumption})
 	if err != nil {
 		return nil, fmt.Errorf("estimate filter cost: %w", err)
 	}
-	if est.Max > filterCostLimit {
+	if maxCost > filterCostLimit {
 		return nil, fmt.Errorf("filter is too expensive: its cost can reach %s, the limit is %d (payload lists and strings counted at %d items)",
-			humanCost(est.Max), filterCostLimit, filterSizeAssumption)
+			humanCost(maxCost), filterCostLimit, filterSizeAssumption)
 	}
 	// The regex optimization compiles constant patterns now, so a bad one
 	// is refused here rather than failing on every event.
-	prg, err := env.Program(ast, cel.CostLimit(filterCostLimit), cel.OptimizeRegex(interpreter.MatchesRegexOptimization))
+	prg, err := expr.Program(env, ast, filterCostLimit, cel.OptimizeRegex(interpreter.MatchesRegexOptimization))
 	if err != nil {
 		return nil, fmt.Errorf("filter: %w", err)
 	}
@@ -81,19 +80,6 @@ func humanCost(c uint64) string {
 		return "more than 10^12"
 	}
 	return fmt.Sprint(c)
-}
-
-// sizeAssumption is the cost.Estimator of the check at save: every
-// size it is asked about is at most filterSizeAssumption, and calls cost
-// what the library says they cost.
-type sizeAssumption struct{}
-
-func (sizeAssumption) EstimateSize(cost.AstNode) *cost.SizeEstimate {
-	return &cost.SizeEstimate{Min: 0, Max: filterSizeAssumption}
-}
-
-func (sizeAssumption) EstimateCallCost(string, string, *cost.AstNode, []cost.AstNode) *cost.CallEstimate {
-	return nil
 }
 
 // errFilterResult is returned when a filter yields something other than a
@@ -123,15 +109,11 @@ func filterInput(payload map[string]any) map[string]any {
 
 // eval evaluates the filter on a filterInput.
 func (f *Filter) eval(input map[string]any) (bool, error) {
-	out, _, err := f.prg.Eval(map[string]any{"event": input})
-	if err != nil {
-		return false, err
+	b, err := expr.Eval(f.prg, map[string]any{"event": input})
+	if re := (*expr.ResultError)(nil); errors.As(err, &re) {
+		return false, fmt.Errorf("%w: got %v", errFilterResult, re.Value)
 	}
-	b, ok := out.Value().(bool)
-	if !ok {
-		return false, fmt.Errorf("%w: got %v", errFilterResult, out.Value())
-	}
-	return b, nil
+	return b, err
 }
 
 // decodePayload decodes an event payload for filters.
@@ -144,18 +126,4 @@ func decodePayload(b []byte) map[string]any {
 // decodeFilterInput decodes an event payload into a filterInput.
 func decodeFilterInput(b []byte) map[string]any {
 	return filterInput(decodePayload(b))
-}
-
-// MatchType reports whether an event type is selected by an endpoint's
-// patterns: an exact name, "prefix.*" or "*".
-func MatchType(patterns []string, typ string) bool {
-	for _, p := range patterns {
-		switch {
-		case p == "*" || p == typ:
-			return true
-		case strings.HasSuffix(p, ".*") && strings.HasPrefix(typ, p[:len(p)-1]):
-			return true
-		}
-	}
-	return false
 }

@@ -16,6 +16,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fieldflow/fieldflow/internal/events"
+	"github.com/fieldflow/fieldflow/internal/outbound"
+	"github.com/fieldflow/fieldflow/internal/records"
+	"github.com/fieldflow/fieldflow/internal/scope"
 	"github.com/fieldflow/fieldflow/internal/secretbox"
 	"github.com/fieldflow/fieldflow/internal/store"
 	"github.com/fieldflow/fieldflow/internal/store/storetest"
@@ -52,6 +55,7 @@ var healthT0 = time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC)
 
 type healthBundle struct {
 	svc   *webhooks.Service
+	fan   *webhooks.Fanout // svc's subscriber
 	store store.Store
 	clock *fakeClock
 	ep    *webhooks.Endpoint
@@ -79,47 +83,50 @@ func setupHealth(t *testing.T, dialect string, eventTypes []string) *healthBundl
 	_, _ = rand.Read(key)
 	box, err := secretbox.New(key)
 	require.NoError(t, err)
-	b.svc = webhooks.New(webhooks.Config{
+	cfg := webhooks.Config{
 		Store:        b.store,
 		Box:          box,
-		Client:       webhooks.NewHTTPClient(true),
+		Client:       outbound.NewHTTPClient(true),
 		Dispatch:     true,
 		PollInterval: 5 * time.Millisecond,
 		Now:          b.clock.Now,
 		Logger:       slog.New(slog.DiscardHandler),
-	})
+	}
+	b.fan = webhooks.NewFanout(cfg)
+	cfg.Fanout = b.fan
+	b.svc = webhooks.New(cfg)
 	ctx := context.Background()
 	require.NoError(t, b.svc.Start(ctx))
 	t.Cleanup(func() { b.svc.Stop(context.Background()) })
 
-	b.ep, err = b.svc.CreateEndpoint(ctx, &webhooks.EndpointInput{URL: srv.URL + "/hook", Events: eventTypes,
+	b.ep, err = b.svc.CreateEndpoint(ctx, scope.Admin(), &webhooks.EndpointInput{URL: srv.URL + "/hook", Events: eventTypes,
 		RetrySchedule: []string{"1s"}, TimeoutSeconds: 5})
 	require.NoError(t, err)
 	return b
 }
 
-// publish stores an order.paid event through Fanout, as the app's writes
+// publish stores an order.paid event for Fanout, as the app's writes
 // do, and returns its id.
 func (b *healthBundle) publish(t *testing.T) string {
 	t.Helper()
 	ev, err := events.New("order.paid", "", b.clock.Now(), events.Member{Key: "data", Value: events.Object{{Key: "n", Value: 1}}})
 	require.NoError(t, err)
 	require.NoError(t, b.store.InTx(context.Background(), func(ctx context.Context, tx store.Tx) error {
-		return b.svc.Fanout(ctx, tx, []*events.Event{ev})
+		return records.WriteEvents(ctx, tx, []records.Subscriber{b.fan}, []*events.Event{ev})
 	}))
 	return ev.ID
 }
 
 // waitDelivery waits until the event's one delivery has made attempts
 // attempts and has the status, its result written.
-func (b *healthBundle) waitDelivery(t *testing.T, eventID string, attempts int, status string) {
+func (b *healthBundle) waitDelivery(t *testing.T, eventID string, attempts int, status store.DeliveryState) {
 	t.Helper()
 	var last []*webhooks.DeliveryView
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		ds, err := b.svc.EventDeliveries(context.Background(), eventID, nil)
+		ds, err := b.svc.EventDeliveries(context.Background(), scope.Admin(), eventID)
 		require.NoError(t, err)
-		if len(ds) == 1 && ds[0].AttemptCount == attempts && ds[0].Status == status && len(ds[0].Attempts) == attempts {
+		if len(ds) == 1 && ds[0].AttemptCount == attempts && ds[0].Status == string(status) && len(ds[0].Attempts) == attempts {
 			return
 		}
 		last = ds
@@ -160,7 +167,7 @@ func TestEndpointDisabledAfterFiveDaysOfFailures(t *testing.T) {
 			ep := b.endpoint(t)
 			require.True(t, ep.Active)
 			require.True(t, healthT0.Equal(ep.FailingSince), "failing since %s", ep.FailingSince)
-			failing, err := b.svc.GetEndpoint(context.Background(), b.ep.ID, nil)
+			failing, err := b.svc.GetEndpoint(context.Background(), scope.Admin(), b.ep.ID)
 			require.NoError(t, err)
 			require.Equal(t, webhooks.HealthFailing, failing.Health.State)
 			require.True(t, healthT0.Equal(*failing.Health.FailingSince), "health shows failing since %s", failing.Health.FailingSince)
@@ -188,7 +195,7 @@ func TestEndpointDisabledAfterFiveDaysOfFailures(t *testing.T) {
 			ep = b.endpoint(t)
 			require.False(t, ep.Active, "five days of failing everything disables the endpoint")
 			require.Contains(t, ep.DisabledReason, "5 days")
-			view, err := b.svc.GetEndpoint(context.Background(), b.ep.ID, nil)
+			view, err := b.svc.GetEndpoint(context.Background(), scope.Admin(), b.ep.ID)
 			require.NoError(t, err)
 			require.False(t, view.Active)
 			require.Equal(t, ep.DisabledReason, view.DisabledReason)
@@ -211,7 +218,7 @@ func TestEndpointDisabledAfterFiveDaysOfFailures(t *testing.T) {
 
 			// A disabled endpoint gets no more deliveries.
 			e3 := b.publish(t)
-			ds, err := b.svc.EventDeliveries(context.Background(), e3, nil)
+			ds, err := b.svc.EventDeliveries(context.Background(), scope.Admin(), e3)
 			require.NoError(t, err)
 			require.Empty(t, ds)
 			require.EqualValues(t, 4, b.hits.Load())
@@ -285,7 +292,7 @@ func TestDisabledEndpointIsNotSentItsOwnDisabling(t *testing.T) {
 			}))
 			t.Cleanup(watcher.Close)
 			ctx := context.Background()
-			w, err := b.svc.CreateEndpoint(ctx, &webhooks.EndpointInput{URL: watcher.URL, Events: []string{events.WebhookDisabled}})
+			w, err := b.svc.CreateEndpoint(ctx, scope.Admin(), &webhooks.EndpointInput{URL: watcher.URL, Events: []string{events.WebhookDisabled}})
 			require.NoError(t, err)
 
 			e1 := b.publish(t)
@@ -302,11 +309,11 @@ func TestDisabledEndpointIsNotSentItsOwnDisabling(t *testing.T) {
 			case <-time.After(5 * time.Second):
 				t.Fatal("the watcher got no webhook.disabled")
 			}
-			ds, err := b.svc.EventDeliveries(ctx, evs[0].ID, nil)
+			ds, err := b.svc.EventDeliveries(ctx, scope.Admin(), evs[0].ID)
 			require.NoError(t, err)
 			require.Len(t, ds, 1, "only the watcher gets a delivery; the disabled endpoint's log holds no failure it never had")
 			require.Equal(t, w.ID, ds[0].EndpointID)
-			own, _, err := b.svc.ListDeliveries(ctx, b.ep.ID, nil, "", "", 100)
+			own, _, err := b.svc.ListDeliveries(ctx, scope.Admin(), b.ep.ID, "", "", 100)
 			require.NoError(t, err)
 			require.Len(t, own, 1)
 			require.Equal(t, e1, own[0].EventID)

@@ -2,7 +2,8 @@
 // registry, fan-out inside the transaction that writes an event, the
 // dispatcher (deliveries run on internal/queue: in-memory hand-over after
 // commit, per-endpoint limits, leases and claims as the recovery path),
-// signing, retries with backoff, the attempt log, and the safe HTTP sender.
+// retries with backoff and the attempt log. Requests are signed and sent
+// through internal/outbound.
 package webhooks
 
 import (
@@ -16,6 +17,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fieldflow/fieldflow/internal/events"
+	"github.com/fieldflow/fieldflow/internal/outbound"
+	"github.com/fieldflow/fieldflow/internal/queue"
+	"github.com/fieldflow/fieldflow/internal/records"
 	"github.com/fieldflow/fieldflow/internal/secretbox"
 	"github.com/fieldflow/fieldflow/internal/store"
 )
@@ -25,7 +29,7 @@ type Config struct {
 	Store store.Store
 	// Box seals endpoint secrets at rest.
 	Box *secretbox.Box
-	// Client sends every request; defaults to NewHTTPClient(false).
+	// Client sends every request; defaults to outbound.NewHTTPClient(false).
 	Client *http.Client
 	// Owner names this process in delivery leases. Defaults to a random id.
 	Owner string
@@ -54,6 +58,36 @@ type Config struct {
 	Logger *slog.Logger
 	// Registry receives the delivery metrics.
 	Registry prometheus.Registerer
+	// Fanout is this service's subscriber, built by NewFanout from the same
+	// Config before the services that write events. Nil makes one.
+	Fanout *Fanout
+	// Subscribers get the service's own events (webhook.disabled) in the
+	// writing transaction: the app's one ordered list, which holds Fanout.
+	// Nil means Fanout alone.
+	Subscribers []records.Subscriber
+}
+
+// withDefaults returns the config with every zero field set to its default.
+func (cfg Config) withDefaults() Config {
+	cfg.Owner = cmp.Or(cfg.Owner, events.NewID("w_"))
+	cfg.Workers = cmp.Or(cfg.Workers, 256)
+	cfg.QueuePerEndpoint = cmp.Or(cfg.QueuePerEndpoint, 2048)
+	cfg.LeaseDuration = cmp.Or(cfg.LeaseDuration, queue.DefaultLeaseDuration)
+	cfg.PollInterval = cmp.Or(cfg.PollInterval, time.Second)
+	cfg.Version = cmp.Or(cfg.Version, "dev")
+	if cfg.Client == nil {
+		cfg.Client = outbound.NewHTTPClient(false)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+	}
+	return cfg
 }
 
 // Service is the webhook engine.
@@ -69,44 +103,30 @@ type Service struct {
 	metrics *metrics
 	// rowMetrics count endpoints and filters that cannot do their work.
 	rowMetrics *rowMetrics
-	// emit stores events with every fan-out (webhooks, automations); set
-	// by SetEmitter, defaults to Fanout.
-	emit func(ctx context.Context, tx store.Tx, evs []*events.Event) error
+	// subs get the service's own events; see Config.Subscribers.
+	subs []records.Subscriber
 }
 
-// New returns a Service; Start runs its dispatcher.
+// New returns a Service; Start runs its dispatcher. It connects
+// cfg.Fanout to the dispatcher, so that deliveries written from then on
+// are handed over in memory.
 func New(cfg Config) *Service {
-	cfg.Owner = cmp.Or(cfg.Owner, events.NewID("w_"))
-	cfg.Workers = cmp.Or(cfg.Workers, 256)
-	cfg.QueuePerEndpoint = cmp.Or(cfg.QueuePerEndpoint, 2048)
-	cfg.LeaseDuration = cmp.Or(cfg.LeaseDuration, 30*time.Second)
-	cfg.PollInterval = cmp.Or(cfg.PollInterval, time.Second)
-	cfg.Version = cmp.Or(cfg.Version, "dev")
-	if cfg.Client == nil {
-		cfg.Client = NewHTTPClient(false)
+	cfg = cfg.withDefaults()
+	if cfg.Fanout == nil {
+		cfg.Fanout = NewFanout(cfg)
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
+	if cfg.Subscribers == nil {
+		cfg.Subscribers = []records.Subscriber{cfg.Fanout}
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
-	if cfg.Registry == nil {
-		cfg.Registry = prometheus.NewRegistry()
-	}
+	fan := cfg.Fanout
 	s := &Service{cfg: cfg, store: cfg.Store, box: cfg.Box, client: cfg.Client, log: cfg.Logger,
-		metrics: newMetrics(cfg.Registry), rowMetrics: newRowMetrics(cfg.Registry)}
-	s.now = func() time.Time { return cfg.Now().UTC().Truncate(time.Microsecond) }
-	s.cache = &endpointCache{box: cfg.Box, refreshEvery: 2 * time.Second, log: cfg.Logger, brokenGauge: s.rowMetrics.brokenEndpoints}
+		metrics: newMetrics(cfg.Registry), rowMetrics: fan.rowMetrics, cache: fan.cache, subs: cfg.Subscribers}
+	s.now = func() time.Time { return events.StoredTime(cfg.Now()) }
 	s.disp = newDispatcher(s)
-	s.emit = s.Fanout
+	if cfg.Dispatch {
+		fan.handOver = s
+	}
 	return s
-}
-
-// SetEmitter makes the service store its own events (webhook.disabled,
-// webhook.test) through the app's full emitter.
-func (s *Service) SetEmitter(emit func(ctx context.Context, tx store.Tx, evs []*events.Event) error) {
-	s.emit = emit
 }
 
 // Start runs the dispatcher when configured to.
@@ -123,26 +143,54 @@ func (s *Service) Stop(ctx context.Context) {
 	s.disp.Stop(ctx)
 }
 
-// Fanout stores events and, in the same transaction, one delivery per
-// matching endpoint. It is a records.Emitter.
-func (s *Service) Fanout(ctx context.Context, tx store.Tx, evs []*events.Event) error {
-	if err := tx.EventInsert(ctx, evs); err != nil {
-		return err
+// DispatcherHealth reports the dispatcher's claim loop, for /readyz; ok is
+// false when this process does not dispatch (role api).
+func (s *Service) DispatcherHealth() (h queue.Health, ok bool) {
+	if !s.cfg.Dispatch {
+		return queue.Health{}, false
 	}
-	return s.AddDeliveries(ctx, tx, evs)
+	return s.disp.Health(), true
 }
 
-// AddDeliveries writes one delivery per event and matching endpoint, and
-// hands them to the dispatcher once the transaction commits.
-func (s *Service) AddDeliveries(ctx context.Context, tx store.Tx, evs []*events.Event) error {
-	eps, err := s.cache.snapshot(ctx, tx)
+// Fanout is webhooks' subscriber: in the transaction that writes events,
+// one delivery per event and matching endpoint. It is built before the
+// services that write events, so that all of them (records, automations
+// and this package's Service) share one list of subscribers; New then
+// connects it to its dispatcher.
+type Fanout struct {
+	cache      *endpointCache
+	rowMetrics *rowMetrics
+	log        *slog.Logger
+	now        func() time.Time
+	// handOver is the Service whose dispatcher takes deliveries straight
+	// from memory; set by New before any write, nil when nothing in this
+	// process dispatches (the deliveries then wait in the database).
+	handOver *Service
+}
+
+// NewFanout returns the fan-out of the endpoints in cfg.Store. It uses
+// cfg's Box, Now, Logger and Registry; hand it to New with the same cfg.
+func NewFanout(cfg Config) *Fanout {
+	cfg = cfg.withDefaults()
+	f := &Fanout{rowMetrics: newRowMetrics(cfg.Registry), log: cfg.Logger,
+		now: func() time.Time { return events.StoredTime(cfg.Now()) }}
+	f.cache = &endpointCache{box: cfg.Box, refreshEvery: 2 * time.Second, log: cfg.Logger, brokenGauge: f.rowMetrics.brokenEndpoints}
+	return f
+}
+
+var _ records.Subscriber = (*Fanout)(nil)
+
+// Handle writes one delivery per event and matching endpoint, and hands
+// them to the dispatcher once the transaction commits.
+func (f *Fanout) Handle(ctx context.Context, tx store.Tx, evs []*events.Event) error {
+	eps, err := f.cache.snapshot(ctx, tx)
 	if err != nil {
 		return err
 	}
 	if len(eps) == 0 {
 		return nil
 	}
-	now := s.now()
+	now := f.now()
 	var ds []*store.Delivery
 	var tasks []*deliveryTaskV1
 	for _, ev := range evs {
@@ -172,15 +220,15 @@ func (s *Service) AddDeliveries(ctx context.Context, tx store.Tx, evs []*events.
 				ok, err := conf.filter.eval(input)
 				if err != nil {
 					// The event detail shows this too (FilteredOut).
-					s.rowMetrics.filterErrors.Inc()
-					s.log.Warn("webhook filter failed; the event is not delivered to the endpoint",
+					f.rowMetrics.filterErrors.Inc()
+					f.log.Warn("webhook filter failed; the event is not delivered to the endpoint",
 						"endpoint", ep.ID, "event", ev.ID, "type", ev.Type, "err", err)
 				}
 				if !ok {
 					continue
 				}
 			}
-			d := s.newDelivery(ev, ep.ID, now)
+			d := newDelivery(ev, ep.ID, now, f.handOver)
 			ds = append(ds, d)
 			if d.LeaseOwner != "" {
 				tasks = append(tasks, &deliveryTaskV1{d: d, payload: ev.Payload})
@@ -194,7 +242,8 @@ func (s *Service) AddDeliveries(ctx context.Context, tx store.Tx, evs []*events.
 		return err
 	}
 	if len(tasks) > 0 {
-		tx.AfterCommit(func() { s.disp.Enqueue(tasks...) })
+		disp := f.handOver.disp
+		tx.AfterCommit(func() { disp.Enqueue(tasks...) })
 	}
 	return nil
 }
@@ -202,15 +251,15 @@ func (s *Service) AddDeliveries(ctx context.Context, tx store.Tx, evs []*events.
 // selects reports whether an endpoint takes an event before its filter:
 // active, the event's tenant, and one of its event type patterns.
 func selects(ep *store.Endpoint, ev *events.Event) bool {
-	return ep.Active && (ep.TenantID == "" || ep.TenantID == ev.TenantID) && MatchType(ep.Events, ev.Type)
+	return ep.Active && (ep.TenantID == "" || ep.TenantID == ev.TenantID) && events.MatchType(ep.Events, ev.Type)
 }
 
-// newDelivery builds a pending delivery, leased to this process when its
-// dispatcher will take it straight from memory.
-func (s *Service) newDelivery(ev *events.Event, endpointID string, now time.Time) *store.Delivery {
+// newDelivery builds a pending delivery, leased to this process when
+// handOver's dispatcher will take it straight from memory (nil: never).
+func newDelivery(ev *events.Event, endpointID string, now time.Time, handOver *Service) *store.Delivery {
 	d := &store.Delivery{ID: events.NewID("dlv_"), EndpointID: endpointID, EventID: ev.ID, EventType: ev.Type, TenantID: ev.TenantID,
 		State: store.DeliveryPending, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now}
-	if s.cfg.Dispatch && s.disp.Accepting(endpointID) {
+	if s := handOver; s != nil && s.disp.Accepting(endpointID) {
 		d.LeaseOwner = s.cfg.Owner
 		d.LeasedUntil = now.Add(s.cfg.LeaseDuration)
 	}
@@ -221,6 +270,7 @@ type metrics struct {
 	deliveries      *prometheus.CounterVec
 	attempts        *prometheus.CounterVec
 	attemptDuration prometheus.Histogram
+	latency         prometheus.Histogram
 	queueDepth      prometheus.Gauge
 	inFlight        prometheus.Gauge
 }
@@ -233,6 +283,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Delivery attempts by outcome (success, http_error, network_error, timeout)."}, []string{"outcome"}),
 		attemptDuration: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "fieldflow_webhook_attempt_duration_seconds",
 			Help: "Time from sending a delivery to its complete response.", Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 12)}),
+		// From the event's publication (its deliveries are made in the
+		// same transaction) to the response of the attempt that succeeded:
+		// what a receiver waits, retries included, up to a day and more.
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "fieldflow_webhook_delivery_latency_seconds",
+			Help:    "Time from an event's publication to its successful delivery, retries included.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 4 * 3600, 24 * 3600}}),
 		queueDepth: prometheus.NewGauge(prometheus.GaugeOpts{Name: "fieldflow_webhook_queue_depth",
 			Help: "Deliveries held in memory waiting for a worker."}),
 		// No label names an endpoint: metrics are read by operators, and an
@@ -241,7 +297,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{Name: "fieldflow_webhook_in_flight",
 			Help: "Attempts in flight, all endpoints together."}),
 	}
-	reg.MustRegister(m.deliveries, m.attempts, m.attemptDuration, m.queueDepth, m.inFlight)
+	// Bounded labels start at zero, so that rate() sees the first one.
+	for _, st := range []string{"succeeded", "failed"} {
+		m.deliveries.WithLabelValues(st)
+	}
+	for _, o := range []string{"success", "http_error", "network_error", "timeout"} {
+		m.attempts.WithLabelValues(o)
+	}
+	reg.MustRegister(m.deliveries, m.attempts, m.attemptDuration, m.latency, m.queueDepth, m.inFlight)
 	return m
 }
 

@@ -26,9 +26,9 @@ type Config struct {
 	// API serves /api/…, /healthz, /readyz and /metrics. Nil answers those
 	// paths 404 (never with the app's index.html).
 	API http.Handler
-	// FrameAncestors lists the origins allowed to frame the app (the
-	// portal embedded in a vendor's own app). Empty means none may:
-	// frame-ancestors 'none'.
+	// FrameAncestors lists the origins allowed to frame the tenant portal
+	// (/portal, embedded in a vendor's own app). Empty means none may:
+	// frame-ancestors 'none'. The dashboard may never be framed.
 	FrameAncestors []string
 }
 
@@ -37,7 +37,8 @@ type Handler struct {
 	api    http.Handler
 	files  fs.FS
 	index  []byte
-	csp    string
+	csp    string // the dashboard's: frame-ancestors 'none'
+	portal string // the portal's: frame-ancestors from the config
 	static http.Handler
 }
 
@@ -51,7 +52,7 @@ func New(cfg Config) *Handler {
 	if err != nil {
 		panic("webui: dist/index.html is missing: run npm run build in web/")
 	}
-	return &Handler{api: cfg.API, files: files, index: index, csp: csp(cfg.FrameAncestors),
+	return &Handler{api: cfg.API, files: files, index: index, csp: csp(nil), portal: csp(cfg.FrameAncestors),
 		static: http.FileServerFS(files)}
 }
 
@@ -89,7 +90,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	hdr := w.Header()
-	hdr.Set("Content-Security-Policy", h.csp)
+	if r.URL.Path == "/portal" || strings.HasPrefix(r.URL.Path, "/portal/") {
+		hdr.Set("Content-Security-Policy", h.portal)
+	} else {
+		hdr.Set("Content-Security-Policy", h.csp)
+	}
 	hdr.Set("X-Content-Type-Options", "nosniff")
 	hdr.Set("Referrer-Policy", "no-referrer")
 	hdr.Set("Cross-Origin-Opener-Policy", "same-origin")

@@ -90,11 +90,17 @@ func TestIndexHTMLHasNoInlineScript(t *testing.T) {
 	require.NotContains(t, index, "https://", "nothing is fetched from another origin")
 }
 
-func TestFrameAncestorsListsTheConfiguredOrigins(t *testing.T) {
+func TestOnlyThePortalMayBeFramedAndOnlyByTheConfiguredOrigins(t *testing.T) {
 	t.Parallel()
 	b := setup(t, webui.Config{FrameAncestors: []string{"https://app.vendor.example", "https://admin.vendor.example"}})
-	res, _ := get(t, b.url+"/")
-	requireSecurityHeaders(t, res, "https://app.vendor.example https://admin.vendor.example")
+	for _, path := range []string{"/portal", "/portal/webhooks"} {
+		res, _ := get(t, b.url+path)
+		requireSecurityHeaders(t, res, "https://app.vendor.example https://admin.vendor.example")
+	}
+	for _, path := range []string{"/", "/fields", "/portalx", "/settings"} {
+		res, _ := get(t, b.url+path)
+		requireSecurityHeaders(t, res, "'none'")
+	}
 }
 
 func TestClientRoutesServeIndexHTML(t *testing.T) {

@@ -2,18 +2,23 @@ import { StrictMode, useEffect, useState } from "react";
 import { createRoot } from "react-dom/client";
 import { api, setCSRF, type Schemas } from "./api/client";
 import { Login } from "./components/Login";
-import { navigate, usePath } from "./lib/router";
+import { Portal } from "./Portal";
+import { link, navigate, setBase, usePath } from "./lib/router";
 import { Fields } from "./pages/Fields";
 import { Records } from "./pages/Records";
 import { Events } from "./pages/Events";
 import { Webhooks } from "./pages/Webhooks";
+import { Automations } from "./pages/Automations";
+import { Settings } from "./pages/Settings";
 import "./styles.css";
 
-const pages = [
+export const pages = [
   { path: "/fields", label: "Fields", page: Fields },
   { path: "/records", label: "Records", page: Records },
   { path: "/events", label: "Events", page: Events },
   { path: "/webhooks", label: "Webhooks", page: Webhooks },
+  { path: "/automations", label: "Automations", page: Automations },
+  { path: "/settings", label: "Settings", page: Settings },
 ];
 
 function App() {
@@ -34,7 +39,7 @@ function App() {
       <nav aria-label="Main">
         <div className="brand">fieldflow</div>
         {pages.map((p) => (
-          <a key={p.path} href={p.path} aria-current={p === current ? "page" : undefined}
+          <a key={p.path} href={link(p.path)} aria-current={p === current ? "page" : undefined}
             onClick={(e) => { e.preventDefault(); navigate(p.path); }}>{p.label}</a>
         ))}
         <div className="who">
@@ -46,13 +51,18 @@ function App() {
           }}>Log out</button>
         </div>
       </nav>
-      <main><Page path={path} /></main>
+      <main><Page path={path} who={who} /></main>
     </div>
   );
 }
 
+// /portal is the tenant portal a vendor embeds; everything else is the
+// dashboard.
+const portal = window.location.pathname === "/portal" || window.location.pathname.startsWith("/portal/");
+if (portal) setBase("/portal");
+
 createRoot(document.getElementById("root")!).render(
   <StrictMode>
-    <App />
+    {portal ? <Portal /> : <App />}
   </StrictMode>,
 );

@@ -7,6 +7,7 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"embed"
@@ -14,8 +15,10 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io/fs"
+	neturl "net/url"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
 	"github.com/pressly/goose/v3"
@@ -27,15 +30,28 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
+// Options tune a connection pool; the zero value is the default.
+type Options struct {
+	// MaxConns is the most connections the pool opens. Defaults to 32.
+	MaxConns int
+}
+
 // Open connects to the database at url (a postgres:// URL; add
-// search_path=… to use a schema) and applies pending migrations.
+// search_path=… to use a schema) with the default Options and applies
+// pending migrations.
 func Open(ctx context.Context, url string) (*sqlstore.Store, error) {
+	return OpenWith(ctx, url, Options{})
+}
+
+// OpenWith is Open with opts.
+func OpenWith(ctx context.Context, url string, opts Options) (*sqlstore.Store, error) {
 	db, err := sql.Open("pgx", url)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
-	db.SetMaxOpenConns(32)
-	db.SetMaxIdleConns(32)
+	maxConns := cmp.Or(opts.MaxConns, 32)
+	db.SetMaxOpenConns(maxConns)
+	db.SetMaxIdleConns(maxConns)
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
@@ -64,6 +80,11 @@ func Dialect() *sqlstore.Dialect {
 		TimeArg:           func(t time.Time) any { return t.UTC() },
 		LockSuffix:        "FOR UPDATE",
 		ClaimSuffix:       "FOR UPDATE SKIP LOCKED",
+		// One instance prunes and erases at a time: a transaction-level
+		// advisory lock, per schema (instances sharing a schema take turns,
+		// separate schemas do not), released when the batch commits, so no
+		// session has to be held.
+		RetentionLockSQL: `SELECT pg_try_advisory_xact_lock(1717, hashtext(current_schema()))`,
 	}
 }
 
@@ -72,29 +93,92 @@ func isUniqueViolation(err error) bool {
 	return errors.As(err, &pe) && pe.Code == "23505"
 }
 
+// OpenMigrator connects to the database at url for `fieldflow migrate`:
+// its schema version is shown and moved, under the same lock as the
+// migrations a start applies, and nothing is applied by opening it.
+func OpenMigrator(ctx context.Context, url string) (*sqlstore.Migrator, error) {
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connect to postgres: %w", err)
+	}
+	p, err := provider(ctx, db)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return sqlstore.NewMigrator(db, p), nil
+}
+
 func migrate(ctx context.Context, db *sql.DB) error {
-	fsys, err := fs.Sub(migrations, "migrations")
+	p, err := provider(ctx, db)
 	if err != nil {
-		return fmt.Errorf("migrations: %w", err)
-	}
-	// The lock is per schema, so that instances sharing a schema take turns
-	// while separate schemas (one per test) migrate at once.
-	var schema string
-	if err := db.QueryRowContext(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
-		return fmt.Errorf("migrations: read current schema: %w", err)
-	}
-	h := fnv.New64a()
-	h.Write([]byte("fieldflow-migrations:" + schema))
-	locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(int64(h.Sum64()>>1)), lock.WithLockTimeout(1, 300))
-	if err != nil {
-		return fmt.Errorf("migrations lock: %w", err)
-	}
-	p, err := goose.NewProvider(goose.DialectPostgres, db, fsys, goose.WithSessionLocker(locker))
-	if err != nil {
-		return fmt.Errorf("migrations: %w", err)
+		return err
 	}
 	if _, err := p.Up(ctx); err != nil {
 		return fmt.Errorf("apply migrations: %w", err)
 	}
 	return nil
+}
+
+func provider(ctx context.Context, db *sql.DB) (*goose.Provider, error) {
+	fsys, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return nil, fmt.Errorf("migrations: %w", err)
+	}
+	// The lock is per schema, so that instances sharing a schema take turns
+	// while separate schemas (one per test) migrate at once.
+	var schema string
+	if err := db.QueryRowContext(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		return nil, fmt.Errorf("migrations: read current schema: %w", err)
+	}
+	h := fnv.New64a()
+	h.Write([]byte("fieldflow-migrations:" + schema))
+	locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(int64(h.Sum64()>>1)), lock.WithLockTimeout(1, 300))
+	if err != nil {
+		return nil, fmt.Errorf("migrations lock: %w", err)
+	}
+	p, err := goose.NewProvider(goose.DialectPostgres, db, fsys, goose.WithSessionLocker(locker))
+	if err != nil {
+		return nil, fmt.Errorf("migrations: %w", err)
+	}
+	return p, nil
+}
+
+// CreateSchema creates an empty schema named name in the database at url
+// and returns url with the schema as its search path, and a function that
+// drops the schema with everything in it. Tests and benchmarks use it to
+// get a database of their own in a shared PostgreSQL.
+func CreateSchema(ctx context.Context, url, name string) (string, func(context.Context) error, error) {
+	u, err := neturl.Parse(url)
+	if err != nil {
+		return "", nil, fmt.Errorf("create schema: parse database URL: %w", err)
+	}
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		return "", nil, fmt.Errorf("create schema: %w", err)
+	}
+	defer db.Close()
+	ident := pgx.Identifier{name}.Sanitize()
+	if _, err := db.ExecContext(ctx, "CREATE SCHEMA "+ident); err != nil {
+		return "", nil, fmt.Errorf("create schema %s: %w", name, err)
+	}
+	q := u.Query()
+	q.Set("search_path", name)
+	u.RawQuery = q.Encode()
+	drop := func(ctx context.Context) error {
+		db, err := sql.Open("pgx", url)
+		if err != nil {
+			return fmt.Errorf("drop schema %s: %w", name, err)
+		}
+		defer db.Close()
+		if _, err := db.ExecContext(ctx, "DROP SCHEMA "+ident+" CASCADE"); err != nil {
+			return fmt.Errorf("drop schema %s: %w", name, err)
+		}
+		return nil
+	}
+	return u.String(), drop, nil
 }

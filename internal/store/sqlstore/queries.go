@@ -95,7 +95,9 @@ func (q *queries) queryRow(ctx context.Context, query string, args ...any) *sql.
 	return q.db.QueryRowContext(ctx, query, args...)
 }
 
-// interpret maps driver errors to store sentinels, in one place.
+// interpret maps driver errors to store sentinels, in one place. A
+// unique violation keeps none of the driver's text: callers name what
+// clashed, and the API shows their words to clients.
 func (q *queries) interpret(err error) error {
 	switch {
 	case err == nil:
@@ -103,7 +105,7 @@ func (q *queries) interpret(err error) error {
 	case errors.Is(err, sql.ErrNoRows):
 		return store.ErrNotFound
 	case q.d.IsUniqueViolation(err):
-		return fmt.Errorf("%w: %w", store.ErrConflict, err)
+		return store.ErrConflict
 	}
 	return err
 }
@@ -137,6 +139,23 @@ func (q *queries) count(ctx context.Context, query string, args ...any) (int, er
 	var n int
 	err := q.queryRow(ctx, query, args...).Scan(&n)
 	return n, err
+}
+
+// ---- backlog
+
+func (q *queries) BacklogRead(ctx context.Context) (*store.Backlog, error) {
+	b := &store.Backlog{}
+	err := q.queryRow(ctx, `SELECT count(*), min(next_attempt_at) FROM deliveries WHERE state = 'pending'`).
+		Scan(&b.DeliveriesPending, scanTime{&b.DeliveriesFirstDue})
+	if err != nil {
+		return nil, fmt.Errorf("read delivery backlog: %w", err)
+	}
+	err = q.queryRow(ctx, `SELECT count(*), min(next_attempt_at) FROM runs WHERE state = 'pending'`).
+		Scan(&b.RunsPending, scanTime{&b.RunsFirstDue})
+	if err != nil {
+		return nil, fmt.Errorf("read run backlog: %w", err)
+	}
+	return b, nil
 }
 
 // ---- field groups
@@ -619,12 +638,17 @@ func (q *queries) EventList(ctx context.Context, p *store.EventListParams) ([]*e
 	if p.BeforeSeq > 0 {
 		add("seq < $%d", p.BeforeSeq)
 	}
+	order := "DESC"
+	if p.AfterSeq != 0 {
+		add("seq > $%d", p.AfterSeq)
+		order = "ASC"
+	}
 	query := `SELECT ` + eventCols + ` FROM events`
 	if len(conds) > 0 {
 		query += " WHERE " + strings.Join(conds, " AND ")
 	}
 	args = append(args, p.Limit)
-	rows, err := q.query(ctx, query+fmt.Sprintf(" ORDER BY seq DESC LIMIT $%d", len(args)), args...)
+	rows, err := q.query(ctx, query+fmt.Sprintf(" ORDER BY seq %s LIMIT $%d", order, len(args)), args...)
 	if err != nil {
 		return nil, fmt.Errorf("list events: %w", err)
 	}
@@ -632,6 +656,39 @@ func (q *queries) EventList(ctx context.Context, p *store.EventListParams) ([]*e
 	if err != nil {
 		return nil, fmt.Errorf("list events: %w", err)
 	}
+	return out, nil
+}
+
+func (q *queries) EventTypes(ctx context.Context, p *store.EventTypesParams) ([]string, error) {
+	var rows *sql.Rows
+	var err error
+	if p.TenantID != nil {
+		recent := p.Recent
+		if recent <= 0 {
+			recent = 10000
+		}
+		rows, err = q.query(ctx, `SELECT DISTINCT type FROM (SELECT type FROM events WHERE tenant_id = $1 ORDER BY seq DESC LIMIT $2) recent`,
+			*p.TenantID, recent)
+	} else {
+		// A loose index scan over events_type: each step jumps to the
+		// next type, so the cost is the number of types, not of events.
+		rows, err = q.query(ctx, `WITH RECURSIVE t(type) AS (
+			SELECT min(type) FROM events
+			UNION ALL
+			SELECT (SELECT min(type) FROM events WHERE events.type > t.type) FROM t WHERE t.type IS NOT NULL
+		) SELECT type FROM t WHERE type IS NOT NULL`)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list event types: %w", err)
+	}
+	out, err := collect(rows, func(r interface{ Scan(...any) error }) (string, error) {
+		var typ string
+		return typ, r.Scan(&typ)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list event types: %w", err)
+	}
+	slices.Sort(out) // in byte order whatever the database's collation
 	return out, nil
 }
 

@@ -50,7 +50,7 @@ func (q *queries) RunGet(ctx context.Context, id string) (*store.Run, error) {
 }
 
 func (q *queries) RunList(ctx context.Context, p *store.RunListParams) ([]*store.Run, error) {
-	return listJobs(ctx, q, runLeases, jobFilter{key: p.AutomationID, eventID: p.EventID, state: p.State, beforeSeq: p.BeforeSeq,
+	return listJobs(ctx, q, runLeases, jobFilter{key: p.AutomationID, eventID: p.EventID, state: string(p.State), beforeSeq: p.BeforeSeq,
 		limit: p.Limit}, scanRun)
 }
 

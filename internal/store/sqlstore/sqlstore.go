@@ -38,6 +38,13 @@ type Dialect struct {
 	GroupCommit bool
 	// MaxBatch caps the callers in one group commit. Defaults to 128.
 	MaxBatch int
+	// RetentionLockSQL takes the retention lock for the rest of a
+	// transaction and answers whether it did (one boolean). Empty: every
+	// caller gets it (SQLite: one process per database).
+	RetentionLockSQL string
+	// Reclaim hands freed space back to the file system, outside any
+	// transaction; nil does nothing.
+	Reclaim func(ctx context.Context, db *sql.DB) error
 }
 
 // ErrClosed is returned by InTx once Close has been called.
@@ -94,6 +101,16 @@ func New(cfg Config) *Store {
 		go s.commitLoop()
 	}
 	return s
+}
+
+// Pools returns the store's connection pools by role ("writer" and
+// "reader", or "main" when one pool serves both), for their statistics.
+func (s *Store) Pools() map[string]*sql.DB {
+	r := s.queries.db.(*sql.DB)
+	if r == s.writer {
+		return map[string]*sql.DB{"main": r}
+	}
+	return map[string]*sql.DB{"writer": s.writer, "reader": r}
 }
 
 // Dialect implements store.Store.

@@ -27,14 +27,14 @@ func jsonText(v any) string {
 }
 
 const endpointCols = `id, url, description, tenant_id, events, filter, headers, signature_header, retry_schedule,
-	timeout_seconds, max_in_flight, active, disabled_reason, secret, prev_secret, prev_secret_until, failing_since, created_at, updated_at`
+	timeout_seconds, max_in_flight, active, disabled_reason, secret, prev_secret, prev_secret_until, failing_since, created_at, updated_at, deleted_at`
 
 func scanEndpoint(row interface{ Scan(...any) error }) (*store.Endpoint, error) {
 	e := &store.Endpoint{}
 	var evs, headers, sched string
 	err := row.Scan(&e.ID, &e.URL, &e.Description, &e.TenantID, &evs, &e.Filter, &headers, &e.SignatureHeader, &sched,
 		&e.TimeoutSeconds, &e.MaxInFlight, &e.Active, &e.DisabledReason, &e.Secret, &e.PrevSecret,
-		scanTime{&e.PrevSecretUntil}, scanTime{&e.FailingSince}, scanTime{&e.CreatedAt}, scanTime{&e.UpdatedAt})
+		scanTime{&e.PrevSecretUntil}, scanTime{&e.FailingSince}, scanTime{&e.CreatedAt}, scanTime{&e.UpdatedAt}, scanTime{&e.DeletedAt})
 	if err != nil {
 		return nil, err
 	}
@@ -53,11 +53,11 @@ func scanEndpoint(row interface{ Scan(...any) error }) (*store.Endpoint, error) 
 func (q *queries) endpointArgs(e *store.Endpoint) []any {
 	return []any{e.ID, e.URL, e.Description, e.TenantID, jsonText(e.Events), e.Filter, jsonText(e.Headers), e.SignatureHeader, jsonText(e.RetrySchedule),
 		e.TimeoutSeconds, e.MaxInFlight, e.Active, e.DisabledReason, e.Secret, e.PrevSecret,
-		q.t(e.PrevSecretUntil), q.t(e.FailingSince), q.t(e.CreatedAt), q.t(e.UpdatedAt)}
+		q.t(e.PrevSecretUntil), q.t(e.FailingSince), q.t(e.CreatedAt), q.t(e.UpdatedAt), q.t(e.DeletedAt)}
 }
 
 func (q *queries) EndpointCreate(ctx context.Context, e *store.Endpoint) error {
-	_, err := q.exec(ctx, `INSERT INTO webhook_endpoints (`+endpointCols+`) VALUES (`+placeholders(1, 19)+`)`, q.endpointArgs(e)...)
+	_, err := q.exec(ctx, `INSERT INTO webhook_endpoints (`+endpointCols+`) VALUES (`+placeholders(1, 20)+`)`, q.endpointArgs(e)...)
 	if err != nil {
 		return fmt.Errorf("create endpoint: %w", q.interpret(err))
 	}
@@ -68,13 +68,29 @@ func (q *queries) EndpointUpdate(ctx context.Context, e *store.Endpoint) error {
 	res, err := q.exec(ctx, `UPDATE webhook_endpoints SET url = $2, description = $3, tenant_id = $4, events = $5, filter = $6,
 		headers = $7, signature_header = $8, retry_schedule = $9, timeout_seconds = $10, max_in_flight = $11, active = $12,
 		disabled_reason = $13, secret = $14, prev_secret = $15, prev_secret_until = $16, failing_since = $17, created_at = $18, updated_at = $19
-		WHERE id = $1`, q.endpointArgs(e)...)
+		WHERE id = $1 AND deleted_at = $20`, q.endpointArgs(e)...)
 	return q.checkAffected("update endpoint", res, err)
 }
 
-func (q *queries) EndpointDelete(ctx context.Context, id string) error {
-	res, err := q.exec(ctx, `DELETE FROM webhook_endpoints WHERE id = $1`, id)
-	return q.checkAffected("delete endpoint", res, err)
+// notDeleted is the condition on live endpoints; its one argument is the
+// zero time.
+const notDeleted = `deleted_at = $1`
+
+func (q *queries) EndpointDelete(ctx context.Context, id string, at time.Time) error {
+	zero := q.t(time.Time{})
+	res, err := q.exec(ctx, `UPDATE webhook_endpoints SET deleted_at = $2, updated_at = $2, active = FALSE, secret = '', prev_secret = '',
+		prev_secret_until = $3 WHERE id = $1 AND deleted_at = $3`, id, q.t(at), zero)
+	if err := q.checkAffected("delete endpoint", res, err); err != nil {
+		return err
+	}
+	// Nothing more goes to it; what is being attempted now finds its lease
+	// gone and records nothing.
+	_, err = q.exec(ctx, `UPDATE deliveries SET state = 'failed', last_error = 'endpoint was deleted', next_attempt_at = $2, updated_at = $2,
+		leased_until = $3, lease_owner = '' WHERE endpoint_id = $1 AND state = 'pending'`, id, q.t(at), zero)
+	if err != nil {
+		return fmt.Errorf("delete endpoint: fail its pending deliveries: %w", err)
+	}
+	return nil
 }
 
 func (q *queries) EndpointGet(ctx context.Context, id string) (*store.Endpoint, error) {
@@ -86,9 +102,9 @@ func (q *queries) EndpointGet(ctx context.Context, id string) (*store.Endpoint, 
 }
 
 func (q *queries) EndpointList(ctx context.Context, p *store.EndpointListParams) ([]*store.Endpoint, int, error) {
-	where, args := "", []any{}
+	where, args := ` WHERE `+notDeleted, []any{q.t(time.Time{})}
 	if p.TenantID != nil {
-		where, args = ` WHERE tenant_id = $1`, append(args, *p.TenantID)
+		where, args = where+` AND tenant_id = $2`, append(args, *p.TenantID)
 	}
 	total, err := q.count(ctx, `SELECT count(*) FROM webhook_endpoints`+where, args...)
 	if err != nil {
@@ -108,7 +124,7 @@ func (q *queries) EndpointList(ctx context.Context, p *store.EndpointListParams)
 }
 
 func (q *queries) EndpointListAll(ctx context.Context) ([]*store.Endpoint, error) {
-	rows, err := q.query(ctx, `SELECT `+endpointCols+` FROM webhook_endpoints ORDER BY id`)
+	rows, err := q.query(ctx, `SELECT `+endpointCols+` FROM webhook_endpoints WHERE `+notDeleted+` ORDER BY id`, q.t(time.Time{}))
 	if err != nil {
 		return nil, fmt.Errorf("list all endpoints: %w", err)
 	}
@@ -153,7 +169,7 @@ func (q *queries) DeliveryGet(ctx context.Context, id string) (*store.Delivery, 
 }
 
 func (q *queries) DeliveryList(ctx context.Context, p *store.DeliveryListParams) ([]*store.Delivery, error) {
-	return listJobs(ctx, q, deliveryLeases, jobFilter{key: p.EndpointID, eventID: p.EventID, state: p.State, beforeSeq: p.BeforeSeq,
+	return listJobs(ctx, q, deliveryLeases, jobFilter{key: p.EndpointID, eventID: p.EventID, state: string(p.State), beforeSeq: p.BeforeSeq,
 		limit: p.Limit}, scanDelivery)
 }
 

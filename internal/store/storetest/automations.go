@@ -513,7 +513,7 @@ func testRuns(t *testing.T, newStore func(t *testing.T) store.Store) {
 			newRun(a2, "evt_b", at),
 			newRun(a1, "evt_a", at),
 		}
-		for i, state := range []string{store.RunPending, store.RunSucceeded, store.RunFailed,
+		for i, state := range []store.RunState{store.RunPending, store.RunSucceeded, store.RunFailed,
 			store.RunFailed, store.RunPending, store.RunSucceeded} {
 			rs[i].State = state
 		}

@@ -97,6 +97,36 @@ func testEvents(t *testing.T, newStore func(t *testing.T) store.Store) {
 		require.NoError(t, err)
 		require.Empty(t, got.DedupKey)
 	})
+	t.Run("TypesAreDistinctAndSortedAndATenantSeesOnlyItsRecentOnes", func(t *testing.T) {
+		t.Parallel()
+		bundle, ctx := setup(t)
+		types, err := bundle.s.EventTypes(ctx, &store.EventTypesParams{})
+		require.NoError(t, err)
+		require.Empty(t, types, "no events, no types")
+		insert(t, bundle.s,
+			newEvent("TASK_COMPLETED", "t1", now()), newEvent("field_value.saved", "t1", now()),
+			newEvent("TASK_COMPLETED", "t1", now()), newEvent("invoice.paid", "t2", now()),
+			newEvent("Zoë.日本", "", now()))
+		insert(t, bundle.s, newEvent("deal.won", "t1", now()), newEvent("deal.won", "t2", now()))
+
+		types, err = bundle.s.EventTypes(ctx, &store.EventTypesParams{})
+		require.NoError(t, err)
+		require.Equal(t, []string{"TASK_COMPLETED", "Zoë.日本", "deal.won", "field_value.saved", "invoice.paid"}, types, "byte order, each once")
+
+		t1 := "t1"
+		types, err = bundle.s.EventTypes(ctx, &store.EventTypesParams{TenantID: &t1})
+		require.NoError(t, err)
+		require.Equal(t, []string{"TASK_COMPLETED", "deal.won", "field_value.saved"}, types, "t1's only")
+
+		types, err = bundle.s.EventTypes(ctx, &store.EventTypesParams{TenantID: &t1, Recent: 2})
+		require.NoError(t, err)
+		require.Equal(t, []string{"TASK_COMPLETED", "deal.won"}, types, "its latest 2 events only")
+
+		none := "nobody"
+		types, err = bundle.s.EventTypes(ctx, &store.EventTypesParams{TenantID: &none})
+		require.NoError(t, err)
+		require.Empty(t, types)
+	})
 	t.Run("ListFiltersNewestFirst", func(t *testing.T) {
 		t.Parallel()
 		bundle, ctx := setup(t)
@@ -136,6 +166,9 @@ func testEvents(t *testing.T, newStore func(t *testing.T) store.Store) {
 			{"BeforeSeqPages", store.EventListParams{BeforeSeq: evs[5].Seq, Limit: 2}, e(4, 3)},
 			{"Combined", store.EventListParams{Type: "booking.created", TenantID: ptr("t1"), Since: base.Add(time.Second), BeforeSeq: evs[5].Seq + 1, Limit: 100}, e(5)},
 			{"NoMatch", store.EventListParams{Type: "nope", Limit: 100}, e()},
+			{"AfterSeqIsOldestFirst", store.EventListParams{AfterSeq: evs[1].Seq, Limit: 100}, e(2, 3, 4, 5)},
+			{"AfterSeqLimitTakesTheOldest", store.EventListParams{AfterSeq: evs[1].Seq, Limit: 2}, e(2, 3)},
+			{"AfterSeqWithTenant", store.EventListParams{AfterSeq: evs[0].Seq, TenantID: ptr("t1"), Limit: 100}, e(1, 4, 5)},
 		} {
 			got, err := bundle.s.EventList(ctx, &tc.p)
 			require.NoError(t, err, tc.name)

@@ -47,24 +47,12 @@ func NewSQLitePath(t testing.TB) string {
 func NewPostgresURL(t testing.TB) string {
 	t.Helper()
 	base := PostgresURL()
-	db, err := sql.Open("pgx", base)
+	u, drop, err := postgres.CreateSchema(context.Background(), base, newSchemaName())
 	if err != nil {
-		t.Fatalf("open postgres %s: %v", base, err)
-	}
-	defer db.Close()
-	schema := newSchemaName()
-	if _, err := db.Exec("CREATE SCHEMA " + schema); err != nil {
 		t.Fatalf("create test schema in %s (is PostgreSQL running? set FIELDFLOW_TEST_POSTGRES_URL): %v", base, err)
 	}
-	t.Cleanup(func() {
-		db, err := sql.Open("pgx", base)
-		if err != nil {
-			return
-		}
-		defer db.Close()
-		_, _ = db.Exec("DROP SCHEMA " + schema + " CASCADE")
-	})
-	return schemaURL(t, schema)
+	t.Cleanup(func() { _ = drop(context.Background()) })
+	return u
 }
 
 func newSchemaName() string {

@@ -25,6 +25,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Run("APIKeys", func(t *testing.T) { t.Parallel(); testAPIKeys(t, newStore) })
 	t.Run("Idempotency", func(t *testing.T) { t.Parallel(); testIdempotency(t, newStore) })
 	t.Run("Endpoints", func(t *testing.T) { t.Parallel(); testEndpoints(t, newStore) })
+	t.Run("Backlog", func(t *testing.T) { t.Parallel(); testBacklog(t, newStore) })
 	t.Run("Deliveries", func(t *testing.T) { t.Parallel(); testDeliveries(t, newStore) })
 	t.Run("DeliveryLeases", func(t *testing.T) { t.Parallel(); testDeliveryLeases(t, newStore) })
 	t.Run("Attempts", func(t *testing.T) { t.Parallel(); testAttempts(t, newStore) })
@@ -40,6 +41,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Run("Store", func(t *testing.T) { t.Parallel(); testStore(t, newStore) })
 	t.Run("Close", func(t *testing.T) { t.Parallel(); testClose(t, newStore) })
 	t.Run("Sessions", func(t *testing.T) { t.Parallel(); testSessions(t, newStore) })
+	t.Run("Portal", func(t *testing.T) { t.Parallel(); testPortal(t, newStore) })
+	t.Run("Retention", func(t *testing.T) { t.Parallel(); testRetention(t, newStore) })
 }
 
 // now is the current time as both databases keep it: UTC, microseconds.

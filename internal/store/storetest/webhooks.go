@@ -294,10 +294,10 @@ func testEndpoints(t *testing.T, newStore func(t *testing.T) store.Store) {
 		e := newEndpoint("t1", now())
 		err := inTx(t, bundle.s, func(ctx context.Context, tx store.Tx) error { return tx.EndpointUpdate(ctx, e) })
 		require.ErrorIs(t, err, store.ErrNotFound)
-		err = inTx(t, bundle.s, func(ctx context.Context, tx store.Tx) error { return tx.EndpointDelete(ctx, e.ID) })
+		err = inTx(t, bundle.s, func(ctx context.Context, tx store.Tx) error { return tx.EndpointDelete(ctx, e.ID, now()) })
 		require.ErrorIs(t, err, store.ErrNotFound)
 	})
-	t.Run("DeleteCascadesToDeliveriesAndAttempts", func(t *testing.T) {
+	t.Run("DeleteLeavesATombstoneThatKeepsItsHistory", func(t *testing.T) {
 		t.Parallel()
 		bundle, ctx := setup(t)
 		doomed := createEndpoint(t, bundle.s, newEndpoint("t1", now()))
@@ -307,6 +307,10 @@ func testEndpoints(t *testing.T, newStore func(t *testing.T) store.Store) {
 			doomedDs = append(doomedDs, newDelivery(doomed.ID, fmt.Sprintf("evt_%d", i), now()))
 			keptDs = append(keptDs, newDelivery(kept.ID, fmt.Sprintf("evt_%d", i), now()))
 		}
+		// One of the doomed endpoint's deliveries has settled, the others
+		// are pending, one of them leased.
+		doomedDs[0].State = store.DeliverySucceeded
+		doomedDs[1].LeaseOwner, doomedDs[1].LeasedUntil = "worker-1", now().Add(time.Minute)
 		insertDeliveries(t, bundle.s, append(slices.Clone(doomedDs), keptDs...)...)
 		mustTx(t, bundle.s, func(ctx context.Context, tx store.Tx) error {
 			for _, d := range append(slices.Clone(doomedDs), keptDs...) {
@@ -317,32 +321,52 @@ func testEndpoints(t *testing.T, newStore func(t *testing.T) store.Store) {
 			return nil
 		})
 
-		mustTx(t, bundle.s, func(ctx context.Context, tx store.Tx) error { return tx.EndpointDelete(ctx, doomed.ID) })
+		at := now()
+		mustTx(t, bundle.s, func(ctx context.Context, tx store.Tx) error { return tx.EndpointDelete(ctx, doomed.ID, at) })
 
-		_, err := bundle.s.EndpointGet(ctx, doomed.ID)
-		require.ErrorIs(t, err, store.ErrNotFound)
-		for _, d := range doomedDs {
-			_, err := bundle.s.DeliveryGet(ctx, d.ID)
-			require.ErrorIs(t, err, store.ErrNotFound)
-		}
-		attempts, err := bundle.s.AttemptList(ctx, deliveryIDs(doomedDs))
-		require.NoError(t, err)
-		require.Empty(t, attempts)
-		ds, err := bundle.s.DeliveryList(ctx, &store.DeliveryListParams{EndpointID: doomed.ID, Limit: 100})
-		require.NoError(t, err)
-		require.Empty(t, ds)
-
-		ds, err = bundle.s.DeliveryList(ctx, &store.DeliveryListParams{Limit: 100})
-		require.NoError(t, err)
-		require.ElementsMatch(t, keptDs, ds)
-		attempts, err = bundle.s.AttemptList(ctx, deliveryIDs(keptDs))
-		require.NoError(t, err)
-		require.Len(t, attempts, len(keptDs))
+		// Gone from lists and fan-out, inactive, its secrets wiped.
 		all, err := bundle.s.EndpointListAll(ctx)
 		require.NoError(t, err)
 		require.Equal(t, []*store.Endpoint{kept}, all)
+		list, total, err := bundle.s.EndpointList(ctx, &store.EndpointListParams{Page: store.Page{Page: 1, PageSize: 10}, TenantID: ptr("t1")})
+		require.NoError(t, err)
+		require.Equal(t, 1, total)
+		require.Equal(t, []*store.Endpoint{kept}, list)
+		got, err := bundle.s.EndpointGet(ctx, doomed.ID)
+		require.NoError(t, err, "the tombstone stays readable: its deliveries name it")
+		require.Equal(t, at, got.DeletedAt)
+		require.False(t, got.Active)
+		require.Empty(t, got.Secret)
+		require.Empty(t, got.PrevSecret)
+		// A deleted endpoint is deleted once and updated never.
+		err = inTx(t, bundle.s, func(ctx context.Context, tx store.Tx) error { return tx.EndpointDelete(ctx, doomed.ID, now()) })
+		require.ErrorIs(t, err, store.ErrNotFound)
+		err = inTx(t, bundle.s, func(ctx context.Context, tx store.Tx) error { return tx.EndpointUpdate(ctx, doomed) })
+		require.ErrorIs(t, err, store.ErrNotFound)
+
+		// Its history stays: the settled delivery as it was, the pending
+		// ones failed (nothing more goes out), every attempt.
+		for i, d := range doomedDs {
+			got, err := bundle.s.DeliveryGet(ctx, d.ID)
+			require.NoError(t, err)
+			if i == 0 {
+				require.Equal(t, store.DeliverySucceeded, got.State)
+				continue
+			}
+			require.Equal(t, store.DeliveryFailed, got.State)
+			require.Equal(t, "endpoint was deleted", got.LastError)
+			require.Empty(t, got.LeaseOwner)
+		}
+		attempts, err := bundle.s.AttemptList(ctx, deliveryIDs(doomedDs))
+		require.NoError(t, err)
+		require.Len(t, attempts, len(doomedDs))
+		claimed := claimDue(t, bundle.s, &store.DeliveryClaimDueParams{Now: now().Add(time.Hour), Owner: "claimer",
+			LeaseUntil: now().Add(2 * time.Hour), Limit: 100})
+		require.ElementsMatch(t, deliveryIDs(keptDs), deliveryIDs(claimed), "only the live endpoint's deliveries are due")
 	})
 }
+
+func ptr[T any](v T) *T { return &v }
 
 func testDeliveries(t *testing.T, newStore func(t *testing.T) store.Store) {
 	type testBundle struct {
@@ -438,7 +462,7 @@ func testDeliveries(t *testing.T, newStore func(t *testing.T) store.Store) {
 			newDelivery(ep2, "evt_b", at),
 			newDelivery(ep1, "evt_a", at),
 		}
-		for i, state := range []string{store.DeliveryPending, store.DeliverySucceeded, store.DeliveryFailed,
+		for i, state := range []store.DeliveryState{store.DeliveryPending, store.DeliverySucceeded, store.DeliveryFailed,
 			store.DeliveryFailed, store.DeliveryPending, store.DeliverySucceeded} {
 			ds[i].State = state
 		}
@@ -482,7 +506,7 @@ func testDeliveries(t *testing.T, newStore func(t *testing.T) store.Store) {
 		bundle, ctx := setup(t)
 		base := now().Add(-time.Hour)
 		at := func(d time.Duration) time.Time { return base.Add(d) }
-		mk := func(endpointID, eventID, state string, created time.Time) *store.Delivery {
+		mk := func(endpointID, eventID string, state store.DeliveryState, created time.Time) *store.Delivery {
 			d := newDelivery(endpointID, eventID, created)
 			d.State = state
 			return d
@@ -532,7 +556,7 @@ func testDeliveries(t *testing.T, newStore func(t *testing.T) store.Store) {
 		t.Parallel()
 		bundle, ctx := setup(t)
 		base := now().Add(-time.Hour)
-		mk := func(eventID, state string, created time.Duration) *store.Delivery {
+		mk := func(eventID string, state store.DeliveryState, created time.Duration) *store.Delivery {
 			d := newDelivery(bundle.ep.ID, eventID, base.Add(created))
 			d.State = state
 			return d

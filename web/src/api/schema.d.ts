@@ -11,14 +11,43 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List automations */
+        /**
+         * List automations
+         * @description List automations.
+         *
+         *     Needs an admin key, or a tenant key for its own tenant's data.
+         */
         get: operations["list-automations"];
         put?: never;
         /**
          * Create an automation
          * @description Everything is checked at save: the trigger, CEL conditions (compiled, type-checked, cost-limited), templates, each action's fields and the OAuth2 connections referenced. The response holds the secret that signs the webhook action's requests; it is not shown again.
+         *
+         *     Needs an admin key, or a tenant key for its own tenant's data.
          */
         post: operations["create-automation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/automations/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Try an automation on one event before activating it
+         * @description Runs the steps of an automation (saved or not: the body holds its definition) once against a past event (eventId) or a sample payload (event), and answers what each step rendered and got back. http and webhook steps send their requests for real; a set_field step shows the values it would write and writes nothing; no step is retried. The definition is checked as a save checks it. Nothing is stored: a test run is not in any run log and starts nothing.
+         *
+         *     Needs an admin key, or a tenant key for its own tenant's data.
+         */
+        post: operations["test-automation"];
         delete?: never;
         options?: never;
         head?: never;
@@ -32,17 +61,29 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get an automation */
+        /**
+         * Get an automation
+         * @description Get an automation.
+         *
+         *     Needs an admin key, or a tenant key for its own tenant's data.
+         */
         get: operations["get-automation"];
         put?: never;
         post?: never;
-        /** Delete an automation with its runs */
+        /**
+         * Delete an automation with its runs
+         * @description Delete an automation with its runs.
+         *
+         *     Needs an admin key, or a tenant key for its own tenant's data.
+         */
         delete: operations["delete-automation"];
         options?: never;
         head?: never;
         /**
          * Update an automation
          * @description A trigger or actions given replace the old ones whole. Setting active to true sets activatedAt: only later events start runs.
+         *
+         *     Needs an admin key, or a tenant key for its own tenant's data.
          */
         patch: operations["update-automation"];
         trace?: never;
@@ -54,7 +95,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** An automation's runs with their steps, newest first */
+        /**
+         * An automation's runs with their steps, newest first
+         * @description An automation's runs with their steps, newest first.
+         *
+         *     Needs an admin key, or a tenant key for its own tenant's data.
+         */
         get: operations["list-automation-runs"];
         put?: never;
         post?: never;
@@ -71,7 +117,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A delivery with every attempt */
+        /**
+         * A delivery with every attempt
+         * @description A delivery with every attempt.
+         *
+         *     Needs an admin key, or a tenant key for its own tenant's data.
+         */
         get: operations["get-delivery"];
         put?: never;
         post?: never;
@@ -90,8 +141,35 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Send a delivery again now */
+        /**
+         * Send a delivery again now
+         * @description Send a delivery again now.
+         *
+         *     Needs an admin key, or a tenant key for its own tenant's data.
+         */
         post: operations["retry-delivery"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/event-types": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List event types: fieldflow's own, then those the host published
+         * @description The built-in types with a description and the schema of their body, then the host-published types stored so far (within retention), sorted: every tenant's for an admin key, for a tenant key those among its latest 10,000 events. For event pickers and generated receiver types.
+         *
+         *     Needs an admin key, or a tenant key for its own tenant's data.
+         */
+        get: operations["list-event-types"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -105,14 +183,43 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List events, newest first */
+        /**
+         * List events, newest first
+         * @description List events, newest first.
+         *
+         *     Needs an admin key, or a tenant key for its own tenant's data.
+         */
         get: operations["list-events"];
         put?: never;
         /**
          * Publish a host event
          * @description Stores the event and fans it out to webhooks and automations in one transaction. An id already used (for the same tenant) returns the first event and fans out nothing.
+         *
+         *     Needs an admin key, or a tenant key for its own tenant's data.
          */
         post: operations["publish-event"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/events/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Follow the event log live (Server-Sent Events)
+         * @description Each stored event the key may see, as it is stored, as an SSE message `event: event` whose data is the event as GET /api/events shows it and whose id is its place in the log. Without Last-Event-ID the stream starts with the next event. A comment line is sent every 15 s of silence to keep proxies from closing it.
+         *
+         *     Needs an admin key, or a tenant key for its own tenant's data.
+         */
+        get: operations["stream-events"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -126,10 +233,37 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get an event with its deliveries and runs */
+        /**
+         * Get an event with its deliveries and runs
+         * @description Get an event with its deliveries and runs.
+         *
+         *     Needs an admin key, or a tenant key for its own tenant's data.
+         */
         get: operations["get-event"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/expressions/check": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Check a CEL filter or condition as a save would
+         * @description For editors that check as one types: the same checks an endpoint or automation save makes, without saving anything.
+         *
+         *     Needs an admin key, or a tenant key for its own tenant's data.
+         */
+        post: operations["check-expression"];
         delete?: never;
         options?: never;
         head?: never;
@@ -143,10 +277,20 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List field groups */
+        /**
+         * List field groups
+         * @description List field groups.
+         *
+         *     Needs an admin key, or a tenant key for its own tenant's data.
+         */
         get: operations["list-field-groups"];
         put?: never;
-        /** Create a field group */
+        /**
+         * Create a field group
+         * @description Create a field group.
+         *
+         *     Needs an admin key.
+         */
         post: operations["create-field-group"];
         delete?: never;
         options?: never;
@@ -161,15 +305,30 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get a field group */
+        /**
+         * Get a field group
+         * @description Get a field group.
+         *
+         *     Needs an admin key, or a tenant key for its own tenant's data.
+         */
         get: operations["get-field-group"];
         put?: never;
         post?: never;
-        /** Delete a field group with its fields and values */
+        /**
+         * Delete a field group with its fields and values
+         * @description Delete a field group with its fields and values.
+         *
+         *     Needs an admin key.
+         */
         delete: operations["delete-field-group"];
         options?: never;
         head?: never;
-        /** Update a field group */
+        /**
+         * Update a field group
+         * @description Update a field group.
+         *
+         *     Needs an admin key.
+         */
         patch: operations["update-field-group"];
         trace?: never;
     };
@@ -183,6 +342,8 @@ export interface paths {
         /**
          * Search stored values
          * @description value matches a string value's text, or the JSON of other values (42, true).
+         *
+         *     Needs an admin key, or a tenant key for its own tenant's data.
          */
         get: operations["search-values"];
         put?: never;
@@ -200,10 +361,20 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List global fields */
+        /**
+         * List global fields
+         * @description List global fields.
+         *
+         *     Needs an admin key, or a tenant key for its own tenant's data.
+         */
         get: operations["list-global-fields"];
         put?: never;
-        /** Create a global field in one or more groups */
+        /**
+         * Create a global field in one or more groups
+         * @description Create a global field in one or more groups.
+         *
+         *     Needs an admin key.
+         */
         post: operations["create-global-field"];
         delete?: never;
         options?: never;
@@ -218,15 +389,30 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get a global field */
+        /**
+         * Get a global field
+         * @description Get a global field.
+         *
+         *     Needs an admin key, or a tenant key for its own tenant's data.
+         */
         get: operations["get-global-field"];
         put?: never;
         post?: never;
-        /** Delete a global field (stored values are kept) */
+        /**
+         * Delete a global field (stored values are kept)
+         * @description Delete a global field (stored values are kept).
+         *
+         *     Needs an admin key.
+         */
         delete: operations["delete-global-field"];
         options?: never;
         head?: never;
-        /** Update a global field */
+        /**
+         * Update a global field
+         * @description Update a global field.
+         *
+         *     Needs an admin key.
+         */
         patch: operations["update-global-field"];
         trace?: never;
     };
@@ -240,12 +426,16 @@ export interface paths {
         /**
          * List API keys
          * @description Oldest first, revoked and expired keys too unless `active=true`. Never shows a secret: only its prefix. Admin keys only.
+         *
+         *     Needs an admin key.
          */
         get: operations["list-keys"];
         put?: never;
         /**
          * Create an API key
          * @description Creates an admin key or a key scoped to one tenant. The answer holds the key itself (`key`), shown only this once; it is stored hashed. Admin keys only.
+         *
+         *     Needs an admin key.
          */
         post: operations["create-key"];
         delete?: never;
@@ -264,6 +454,8 @@ export interface paths {
         /**
          * Get an API key
          * @description Its record, never its secret. Admin keys only.
+         *
+         *     Needs an admin key.
          */
         get: operations["get-key"];
         put?: never;
@@ -271,6 +463,8 @@ export interface paths {
         /**
          * Revoke an API key
          * @description The key fails with 401 from its next request on, on every instance. Revoking a revoked key changes nothing. The last active admin key cannot be revoked (409): create another admin key first. Admin keys only.
+         *
+         *     Needs an admin key.
          */
         delete: operations["revoke-key"];
         options?: never;
@@ -285,12 +479,19 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List OAuth2 connections */
+        /**
+         * List OAuth2 connections
+         * @description List OAuth2 connections.
+         *
+         *     Needs an admin key, or a tenant key for its own tenant's data.
+         */
         get: operations["list-oauth2-connections"];
         put?: never;
         /**
          * Create an OAuth2 connection
          * @description clientSecret and refreshToken are stored sealed and never returned.
+         *
+         *     Needs an admin key, or a tenant key for its own tenant's data.
          */
         post: operations["create-oauth2-connection"];
         delete?: never;
@@ -306,19 +507,97 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get an OAuth2 connection */
+        /**
+         * Get an OAuth2 connection
+         * @description Get an OAuth2 connection.
+         *
+         *     Needs an admin key, or a tenant key for its own tenant's data.
+         */
         get: operations["get-oauth2-connection"];
         put?: never;
         post?: never;
-        /** Delete an OAuth2 connection */
+        /**
+         * Delete an OAuth2 connection
+         * @description Delete an OAuth2 connection.
+         *
+         *     Needs an admin key, or a tenant key for its own tenant's data.
+         */
         delete: operations["delete-oauth2-connection"];
         options?: never;
         head?: never;
         /**
          * Update an OAuth2 connection
          * @description Changing credentials drops the cached access token.
+         *
+         *     Needs an admin key, or a tenant key for its own tenant's data.
          */
         patch: operations["update-oauth2-connection"];
+        trace?: never;
+    };
+    "/api/portal-sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Mint a tenant portal link
+         * @description For the vendor's backend: a link to the portal of one tenant, to put in an iframe of the vendor's app (its origin must be in --portal-origins) or to open. The token in the link's fragment works once, until expiresIn; the session it opens ends then too, shows only the tenant's own data and the sections in features, and cannot be widened.
+         *
+         *     Needs an admin key.
+         */
+        post: operations["create-portal-link"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/portal-sessions/current": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The portal session a request acts with
+         * @description Its tenant, sections, theme, CSRF token and expiry; 404 for a request made with an API key or a dashboard session.
+         *
+         *     Needs an admin key, or a tenant key for its own tenant's data.
+         */
+        get: operations["get-current-portal"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/portal-sessions/redeem": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Open a portal session with a link's token
+         * @description Called by the portal page with the token from its fragment. The token works once: a second redeem, or one after the link's expiry, is a 401. The answer sets the portal session cookie.
+         *
+         *     Needs no credentials.
+         */
+        post: operations["redeem-portal-link"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/runs/{id}": {
@@ -328,7 +607,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A run with every step attempt */
+        /**
+         * A run with every step attempt
+         * @description A run with every step attempt.
+         *
+         *     Needs an admin key, or a tenant key for its own tenant's data.
+         */
         get: operations["get-run"];
         put?: never;
         post?: never;
@@ -350,6 +634,8 @@ export interface paths {
         /**
          * Continue a failed run from its failed step
          * @description The run becomes pending and due now; steps before the failed one are not run again, and what they captured is kept. A run that has not failed is a 409.
+         *
+         *     Needs an admin key, or a tenant key for its own tenant's data.
          */
         post: operations["retry-run"];
         delete?: never;
@@ -369,7 +655,9 @@ export interface paths {
         put?: never;
         /**
          * Log in to the dashboard
-         * @description Checks the API key and opens a server-side session of 12h0m0s: an HttpOnly, SameSite=Strict cookie (Secure over TLS) that acts as the key. Every write made with the cookie must send the returned csrfToken as X-CSRF-Token; without it the answer is 403.
+         * @description Checks the API key and opens a server-side session of 12h: an HttpOnly, SameSite=Strict cookie (Secure over TLS) that acts as the key. Every write made with the cookie must send the returned csrfToken as X-CSRF-Token; without it the answer is 403.
+         *
+         *     Needs no credentials.
          */
         post: operations["create-session"];
         delete?: never;
@@ -388,6 +676,8 @@ export interface paths {
         /**
          * Who am I
          * @description The role and tenant the request acts as; for a session also its CSRF token and expiry.
+         *
+         *     Needs an admin key, or a tenant key for its own tenant's data.
          */
         get: operations["get-current-session"];
         put?: never;
@@ -395,8 +685,54 @@ export interface paths {
         /**
          * Log out
          * @description Ends the session and clears its cookie (it needs X-CSRF-Token like every write). With an API key it changes nothing.
+         *
+         *     Needs an admin key, or a tenant key for its own tenant's data.
          */
         delete: operations["delete-current-session"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/tenants/{tenantId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Erase a tenant
+         * @description Erases everything fieldflow holds of the tenant: its values, tenant fields, endpoints, automations, variables, OAuth2 connections and their history (events, deliveries to any endpoint, runs, attempts). The tenant's API keys are revoked at once (their records stay: who had access is kept on record). The erasure is a job: the answer (202) is the erasure, pending; the server removes the data in batches in the background, and a restart resumes it, so it always finishes. When it is done, a `tenant.erased` event is sent to vendor-wide endpoints. Asking again while it is pending changes nothing; asking after it is done erases what was written since. Follow it with GET /api/tenants/{tenantId}/erasure. Admin keys only.
+         *
+         *     Needs an admin key.
+         */
+        delete: operations["erase-tenant"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/tenants/{tenantId}/erasure": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a tenant's erasure
+         * @description The latest erasure of the tenant: pending or done, with the rows removed so far. 404 if none was asked for. Admin keys only.
+         *
+         *     Needs an admin key.
+         */
+        get: operations["get-tenant-erasure"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -409,15 +745,27 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get an entity's values */
+        /**
+         * Get an entity's values
+         * @description Get an entity's values.
+         *
+         *     Needs an admin key, or a tenant key for its own tenant's data.
+         */
         get: operations["get-values"];
         put?: never;
         /**
          * Save some of an entity's values
          * @description A partial update: keys not sent keep their values; null removes a key. Send If-Match with the version you read to refuse lost updates (412).
+         *
+         *     Needs an admin key, or a tenant key for its own tenant's data.
          */
         post: operations["save-values"];
-        /** Delete all of an entity's values */
+        /**
+         * Delete all of an entity's values
+         * @description Delete all of an entity's values.
+         *
+         *     Needs an admin key, or a tenant key for its own tenant's data.
+         */
         delete: operations["delete-values"];
         options?: never;
         head?: never;
@@ -434,7 +782,12 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** Delete one value of an entity */
+        /**
+         * Delete one value of an entity
+         * @description Delete one value of an entity.
+         *
+         *     Needs an admin key, or a tenant key for its own tenant's data.
+         */
         delete: operations["delete-value"];
         options?: never;
         head?: never;
@@ -448,10 +801,20 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List a tenant's fields in a group */
+        /**
+         * List a tenant's fields in a group
+         * @description List a tenant's fields in a group.
+         *
+         *     Needs an admin key, or a tenant key for its own tenant's data.
+         */
         get: operations["list-tenant-fields"];
         put?: never;
-        /** Add a tenant's own field to a group */
+        /**
+         * Add a tenant's own field to a group
+         * @description Add a tenant's own field to a group.
+         *
+         *     Needs an admin key, or a tenant key for its own tenant's data.
+         */
         post: operations["create-tenant-field"];
         delete?: never;
         options?: never;
@@ -466,7 +829,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The effective fields of a group for a tenant (global and tenant) */
+        /**
+         * The effective fields of a group for a tenant (global and tenant)
+         * @description The effective fields of a group for a tenant (global and tenant).
+         *
+         *     Needs an admin key, or a tenant key for its own tenant's data.
+         */
         get: operations["get-schema"];
         put?: never;
         post?: never;
@@ -483,16 +851,65 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get a tenant field */
+        /**
+         * Get a tenant field
+         * @description Get a tenant field.
+         *
+         *     Needs an admin key, or a tenant key for its own tenant's data.
+         */
         get: operations["get-tenant-field"];
         put?: never;
         post?: never;
-        /** Delete a tenant field (stored values are kept) */
+        /**
+         * Delete a tenant field (stored values are kept)
+         * @description Delete a tenant field (stored values are kept).
+         *
+         *     Needs an admin key, or a tenant key for its own tenant's data.
+         */
         delete: operations["delete-tenant-field"];
         options?: never;
         head?: never;
-        /** Update a tenant field */
+        /**
+         * Update a tenant field
+         * @description Update a tenant field.
+         *
+         *     Needs an admin key, or a tenant key for its own tenant's data.
+         */
         patch: operations["update-tenant-field"];
+        trace?: never;
+    };
+    "/api/tenants/{tenantId}/retention": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a tenant's retention
+         * @description How long the tenant's events, deliveries and runs are kept: its own `days`, or null where the server's defaults apply. Admin keys only.
+         *
+         *     Needs an admin key.
+         */
+        get: operations["get-tenant-retention"];
+        /**
+         * Set a tenant's retention
+         * @description Keeps the tenant's events, deliveries and runs for `days` instead of the server's defaults: longer for a tenant that pays for more history, or shorter. Pending deliveries and runs are never pruned. Admin keys only.
+         *
+         *     Needs an admin key.
+         */
+        put: operations["put-tenant-retention"];
+        post?: never;
+        /**
+         * Reset a tenant's retention
+         * @description The server's defaults apply to the tenant again. Admin keys only.
+         *
+         *     Needs an admin key.
+         */
+        delete: operations["reset-tenant-retention"];
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/tenants/{tenantId}/variables": {
@@ -502,7 +919,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List a tenant's variables */
+        /**
+         * List a tenant's variables
+         * @description List a tenant's variables.
+         *
+         *     Needs an admin key, or a tenant key for its own tenant's data.
+         */
         get: operations["list-tenant-variables"];
         put?: never;
         post?: never;
@@ -519,12 +941,27 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get a tenant's variable */
+        /**
+         * Get a tenant's variable
+         * @description Get a tenant's variable.
+         *
+         *     Needs an admin key, or a tenant key for its own tenant's data.
+         */
         get: operations["get-tenant-variable"];
-        /** Set a tenant's variable */
+        /**
+         * Set a tenant's variable
+         * @description Set a tenant's variable.
+         *
+         *     Needs an admin key, or a tenant key for its own tenant's data.
+         */
         put: operations["put-tenant-variable"];
         post?: never;
-        /** Delete a tenant's variable */
+        /**
+         * Delete a tenant's variable
+         * @description Delete a tenant's variable.
+         *
+         *     Needs an admin key, or a tenant key for its own tenant's data.
+         */
         delete: operations["delete-tenant-variable"];
         options?: never;
         head?: never;
@@ -538,7 +975,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List the global variables */
+        /**
+         * List the global variables
+         * @description List the global variables.
+         *
+         *     Needs an admin key.
+         */
         get: operations["list-variables"];
         put?: never;
         post?: never;
@@ -555,15 +997,27 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get a global variable */
+        /**
+         * Get a global variable
+         * @description Get a global variable.
+         *
+         *     Needs an admin key.
+         */
         get: operations["get-variable"];
         /**
          * Set a global variable
          * @description A secret variable is stored sealed and its value is never returned.
+         *
+         *     Needs an admin key.
          */
         put: operations["put-variable"];
         post?: never;
-        /** Delete a global variable */
+        /**
+         * Delete a global variable
+         * @description Delete a global variable.
+         *
+         *     Needs an admin key.
+         */
         delete: operations["delete-variable"];
         options?: never;
         head?: never;
@@ -577,12 +1031,19 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List webhook endpoints */
+        /**
+         * List webhook endpoints
+         * @description List webhook endpoints.
+         *
+         *     Needs an admin key, or a tenant key for its own tenant's data.
+         */
         get: operations["list-webhooks"];
         put?: never;
         /**
          * Register a webhook endpoint
          * @description The response holds the signing secret; it is not shown again.
+         *
+         *     Needs an admin key, or a tenant key for its own tenant's data.
          */
         post: operations["create-webhook"];
         delete?: never;
@@ -598,17 +1059,29 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get a webhook endpoint */
+        /**
+         * Get a webhook endpoint
+         * @description Get a webhook endpoint.
+         *
+         *     Needs an admin key, or a tenant key for its own tenant's data.
+         */
         get: operations["get-webhook"];
         put?: never;
         post?: never;
-        /** Delete a webhook endpoint with its delivery log */
+        /**
+         * Delete a webhook endpoint with its delivery log
+         * @description Delete a webhook endpoint with its delivery log.
+         *
+         *     Needs an admin key, or a tenant key for its own tenant's data.
+         */
         delete: operations["delete-webhook"];
         options?: never;
         head?: never;
         /**
          * Update a webhook endpoint
          * @description Setting active to true re-enables a disabled endpoint.
+         *
+         *     Needs an admin key, or a tenant key for its own tenant's data.
          */
         patch: operations["update-webhook"];
         trace?: never;
@@ -620,7 +1093,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** An endpoint's deliveries with every attempt, newest first */
+        /**
+         * An endpoint's deliveries with every attempt, newest first
+         * @description An endpoint's deliveries with every attempt, newest first.
+         *
+         *     Needs an admin key, or a tenant key for its own tenant's data.
+         */
         get: operations["list-webhook-deliveries"];
         put?: never;
         post?: never;
@@ -642,6 +1120,8 @@ export interface paths {
         /**
          * Send an endpoint's deliveries in a time range again
          * @description Each gets a new delivery (same event and webhook-id).
+         *
+         *     Needs an admin key, or a tenant key for its own tenant's data.
          */
         post: operations["replay-webhook"];
         delete?: never;
@@ -662,6 +1142,8 @@ export interface paths {
         /**
          * Rotate the signing secret
          * @description The old secret keeps signing beside the new one for graceHours (default 24).
+         *
+         *     Needs an admin key, or a tenant key for its own tenant's data.
          */
         post: operations["rotate-webhook-secret"];
         delete?: never;
@@ -679,7 +1161,12 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Send a webhook.test event now and return the attempt */
+        /**
+         * Send a webhook.test event now and return the attempt
+         * @description Send a webhook.test event now and return the attempt.
+         *
+         *     Needs an admin key, or a tenant key for its own tenant's data.
+         */
         post: operations["test-webhook"];
         delete?: never;
         options?: never;
@@ -694,7 +1181,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The process is up */
+        /**
+         * The process is up
+         * @description The process is up.
+         *
+         *     Needs no credentials.
+         */
         get: operations["healthz"];
         put?: never;
         post?: never;
@@ -714,6 +1206,8 @@ export interface paths {
         /**
          * Prometheus metrics (text format)
          * @description Needs an admin key, or `Authorization: Bearer <FIELDFLOW_METRICS_TOKEN>` when a metrics token is set. With `--metrics-addr` set, /metrics is served there without a key instead, and not on this port. No series is labelled with anything a tenant owns (tenant, endpoint or automation ids).
+         *
+         *     Needs an admin key, or the metrics token (FIELDFLOW_METRICS_TOKEN) as a bearer token.
          */
         get: operations["metrics"];
         put?: never;
@@ -731,7 +1225,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The database is reachable and migrated */
+        /**
+         * The process can take work: the database is reachable and migrated, and its worker loops poll
+         * @description 503 while the process drains at shutdown (it may still finish requests in flight; /healthz stays 200 until the listener closes), when the database cannot be reached, or when a worker loop (the webhook dispatcher, the automation runner or the timer loop of time rules) has stopped or has not polled the database successfully for too long.
+         *
+         *     Needs no credentials.
+         */
         get: operations["readyz"];
         put?: never;
         post?: never;
@@ -742,47 +1241,392 @@ export interface paths {
         trace?: never;
     };
 }
-export type webhooks = Record<string, never>;
+export interface webhooks {
+    "automation.date_reached": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * automation.date_reached
+         * @description A time rule: the date or datetime value plus offset has been reached. Seen by the automation's run only. Not delivered to endpoints.
+         */
+        post: operations["event-automation-date-reached"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "automation.run_failed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * automation.run_failed
+         * @description An automation run failed for good.
+         */
+        post: operations["event-automation-run-failed"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "automation.sla_reached": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * automation.sla_reached
+         * @description A time rule: a value has been held for `after` since `heldSince`. Seen by the automation's run only. Not delivered to endpoints.
+         */
+        post: operations["event-automation-sla-reached"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "entity.updated": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * entity.updated
+         * @description A save changed an entity: its values after it, the former values of the changed keys and its new version.
+         */
+        post: operations["event-entity-updated"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "field_group.created": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * field_group.created
+         * @description A field group was created.
+         */
+        post: operations["event-field-group-created"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "field_group.deleted": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * field_group.deleted
+         * @description A field group was deleted with its fields and values.
+         */
+        post: operations["event-field-group-deleted"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "field_group.updated": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * field_group.updated
+         * @description A field group was changed; previous is its former state.
+         */
+        post: operations["event-field-group-updated"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "field_value.deleted": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * field_value.deleted
+         * @description One value of an entity was removed (value is null).
+         */
+        post: operations["event-field-value-deleted"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "field_value.saved": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * field_value.saved
+         * @description One value of an entity changed (previousValue is null for a new key).
+         */
+        post: operations["event-field-value-saved"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "global_field.created": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * global_field.created
+         * @description A global field was created.
+         */
+        post: operations["event-global-field-created"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "global_field.deleted": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * global_field.deleted
+         * @description A global field was deleted (its stored values are kept).
+         */
+        post: operations["event-global-field-deleted"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "global_field.updated": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * global_field.updated
+         * @description A global field was changed; previous is its former state.
+         */
+        post: operations["event-global-field-updated"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "tenant.erased": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * tenant.erased
+         * @description A tenant's data was erased (DELETE /api/tenants/{tenantId}): sent to vendor-wide endpoints once the erasure is done.
+         */
+        post: operations["event-tenant-erased"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "tenant_field.created": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * tenant_field.created
+         * @description A tenant added a field of its own.
+         */
+        post: operations["event-tenant-field-created"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "tenant_field.deleted": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * tenant_field.deleted
+         * @description A tenant field was deleted (its stored values are kept).
+         */
+        post: operations["event-tenant-field-deleted"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "tenant_field.updated": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * tenant_field.updated
+         * @description A tenant field was changed; previous is its former state.
+         */
+        post: operations["event-tenant-field-updated"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "webhook.disabled": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * webhook.disabled
+         * @description An endpoint was disabled (sent to the other endpoints, not to it).
+         */
+        post: operations["event-webhook-disabled"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "webhook.test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * webhook.test
+         * @description Sent by POST /api/webhooks/{id}/test to that endpoint only.
+         */
+        post: operations["event-webhook-test"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "{host event}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * {host event}
+         * @description Published by the host with POST /api/events, under any type name outside fieldflow's reserved prefixes: data and previous as given.
+         */
+        post: operations["event-host-event"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+}
 export interface components {
     schemas: {
-        Action: {
-            auth?: components["schemas"]["Auth"];
-            body?: components["schemas"]["Body"];
-            captureResponse?: boolean;
-            /** @description set_field: default the triggering event's entity (templates allowed). */
-            entityId?: string;
-            /** @description set_field: default the triggering event's group. */
-            fieldGroup?: string;
-            headers?: {
-                [key: string]: string;
-            };
-            /** @description CEL boolean over event, entity, tenant and steps; false skips the step. */
-            if?: string;
-            /**
-             * @description http: default POST.
-             * @enum {string}
-             */
-            method?: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
-            /** @description Unique within the automation; later steps read steps.<name>.response. */
-            name: string;
-            query?: {
-                [key: string]: string;
-            };
-            retry?: components["schemas"]["Retry"];
-            /**
-             * Format: int64
-             * @description Default 30.
-             */
-            timeoutSeconds?: number;
-            /** @enum {string} */
-            type: "webhook" | "http" | "set_field";
-            /** @description webhook, http: the target URL (templates allowed in http). */
-            url?: string;
-            /** @description set_field: values to save; a string that is exactly one {{path}} keeps the value's type. */
-            values?: {
-                [key: string]: unknown;
-            };
-        };
+        /** @description One step of an automation: a webhook call, an HTTP request or a field write, by type. */
+        Action: components["schemas"]["WebhookAction"] | components["schemas"]["HTTPAction"] | components["schemas"]["SetFieldAction"];
         AttemptView: {
             /** Format: int64 */
             attempt: number;
@@ -823,7 +1667,7 @@ export interface components {
             value?: string;
         };
         Automation: {
-            actions: components["schemas"]["Action"][] | null;
+            actions: components["schemas"]["Action"][];
             /** Format: date-time */
             activatedAt: string | null;
             active: boolean;
@@ -849,7 +1693,7 @@ export interface components {
             state: "ok" | "broken";
         };
         AutomationInput: {
-            actions: components["schemas"]["Action"][] | null;
+            actions: components["schemas"]["Action"][];
             /** @description Default true. Only events after activation start runs. */
             active?: boolean;
             description?: string;
@@ -884,6 +1728,24 @@ export interface components {
             automationId: string;
             eventId: string;
             runId: string;
+        };
+        CheckView: {
+            /**
+             * Format: double
+             * @description For a worker loop: seconds since it last polled the database successfully.
+             * @example 0.4
+             */
+            lastPollAgeSeconds?: number;
+            /**
+             * @description The part checked: database, webhook dispatcher, automation runner or automation timers.
+             * @example webhook dispatcher
+             */
+            name: string;
+            /**
+             * @description ok (a part that is not ready makes the whole answer a 503).
+             * @example ok
+             */
+            status: string;
         };
         CreatedKey: {
             /** @description Neither revoked nor expired. */
@@ -922,14 +1784,35 @@ export interface components {
             /** @description Go duration added to the value, e.g. -24h; default 0. */
             offset?: string;
         };
+        DateReachedEvent: {
+            automationId: string;
+            /** @description The host app's id of the entity. */
+            entityId: string;
+            /** @description The event type. */
+            event: string;
+            /** @description The event id (evt_…), also sent as webhook-id: the same on every retry and replay; deduplicate on it. */
+            eventId: string;
+            fieldGroupId: string;
+            fieldGroupKey: string;
+            fieldKey: string;
+            /** @description The rule's offset from the date, as it says it. */
+            offset: string;
+            tenantId: string;
+            /**
+             * Format: date-time
+             * @description When it happened: RFC 3339, UTC, microseconds.
+             */
+            timestamp: string;
+            value: unknown;
+        };
         DeliveryPage: {
-            data: components["schemas"]["DeliveryView"][] | null;
+            data: components["schemas"]["DeliveryView"][];
             nextCursor?: string;
         };
         DeliveryView: {
             /** Format: int64 */
             attemptCount: number;
-            attempts: components["schemas"]["AttemptView"][] | null;
+            attempts: components["schemas"]["AttemptView"][];
             /** Format: date-time */
             createdAt: string;
             endpointId: string;
@@ -947,13 +1830,20 @@ export interface components {
             /** Format: date-time */
             updatedAt: string;
         };
+        DisabledWebhook: {
+            id: string;
+            url: string;
+        };
+        EffectiveSchema: {
+            data: components["schemas"]["SchemaField"][];
+        };
         Endpoint: {
             active: boolean;
             /** Format: date-time */
             createdAt: string;
             description: string;
             disabledReason?: string;
-            events: string[] | null;
+            events: string[];
             filter?: string;
             headers: {
                 [key: string]: string;
@@ -962,7 +1852,7 @@ export interface components {
             id: string;
             /** Format: int64 */
             maxInFlight: number;
-            retrySchedule: string[] | null;
+            retrySchedule: string[];
             secret?: string;
             signatureHeader: string;
             tenantId: string | null;
@@ -991,7 +1881,7 @@ export interface components {
             active?: boolean;
             description?: string;
             /** @description Event types: exact names, prefix.* or *. */
-            events: string[] | null;
+            events: string[];
             /** @description CEL expression over the payload as event, e.g. event.fieldKey != 'internal_note'. Every top-level payload key (event, eventId, timestamp, tenantId, fieldGroupId, fieldGroupKey, entityId, fieldKey, value, previousValue, values, previousValues, changedKeys, version, fieldGroup, field, previous, data, causedBy) is present, null when the event does not carry it. Refused at save when it does not compile, holds a bad constant regular expression, or its worst-case cost exceeds the limit; an event whose evaluation fails is not delivered, and its event detail says why. */
             filter?: string;
             /** @description Extra request headers. */
@@ -1035,12 +1925,66 @@ export interface components {
             timeoutSeconds?: number;
             url?: string;
         };
+        EntityUpdatedEvent: {
+            /** @description Set when an automation's set_field step made the change: the runs behind it, oldest first. */
+            causedBy?: components["schemas"]["Cause"][];
+            changedKeys: string[];
+            /** @description The host app's id of the entity. */
+            entityId: string;
+            /** @description The event type. */
+            event: string;
+            /** @description The event id (evt_…), also sent as webhook-id: the same on every retry and replay; deduplicate on it. */
+            eventId: string;
+            fieldGroupId: string;
+            fieldGroupKey: string;
+            /** @description The former values of the changed keys; a new key is absent. */
+            previousValues: {
+                [key: string]: unknown;
+            };
+            tenantId: string;
+            /**
+             * Format: date-time
+             * @description When it happened: RFC 3339, UTC, microseconds.
+             */
+            timestamp: string;
+            /** @description The entity's values after the save. */
+            values: {
+                [key: string]: unknown;
+            };
+            /**
+             * Format: int64
+             * @description The entity's new version, the one If-Match takes.
+             */
+            version: number;
+        };
         EntityValues: {
             data: {
                 [key: string]: unknown;
             };
             /** Format: int64 */
             version: number;
+        };
+        Erasure: {
+            /** @description The tenant.erased event (evt_…), once done. */
+            eventId?: string;
+            /**
+             * Format: date-time
+             * @description null while pending.
+             */
+            finishedAt: string | null;
+            /** Format: date-time */
+            requestedAt: string;
+            /**
+             * Format: int64
+             * @description Rows deleted so far.
+             */
+            rowsRemoved: number;
+            /**
+             * @description pending until every row of the tenant is gone, then done.
+             * @enum {string}
+             */
+            state: "pending" | "done";
+            tenantId: string;
         };
         ErrorDetail: {
             /** @description Where the error occurred, e.g. 'body.items[3].tags' or 'path.thing-id' */
@@ -1057,7 +2001,7 @@ export interface components {
              */
             detail?: string;
             /** @description Optional list of individual error details */
-            errors?: components["schemas"]["ErrorDetail"][] | null;
+            errors?: components["schemas"]["ErrorDetail"][];
             /**
              * Format: uri
              * @description A URI reference that identifies the specific occurrence of the problem.
@@ -1092,21 +2036,60 @@ export interface components {
             type: string;
         };
         EventDetail: {
-            deliveries: components["schemas"]["DeliveryView"][] | null;
+            deliveries: components["schemas"]["DeliveryView"][];
             /** @description Endpoints whose event types and tenant match but that got no delivery: their filter said false or failed, or the endpoint is broken. Evaluated when read, with each endpoint as it is now. */
-            filtered: components["schemas"]["FilteredOut"][] | null;
+            filtered: components["schemas"]["FilteredOut"][];
             id: string;
             /** Format: date-time */
             occurredAt: string;
             payload: unknown;
-            runs: components["schemas"]["Run"][] | null;
+            runs: components["schemas"]["Run"][];
             tenantId?: string;
             type: string;
         };
         EventPage: {
-            data: components["schemas"]["Event"][] | null;
+            data: components["schemas"]["Event"][];
             /** @description Pass as cursor for the next page; absent on the last page. */
             nextCursor?: string;
+        };
+        EventTypeInfo: {
+            /** @description fieldflow's own type; false for a type the host published. */
+            builtIn: boolean;
+            description?: string;
+            /** @description Seen by automation runs only (the time rules' events), never delivered to endpoints. */
+            runsOnly?: boolean;
+            /** @description For a built-in type: the OpenAPI schema of its body, a $ref into this server's document (whose webhooks section lists them too). */
+            schema?: string;
+            /** @example field_value.saved */
+            type: string;
+        };
+        EventTypeList: {
+            data: components["schemas"]["EventTypeInfo"][];
+        };
+        ExpressionCheck: {
+            /** @description Why a save would refuse it: syntax, types, a bad constant regular expression, or a cost over the limit. */
+            error?: string;
+            valid: boolean;
+        };
+        ExpressionInput: {
+            expression: string;
+            /**
+             * @description filter: a webhook endpoint's filter (over event); condition: an automation's trigger or step condition (over event, entity, tenant and steps).
+             * @enum {string}
+             */
+            kind: "filter" | "condition";
+        };
+        FailedRun: {
+            error: string;
+            /** @description The event that started the run. */
+            eventId: string;
+            eventType: string;
+            id: string;
+            /**
+             * Format: int64
+             * @description The index of the step that failed.
+             */
+            step: number;
         };
         FieldGroup: {
             /** Format: date-time */
@@ -1121,6 +2104,21 @@ export interface components {
             /** Format: date-time */
             updatedAt: string;
         };
+        FieldGroupEvent: {
+            /** @description The event type. */
+            event: string;
+            /** @description The event id (evt_…), also sent as webhook-id: the same on every retry and replay; deduplicate on it. */
+            eventId: string;
+            /** @description The group as the API returns it. */
+            fieldGroup: components["schemas"]["FieldGroup"];
+            /** @description Its former state (updated and deleted). */
+            previous?: components["schemas"]["FieldGroup"];
+            /**
+             * Format: date-time
+             * @description When it happened: RFC 3339, UTC, microseconds.
+             */
+            timestamp: string;
+        };
         FieldGroupInput: {
             description?: string;
             /** @description Unique key: a-z, 0-9 and _, starting with a letter. */
@@ -1131,6 +2129,29 @@ export interface components {
             description?: string;
             key?: string;
             name?: string;
+        };
+        FieldValueEvent: {
+            /** @description Set when an automation's set_field step made the change: the runs behind it, oldest first. */
+            causedBy?: components["schemas"]["Cause"][];
+            /** @description The host app's id of the entity. */
+            entityId: string;
+            /** @description The event type. */
+            event: string;
+            /** @description The event id (evt_…), also sent as webhook-id: the same on every retry and replay; deduplicate on it. */
+            eventId: string;
+            fieldGroupId: string;
+            fieldGroupKey: string;
+            fieldKey: string;
+            /** @description The value before it; null for a new key. */
+            previousValue: unknown;
+            tenantId: string;
+            /**
+             * Format: date-time
+             * @description When it happened: RFC 3339, UTC, microseconds.
+             */
+            timestamp: string;
+            /** @description The value after the change; null when deleted. */
+            value: unknown;
         };
         FieldValueRow: {
             entityId: string;
@@ -1151,7 +2172,7 @@ export interface components {
         GlobalField: {
             /** Format: date-time */
             createdAt: string;
-            fieldGroupIds: string[] | null;
+            fieldGroupIds: string[];
             id: string;
             key: string;
             label: string;
@@ -1159,9 +2180,24 @@ export interface components {
             /** Format: date-time */
             updatedAt: string;
         };
+        GlobalFieldEvent: {
+            /** @description The event type. */
+            event: string;
+            /** @description The event id (evt_…), also sent as webhook-id: the same on every retry and replay; deduplicate on it. */
+            eventId: string;
+            /** @description The field as the API returns it. */
+            field: components["schemas"]["GlobalField"];
+            /** @description Its former state (updated and deleted). */
+            previous?: components["schemas"]["GlobalField"];
+            /**
+             * Format: date-time
+             * @description When it happened: RFC 3339, UTC, microseconds.
+             */
+            timestamp: string;
+        };
         GlobalFieldInput: {
             /** @description Groups (ids or keys) the field belongs to. */
-            fieldGroupIds: string[] | null;
+            fieldGroupIds: string[];
             key: string;
             label: string;
             schema: components["schemas"]["Schema"];
@@ -1171,9 +2207,67 @@ export interface components {
             label?: string;
             schema?: components["schemas"]["Schema"];
         };
+        /** @description An automation step of type http. */
+        HTTPAction: {
+            auth?: components["schemas"]["Auth"];
+            body?: components["schemas"]["Body"];
+            captureResponse?: boolean;
+            headers?: {
+                [key: string]: string;
+            };
+            /** @description CEL boolean over event, entity, tenant and steps; false skips the step. */
+            if?: string;
+            /**
+             * @description http: default POST.
+             * @enum {string}
+             */
+            method?: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+            /** @description Unique within the automation; later steps read steps.<name>.response. */
+            name: string;
+            query?: {
+                [key: string]: string;
+            };
+            retry?: components["schemas"]["Retry"];
+            /**
+             * Format: int64
+             * @description Default 30.
+             */
+            timeoutSeconds?: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "http";
+            /** @description webhook, http: the target URL (templates allowed in http). */
+            url: string;
+        };
         Health: {
+            /** @description Each part /readyz checked: the database, and in a process that sends, the worker loops. */
+            checks?: components["schemas"]["CheckView"][];
             /** @example ok */
             status: string;
+        };
+        HostEvent: {
+            /** @description Set when an automation's set_field step made the change: the runs behind it, oldest first. */
+            causedBy?: components["schemas"]["Cause"][];
+            /** @description As published (keys sorted). */
+            data: {
+                [key: string]: unknown;
+            };
+            /** @description The event type. */
+            event: string;
+            /** @description The event id (evt_…), also sent as webhook-id: the same on every retry and replay; deduplicate on it. */
+            eventId: string;
+            /** @description As published, when it was. */
+            previous?: {
+                [key: string]: unknown;
+            };
+            tenantId?: string;
+            /**
+             * Format: date-time
+             * @description When it happened: RFC 3339, UTC, microseconds.
+             */
+            timestamp: string;
         };
         Key: {
             /** @description Neither revoked nor expired. */
@@ -1226,35 +2320,35 @@ export interface components {
             tenantId?: string;
         };
         ListAutomation: {
-            data: components["schemas"]["Automation"][] | null;
+            data: components["schemas"]["Automation"][];
             pagination: components["schemas"]["Pagination"];
         };
         ListEndpoint: {
-            data: components["schemas"]["Endpoint"][] | null;
+            data: components["schemas"]["Endpoint"][];
             pagination: components["schemas"]["Pagination"];
         };
         ListFieldGroup: {
-            data: components["schemas"]["FieldGroup"][] | null;
+            data: components["schemas"]["FieldGroup"][];
             pagination: components["schemas"]["Pagination"];
         };
         ListFieldValueRow: {
-            data: components["schemas"]["FieldValueRow"][] | null;
+            data: components["schemas"]["FieldValueRow"][];
             pagination: components["schemas"]["Pagination"];
         };
         ListGlobalField: {
-            data: components["schemas"]["GlobalField"][] | null;
+            data: components["schemas"]["GlobalField"][];
             pagination: components["schemas"]["Pagination"];
         };
         ListKey: {
-            data: components["schemas"]["Key"][] | null;
+            data: components["schemas"]["Key"][];
             pagination: components["schemas"]["Pagination"];
         };
         ListOAuth2Connection: {
-            data: components["schemas"]["OAuth2Connection"][] | null;
+            data: components["schemas"]["OAuth2Connection"][];
             pagination: components["schemas"]["Pagination"];
         };
         ListTenantField: {
-            data: components["schemas"]["TenantField"][] | null;
+            data: components["schemas"]["TenantField"][];
             pagination: components["schemas"]["Pagination"];
         };
         OAuth2Connection: {
@@ -1265,7 +2359,7 @@ export interface components {
             hasRefreshToken: boolean;
             id: string;
             name: string;
-            scopes: string[] | null;
+            scopes: string[];
             tenantId: string | null;
             tokenUrl: string;
             /** Format: date-time */
@@ -1295,19 +2389,6 @@ export interface components {
             scopes?: string[] | null;
             tokenUrl?: string;
         };
-        "OutStruct { Count int \"json:\\\"count\\\"\" }Body": {
-            /** Format: int64 */
-            count: number;
-        };
-        "OutStruct { Data ListSchemaField \"json:\\\"data\\\"\" }Body": {
-            data: components["schemas"]["SchemaField"][] | null;
-        };
-        "OutStruct { ID string \"json:\\\"id\\\"\" }Body": {
-            id: string;
-        };
-        "OutStruct { Secret string \"json:\\\"secret\\\"\" }Body": {
-            secret: string;
-        };
         Pagination: {
             /** Format: int64 */
             page: number;
@@ -1317,6 +2398,52 @@ export interface components {
             total: number;
             /** Format: int64 */
             totalPages: number;
+        };
+        PortalLink: {
+            /** Format: date-time */
+            expiresAt: string;
+            /** @description The same, relative to this server, for a server behind a proxy under another name. */
+            path: string;
+            /** @description The portal's address with the one-time token in its fragment: put it in an iframe's src, or open it. */
+            url: string;
+        };
+        PortalLinkInput: {
+            /**
+             * Format: int64
+             * @description Seconds until the link, and the session opened with it, end. Default 3600.
+             */
+            expiresIn?: number;
+            /** @description The sections the portal shows and may use: fields, records, webhooks, automations, settings. Default all. */
+            features?: string[] | null;
+            /** @description The tenant whose portal this is. */
+            tenantId: string;
+            theme?: components["schemas"]["PortalTheme"];
+        };
+        PortalRedeemInput: {
+            /** @description The token from the link's fragment (#token=…). */
+            token: string;
+        };
+        PortalTheme: {
+            /** @description The accent colour, as #rrggbb. */
+            accentColor?: string;
+            /** @description A data: URL of a PNG, JPEG, GIF or WebP image (at most 64 KiB): the portal fetches nothing from elsewhere. */
+            logo?: string;
+            /**
+             * @description light, dark, or auto (the viewer's system setting, the default).
+             * @enum {string}
+             */
+            mode?: "light" | "dark" | "auto";
+            /** @description Shown in the portal's header instead of fieldflow. */
+            name?: string;
+        };
+        PortalView: {
+            /** @description Send it as X-CSRF-Token on every write. */
+            csrfToken: string;
+            /** Format: date-time */
+            expiresAt: string;
+            features: string[];
+            tenantId: string;
+            theme: components["schemas"]["PortalTheme"];
         };
         PublishInput: {
             data: {
@@ -1350,15 +2477,41 @@ export interface components {
              */
             until?: string;
         };
+        Replayed: {
+            /**
+             * Format: int64
+             * @description How many deliveries the replay created.
+             */
+            count: number;
+        };
+        Retentions: {
+            /** @example 720h0m0s */
+            deliveries: string;
+            /** @example 720h0m0s */
+            events: string;
+            /** @example 720h0m0s */
+            runs: string;
+        };
+        RetriedDelivery: {
+            /** @description The new delivery's id. */
+            id: string;
+        };
         Retry: {
             /** @description Statuses that retry; default 408, 429 and 5xx. */
             onStatus?: number[] | null;
             /** @description Waits before each retry, e.g. ["10s","1m"]. Empty: no retry. */
             schedule?: string[] | null;
         };
-        "Rotate-webhook-secretRequest": {
-            /** Format: int64 */
+        RotateSecretInput: {
+            /**
+             * Format: int64
+             * @description How long the old secret keeps signing beside the new one. Default 24.
+             */
             graceHours?: number;
+        };
+        RotatedSecret: {
+            /** @description The new signing secret (whsec_…). It is not shown again. */
+            secret: string;
         };
         Run: {
             /**
@@ -1368,7 +2521,7 @@ export interface components {
             attempts: number;
             automationId: string;
             /** @description The runs whose writes led to this run, oldest first. */
-            causedBy?: components["schemas"]["Cause"][] | null;
+            causedBy?: components["schemas"]["Cause"][];
             /** Format: date-time */
             createdAt: string;
             error?: string;
@@ -1381,13 +2534,29 @@ export interface components {
             state: "pending" | "succeeded" | "failed";
             /** Format: int64 */
             step: number;
-            steps: components["schemas"]["Step"][] | null;
+            steps: components["schemas"]["Step"][];
             tenantId?: string;
             /** Format: date-time */
             updatedAt: string;
         };
+        RunFailedEvent: {
+            automationId: string;
+            /** @description Set when an automation's set_field step made the change: the runs behind it, oldest first. */
+            causedBy?: components["schemas"]["Cause"][];
+            /** @description The event type. */
+            event: string;
+            /** @description The event id (evt_…), also sent as webhook-id: the same on every retry and replay; deduplicate on it. */
+            eventId: string;
+            run: components["schemas"]["FailedRun"];
+            tenantId?: string;
+            /**
+             * Format: date-time
+             * @description When it happened: RFC 3339, UTC, microseconds.
+             */
+            timestamp: string;
+        };
         RunPage: {
-            data: components["schemas"]["Run"][] | null;
+            data: components["schemas"]["Run"][];
             /** @description Pass as cursor for the next page; absent on the last page. */
             nextCursor?: string;
         };
@@ -1398,6 +2567,29 @@ export interface components {
             fieldKey: string;
             /** @description The value being held; absent: any value. */
             value?: unknown;
+        };
+        SLAReachedEvent: {
+            /** @description How long the value had to be held, as the rule says it. */
+            after: string;
+            automationId: string;
+            /** @description The host app's id of the entity. */
+            entityId: string;
+            /** @description The event type. */
+            event: string;
+            /** @description The event id (evt_…), also sent as webhook-id: the same on every retry and replay; deduplicate on it. */
+            eventId: string;
+            fieldGroupId: string;
+            fieldGroupKey: string;
+            fieldKey: string;
+            /** Format: date-time */
+            heldSince: string;
+            tenantId: string;
+            /**
+             * Format: date-time
+             * @description When it happened: RFC 3339, UTC, microseconds.
+             */
+            timestamp: string;
+            value: unknown;
         };
         Schema: {
             /**
@@ -1440,10 +2632,30 @@ export interface components {
             /** @description The tenant of a tenant key. */
             tenantId?: string;
             /**
-             * @description How the request authenticated: a session cookie or an API key header.
+             * @description How the request authenticated: a dashboard session cookie, an API key header, or a tenant portal session.
              * @enum {string}
              */
-            via: "session" | "key";
+            via: "session" | "key" | "portal";
+        };
+        /** @description An automation step of type set_field. */
+        SetFieldAction: {
+            /** @description set_field: default the triggering event's entity (templates allowed). */
+            entityId?: string;
+            /** @description set_field: default the triggering event's group. */
+            fieldGroup?: string;
+            /** @description CEL boolean over event, entity, tenant and steps; false skips the step. */
+            if?: string;
+            /** @description Unique within the automation; later steps read steps.<name>.response. */
+            name: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "set_field";
+            /** @description set_field: values to save; a string that is exactly one {{path}} keeps the value's type. */
+            values: {
+                [key: string]: unknown;
+            };
         };
         Step: {
             /** Format: int64 */
@@ -1473,6 +2685,29 @@ export interface components {
             /** Format: int64 */
             status: number;
         };
+        TenantErasedEvent: {
+            /** @description The tenant whose data was erased. */
+            erasedTenantId: string;
+            /** @description The event type. */
+            event: string;
+            /** @description The event id (evt_…), also sent as webhook-id: the same on every retry and replay; deduplicate on it. */
+            eventId: string;
+            /**
+             * Format: date-time
+             * @description When the erasure was asked for.
+             */
+            requestedAt: string;
+            /**
+             * Format: int64
+             * @description How many rows of the tenant were deleted.
+             */
+            rowsRemoved: number;
+            /**
+             * Format: date-time
+             * @description When it happened: RFC 3339, UTC, microseconds.
+             */
+            timestamp: string;
+        };
         TenantField: {
             /** Format: date-time */
             createdAt: string;
@@ -1485,6 +2720,22 @@ export interface components {
             /** Format: date-time */
             updatedAt: string;
         };
+        TenantFieldEvent: {
+            /** @description The event type. */
+            event: string;
+            /** @description The event id (evt_…), also sent as webhook-id: the same on every retry and replay; deduplicate on it. */
+            eventId: string;
+            /** @description The field as the API returns it. */
+            field: components["schemas"]["TenantField"];
+            /** @description Its former state (updated and deleted). */
+            previous?: components["schemas"]["TenantField"];
+            tenantId: string;
+            /**
+             * Format: date-time
+             * @description When it happened: RFC 3339, UTC, microseconds.
+             */
+            timestamp: string;
+        };
         TenantFieldInput: {
             key: string;
             label: string;
@@ -1494,11 +2745,45 @@ export interface components {
             label?: string;
             schema?: components["schemas"]["Schema"];
         };
+        TenantRetention: {
+            /**
+             * Format: int64
+             * @description The tenant's own retention in days; null: the server's defaults apply (see defaults).
+             */
+            days: number | null;
+            /** @description The server's retentions, which apply where the tenant has none of its own. */
+            defaults: components["schemas"]["Retentions"];
+            tenantId: string;
+            /**
+             * Format: date-time
+             * @description When days was set; null while the defaults apply.
+             */
+            updatedAt: string | null;
+        };
+        TenantRetentionInput: {
+            /**
+             * Format: int64
+             * @description Days to keep the tenant's events, deliveries and runs, instead of the server's defaults.
+             */
+            days: number;
+        };
         TestResult: {
             attempt: components["schemas"]["AttemptView"];
             deliveryId: string;
             eventId: string;
             success: boolean;
+        };
+        TestRunInput: {
+            automation: components["schemas"]["AutomationInput"];
+            event?: {
+                [key: string]: unknown;
+            };
+            eventId?: string;
+        };
+        TestRunResult: {
+            conditionHeld: boolean;
+            conditionNote?: string;
+            steps: components["schemas"]["Step"][];
         };
         Trigger: {
             /** @description CEL boolean expression over event, entity (entity.values) and tenant (tenant.id). */
@@ -1573,7 +2858,63 @@ export interface components {
             value: string;
         };
         VariableList: {
-            data: components["schemas"]["Variable"][] | null;
+            data: components["schemas"]["Variable"][];
+        };
+        /** @description An automation step of type webhook. */
+        WebhookAction: {
+            captureResponse?: boolean;
+            headers?: {
+                [key: string]: string;
+            };
+            /** @description CEL boolean over event, entity, tenant and steps; false skips the step. */
+            if?: string;
+            /** @description Unique within the automation; later steps read steps.<name>.response. */
+            name: string;
+            retry?: components["schemas"]["Retry"];
+            /**
+             * Format: int64
+             * @description Default 30.
+             */
+            timeoutSeconds?: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "webhook";
+            /** @description webhook, http: the target URL (templates allowed in http). */
+            url: string;
+        };
+        WebhookDisabledEvent: {
+            /** @description The event type. */
+            event: string;
+            /** @description The event id (evt_…), also sent as webhook-id: the same on every retry and replay; deduplicate on it. */
+            eventId: string;
+            reason: string;
+            /** @description The disabled endpoint's tenant, if it has one. */
+            tenantId?: string;
+            /**
+             * Format: date-time
+             * @description When it happened: RFC 3339, UTC, microseconds.
+             */
+            timestamp: string;
+            webhook: components["schemas"]["DisabledWebhook"];
+        };
+        WebhookTestData: {
+            message: string;
+            webhookId: string;
+        };
+        WebhookTestEvent: {
+            data: components["schemas"]["WebhookTestData"];
+            /** @description The event type. */
+            event: string;
+            /** @description The event id (evt_…), also sent as webhook-id: the same on every retry and replay; deduplicate on it. */
+            eventId: string;
+            tenantId?: string;
+            /**
+             * Format: date-time
+             * @description When it happened: RFC 3339, UTC, microseconds.
+             */
+            timestamp: string;
         };
     };
     responses: never;
@@ -1608,6 +2949,53 @@ export interface operations {
                     "application/json": components["schemas"]["ListAutomation"];
                 };
             };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
             /** @description Error */
             default: {
                 headers: {
@@ -1622,7 +3010,10 @@ export interface operations {
     "create-automation": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retried write safe: a second request with the same key (per API key, for 24 hours) gets the first one's answer, with `Idempotent-Replayed: true`, and changes nothing again. The same key with a different request is a 422. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1639,6 +3030,172 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Automation"];
+                };
+            };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request conflicts with what is stored: a key or name already taken, a state that does not allow it, or a request with the same Idempotency-Key still in progress. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The body is larger than the server's request body limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "test-automation": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retried write safe: a second request with the same key (per API key, for 24 hours) gets the first one's answer, with `Idempotent-Replayed: true`, and changes nothing again. The same key with a different request is a 422. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TestRunInput"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TestRunResult"];
+                };
+            };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request conflicts with what is stored: a key or name already taken, a state that does not allow it, or a request with the same Idempotency-Key still in progress. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The body is larger than the server's request body limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
                 };
             };
             /** @description Error */
@@ -1673,6 +3230,62 @@ export interface operations {
                     "application/json": components["schemas"]["Automation"];
                 };
             };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Nothing with this id or key, or nothing this key may see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
             /** @description Error */
             default: {
                 headers: {
@@ -1687,7 +3300,10 @@ export interface operations {
     "delete-automation": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retried write safe: a second request with the same key (per API key, for 24 hours) gets the first one's answer, with `Idempotent-Replayed: true`, and changes nothing again. The same key with a different request is a 422. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description Automation id. */
                 id: string;
@@ -1703,6 +3319,71 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Nothing with this id or key, or nothing this key may see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request conflicts with what is stored: a key or name already taken, a state that does not allow it, or a request with the same Idempotency-Key still in progress. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
             /** @description Error */
             default: {
                 headers: {
@@ -1717,7 +3398,10 @@ export interface operations {
     "update-automation": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retried write safe: a second request with the same key (per API key, for 24 hours) gets the first one's answer, with `Idempotent-Replayed: true`, and changes nothing again. The same key with a different request is a 422. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description Automation id. */
                 id: string;
@@ -1737,6 +3421,80 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Automation"];
+                };
+            };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Nothing with this id or key, or nothing this key may see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request conflicts with what is stored: a key or name already taken, a state that does not allow it, or a request with the same Idempotency-Key still in progress. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The body is larger than the server's request body limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
                 };
             };
             /** @description Error */
@@ -1776,6 +3534,62 @@ export interface operations {
                     "application/json": components["schemas"]["RunPage"];
                 };
             };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Nothing with this id or key, or nothing this key may see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
             /** @description Error */
             default: {
                 headers: {
@@ -1807,6 +3621,62 @@ export interface operations {
                     "application/json": components["schemas"]["DeliveryView"];
                 };
             };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Nothing with this id or key, or nothing this key may see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
             /** @description Error */
             default: {
                 headers: {
@@ -1821,7 +3691,10 @@ export interface operations {
     "retry-delivery": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retried write safe: a second request with the same key (per API key, for 24 hours) gets the first one's answer, with `Idempotent-Replayed: true`, and changes nothing again. The same key with a different request is a 422. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 id: string;
             };
@@ -1835,7 +3708,139 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["OutStruct { ID string \"json:\\\"id\\\"\" }Body"];
+                    "application/json": components["schemas"]["RetriedDelivery"];
+                };
+            };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Nothing with this id or key, or nothing this key may see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request conflicts with what is stored: a key or name already taken, a state that does not allow it, or a request with the same Idempotency-Key still in progress. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "list-event-types": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventTypeList"];
+                };
+            };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
                 };
             };
             /** @description Error */
@@ -1875,6 +3880,53 @@ export interface operations {
                     "application/json": components["schemas"]["EventPage"];
                 };
             };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
             /** @description Error */
             default: {
                 headers: {
@@ -1889,7 +3941,10 @@ export interface operations {
     "publish-event": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retried write safe: a second request with the same key (per API key, for 24 hours) gets the first one's answer, with `Idempotent-Replayed: true`, and changes nothing again. The same key with a different request is a 422. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1906,6 +3961,155 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Published"];
+                };
+            };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request conflicts with what is stored: a key or name already taken, a state that does not allow it, or a request with the same Idempotency-Key still in progress. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The body is larger than the server's request body limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "stream-events": {
+        parameters: {
+            query?: {
+                /** @description Only events of this type. */
+                type?: string;
+                /** @description Only this tenant's events (a tenant key sees its own only). */
+                tenantId?: string;
+            };
+            header?: {
+                /** @description Resume after this event (the id of the last message received); browsers send it on reconnect. */
+                "Last-Event-ID"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A text/event-stream of events. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": components["schemas"]["Event"];
+                };
+            };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
                 };
             };
             /** @description Error */
@@ -1937,6 +4141,163 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["EventDetail"];
+                };
+            };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Nothing with this id or key, or nothing this key may see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "check-expression": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retried write safe: a second request with the same key (per API key, for 24 hours) gets the first one's answer, with `Idempotent-Replayed: true`, and changes nothing again. The same key with a different request is a 422. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ExpressionInput"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExpressionCheck"];
+                };
+            };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request conflicts with what is stored: a key or name already taken, a state that does not allow it, or a request with the same Idempotency-Key still in progress. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The body is larger than the server's request body limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
                 };
             };
             /** @description Error */
@@ -1973,6 +4334,53 @@ export interface operations {
                     "application/json": components["schemas"]["ListFieldGroup"];
                 };
             };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
             /** @description Error */
             default: {
                 headers: {
@@ -1987,7 +4395,10 @@ export interface operations {
     "create-field-group": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retried write safe: a second request with the same key (per API key, for 24 hours) gets the first one's answer, with `Idempotent-Replayed: true`, and changes nothing again. The same key with a different request is a 422. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2004,6 +4415,71 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["FieldGroup"];
+                };
+            };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request conflicts with what is stored: a key or name already taken, a state that does not allow it, or a request with the same Idempotency-Key still in progress. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The body is larger than the server's request body limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
                 };
             };
             /** @description Error */
@@ -2038,6 +4514,62 @@ export interface operations {
                     "application/json": components["schemas"]["FieldGroup"];
                 };
             };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Nothing with this id or key, or nothing this key may see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
             /** @description Error */
             default: {
                 headers: {
@@ -2052,7 +4584,10 @@ export interface operations {
     "delete-field-group": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retried write safe: a second request with the same key (per API key, for 24 hours) gets the first one's answer, with `Idempotent-Replayed: true`, and changes nothing again. The same key with a different request is a 422. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description Field group id or key. */
                 fg: string;
@@ -2068,6 +4603,71 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Nothing with this id or key, or nothing this key may see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request conflicts with what is stored: a key or name already taken, a state that does not allow it, or a request with the same Idempotency-Key still in progress. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
             /** @description Error */
             default: {
                 headers: {
@@ -2082,7 +4682,10 @@ export interface operations {
     "update-field-group": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retried write safe: a second request with the same key (per API key, for 24 hours) gets the first one's answer, with `Idempotent-Replayed: true`, and changes nothing again. The same key with a different request is a 422. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description Field group id or key. */
                 fg: string;
@@ -2102,6 +4705,80 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["FieldGroup"];
+                };
+            };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Nothing with this id or key, or nothing this key may see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request conflicts with what is stored: a key or name already taken, a state that does not allow it, or a request with the same Idempotency-Key still in progress. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The body is larger than the server's request body limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
                 };
             };
             /** @description Error */
@@ -2144,6 +4821,53 @@ export interface operations {
                     "application/json": components["schemas"]["ListFieldValueRow"];
                 };
             };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
             /** @description Error */
             default: {
                 headers: {
@@ -2180,6 +4904,53 @@ export interface operations {
                     "application/json": components["schemas"]["ListGlobalField"];
                 };
             };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
             /** @description Error */
             default: {
                 headers: {
@@ -2194,7 +4965,10 @@ export interface operations {
     "create-global-field": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retried write safe: a second request with the same key (per API key, for 24 hours) gets the first one's answer, with `Idempotent-Replayed: true`, and changes nothing again. The same key with a different request is a 422. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2211,6 +4985,71 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["GlobalField"];
+                };
+            };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request conflicts with what is stored: a key or name already taken, a state that does not allow it, or a request with the same Idempotency-Key still in progress. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The body is larger than the server's request body limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
                 };
             };
             /** @description Error */
@@ -2244,6 +5083,62 @@ export interface operations {
                     "application/json": components["schemas"]["GlobalField"];
                 };
             };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Nothing with this id or key, or nothing this key may see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
             /** @description Error */
             default: {
                 headers: {
@@ -2258,7 +5153,10 @@ export interface operations {
     "delete-global-field": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retried write safe: a second request with the same key (per API key, for 24 hours) gets the first one's answer, with `Idempotent-Replayed: true`, and changes nothing again. The same key with a different request is a 422. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 id: string;
             };
@@ -2272,6 +5170,71 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Nothing with this id or key, or nothing this key may see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request conflicts with what is stored: a key or name already taken, a state that does not allow it, or a request with the same Idempotency-Key still in progress. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
             };
             /** @description Error */
             default: {
@@ -2287,7 +5250,10 @@ export interface operations {
     "update-global-field": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retried write safe: a second request with the same key (per API key, for 24 hours) gets the first one's answer, with `Idempotent-Replayed: true`, and changes nothing again. The same key with a different request is a 422. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 id: string;
             };
@@ -2306,6 +5272,80 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["GlobalField"];
+                };
+            };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Nothing with this id or key, or nothing this key may see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request conflicts with what is stored: a key or name already taken, a state that does not allow it, or a request with the same Idempotency-Key still in progress. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The body is larger than the server's request body limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
                 };
             };
             /** @description Error */
@@ -2346,6 +5386,53 @@ export interface operations {
                     "application/json": components["schemas"]["ListKey"];
                 };
             };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
             /** @description Error */
             default: {
                 headers: {
@@ -2360,7 +5447,10 @@ export interface operations {
     "create-key": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retried write safe: a second request with the same key (per API key, for 24 hours) gets the first one's answer, with `Idempotent-Replayed: true`, and changes nothing again. The same key with a different request is a 422. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2377,6 +5467,71 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["CreatedKey"];
+                };
+            };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request conflicts with what is stored: a key or name already taken, a state that does not allow it, or a request with the same Idempotency-Key still in progress. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The body is larger than the server's request body limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
                 };
             };
             /** @description Error */
@@ -2411,6 +5566,62 @@ export interface operations {
                     "application/json": components["schemas"]["Key"];
                 };
             };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Nothing with this id or key, or nothing this key may see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
             /** @description Error */
             default: {
                 headers: {
@@ -2425,7 +5636,10 @@ export interface operations {
     "revoke-key": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retried write safe: a second request with the same key (per API key, for 24 hours) gets the first one's answer, with `Idempotent-Replayed: true`, and changes nothing again. The same key with a different request is a 422. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description The key's id (key_…), not its secret. */
                 id: string;
@@ -2440,6 +5654,71 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Nothing with this id or key, or nothing this key may see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request conflicts with what is stored: a key or name already taken, a state that does not allow it, or a request with the same Idempotency-Key still in progress. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
             };
             /** @description Error */
             default: {
@@ -2476,6 +5755,53 @@ export interface operations {
                     "application/json": components["schemas"]["ListOAuth2Connection"];
                 };
             };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
             /** @description Error */
             default: {
                 headers: {
@@ -2490,7 +5816,10 @@ export interface operations {
     "create-oauth2-connection": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retried write safe: a second request with the same key (per API key, for 24 hours) gets the first one's answer, with `Idempotent-Replayed: true`, and changes nothing again. The same key with a different request is a 422. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2507,6 +5836,71 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["OAuth2Connection"];
+                };
+            };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request conflicts with what is stored: a key or name already taken, a state that does not allow it, or a request with the same Idempotency-Key still in progress. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The body is larger than the server's request body limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
                 };
             };
             /** @description Error */
@@ -2540,6 +5934,62 @@ export interface operations {
                     "application/json": components["schemas"]["OAuth2Connection"];
                 };
             };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Nothing with this id or key, or nothing this key may see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
             /** @description Error */
             default: {
                 headers: {
@@ -2554,7 +6004,10 @@ export interface operations {
     "delete-oauth2-connection": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retried write safe: a second request with the same key (per API key, for 24 hours) gets the first one's answer, with `Idempotent-Replayed: true`, and changes nothing again. The same key with a different request is a 422. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 id: string;
             };
@@ -2568,6 +6021,71 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Nothing with this id or key, or nothing this key may see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request conflicts with what is stored: a key or name already taken, a state that does not allow it, or a request with the same Idempotency-Key still in progress. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
             };
             /** @description Error */
             default: {
@@ -2583,7 +6101,10 @@ export interface operations {
     "update-oauth2-connection": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retried write safe: a second request with the same key (per API key, for 24 hours) gets the first one's answer, with `Idempotent-Replayed: true`, and changes nothing again. The same key with a different request is a 422. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 id: string;
             };
@@ -2602,6 +6123,309 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["OAuth2Connection"];
+                };
+            };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Nothing with this id or key, or nothing this key may see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request conflicts with what is stored: a key or name already taken, a state that does not allow it, or a request with the same Idempotency-Key still in progress. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The body is larger than the server's request body limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "create-portal-link": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retried write safe: a second request with the same key (per API key, for 24 hours) gets the first one's answer, with `Idempotent-Replayed: true`, and changes nothing again. The same key with a different request is a 422. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PortalLinkInput"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PortalLink"];
+                };
+            };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request conflicts with what is stored: a key or name already taken, a state that does not allow it, or a request with the same Idempotency-Key still in progress. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The body is larger than the server's request body limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "get-current-portal": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PortalView"];
+                };
+            };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "redeem-portal-link": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PortalRedeemInput"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    "Set-Cookie"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PortalView"];
+                };
+            };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The body is larger than the server's request body limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
                 };
             };
             /** @description Error */
@@ -2635,6 +6459,62 @@ export interface operations {
                     "application/json": components["schemas"]["Run"];
                 };
             };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Nothing with this id or key, or nothing this key may see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
             /** @description Error */
             default: {
                 headers: {
@@ -2649,7 +6529,10 @@ export interface operations {
     "retry-run": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retried write safe: a second request with the same key (per API key, for 24 hours) gets the first one's answer, with `Idempotent-Replayed: true`, and changes nothing again. The same key with a different request is a 422. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 id: string;
             };
@@ -2664,6 +6547,71 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Run"];
+                };
+            };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Nothing with this id or key, or nothing this key may see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request conflicts with what is stored: a key or name already taken, a state that does not allow it, or a request with the same Idempotency-Key still in progress. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
                 };
             };
             /** @description Error */
@@ -2700,6 +6648,33 @@ export interface operations {
                     "application/json": components["schemas"]["SessionView"];
                 };
             };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The body is larger than the server's request body limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
             /** @description Error */
             default: {
                 headers: {
@@ -2729,6 +6704,44 @@ export interface operations {
                     "application/json": components["schemas"]["SessionView"];
                 };
             };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
             /** @description Error */
             default: {
                 headers: {
@@ -2743,7 +6756,10 @@ export interface operations {
     "delete-current-session": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retried write safe: a second request with the same key (per API key, for 24 hours) gets the first one's answer, with `Idempotent-Replayed: true`, and changes nothing again. The same key with a different request is a 422. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2756,6 +6772,250 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request conflicts with what is stored: a key or name already taken, a state that does not allow it, or a request with the same Idempotency-Key still in progress. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "erase-tenant": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retried write safe: a second request with the same key (per API key, for 24 hours) gets the first one's answer, with `Idempotent-Replayed: true`, and changes nothing again. The same key with a different request is a 422. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                /** @description The host app's tenant id. */
+                tenantId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Erasure"];
+                };
+            };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Nothing with this id or key, or nothing this key may see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request conflicts with what is stored: a key or name already taken, a state that does not allow it, or a request with the same Idempotency-Key still in progress. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "get-tenant-erasure": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The host app's tenant id. */
+                tenantId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Erasure"];
+                };
+            };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Nothing with this id or key, or nothing this key may see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
             };
             /** @description Error */
             default: {
@@ -2794,6 +7054,62 @@ export interface operations {
                     "application/json": components["schemas"]["EntityValues"];
                 };
             };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Nothing with this id or key, or nothing this key may see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
             /** @description Error */
             default: {
                 headers: {
@@ -2811,6 +7127,8 @@ export interface operations {
             header?: {
                 /** @description Refuse the save unless the entity is at this version. */
                 "If-Match"?: string;
+                /** @description Makes a retried write safe: a second request with the same key (per API key, for 24 hours) gets the first one's answer, with `Idempotent-Replayed: true`, and changes nothing again. The same key with a different request is a 422. */
+                "Idempotency-Key"?: string;
             };
             path: {
                 /** @description The host app's tenant id. */
@@ -2842,6 +7160,89 @@ export interface operations {
                     "application/json": components["schemas"]["EntityValues"];
                 };
             };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Nothing with this id or key, or nothing this key may see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request conflicts with what is stored: a key or name already taken, a state that does not allow it, or a request with the same Idempotency-Key still in progress. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The entity is no longer at the version If-Match names: read it again and retry. */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The body is larger than the server's request body limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
             /** @description Error */
             default: {
                 headers: {
@@ -2856,7 +7257,10 @@ export interface operations {
     "delete-values": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retried write safe: a second request with the same key (per API key, for 24 hours) gets the first one's answer, with `Idempotent-Replayed: true`, and changes nothing again. The same key with a different request is a 422. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description The host app's tenant id. */
                 tenantId: string;
@@ -2876,6 +7280,71 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Nothing with this id or key, or nothing this key may see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request conflicts with what is stored: a key or name already taken, a state that does not allow it, or a request with the same Idempotency-Key still in progress. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
             /** @description Error */
             default: {
                 headers: {
@@ -2890,7 +7359,10 @@ export interface operations {
     "delete-value": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retried write safe: a second request with the same key (per API key, for 24 hours) gets the first one's answer, with `Idempotent-Replayed: true`, and changes nothing again. The same key with a different request is a 422. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description The host app's tenant id. */
                 tenantId: string;
@@ -2910,6 +7382,71 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Nothing with this id or key, or nothing this key may see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request conflicts with what is stored: a key or name already taken, a state that does not allow it, or a request with the same Idempotency-Key still in progress. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
             };
             /** @description Error */
             default: {
@@ -2950,6 +7487,62 @@ export interface operations {
                     "application/json": components["schemas"]["ListTenantField"];
                 };
             };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Nothing with this id or key, or nothing this key may see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
             /** @description Error */
             default: {
                 headers: {
@@ -2964,7 +7557,10 @@ export interface operations {
     "create-tenant-field": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retried write safe: a second request with the same key (per API key, for 24 hours) gets the first one's answer, with `Idempotent-Replayed: true`, and changes nothing again. The same key with a different request is a 422. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description The host app's tenant id. */
                 tenantId: string;
@@ -2986,6 +7582,80 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["TenantField"];
+                };
+            };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Nothing with this id or key, or nothing this key may see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request conflicts with what is stored: a key or name already taken, a state that does not allow it, or a request with the same Idempotency-Key still in progress. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The body is larger than the server's request body limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
                 };
             };
             /** @description Error */
@@ -3019,7 +7689,63 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["OutStruct { Data ListSchemaField \"json:\\\"data\\\"\" }Body"];
+                    "application/json": components["schemas"]["EffectiveSchema"];
+                };
+            };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Nothing with this id or key, or nothing this key may see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
                 };
             };
             /** @description Error */
@@ -3055,6 +7781,62 @@ export interface operations {
                     "application/json": components["schemas"]["TenantField"];
                 };
             };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Nothing with this id or key, or nothing this key may see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
             /** @description Error */
             default: {
                 headers: {
@@ -3069,7 +7851,10 @@ export interface operations {
     "delete-tenant-field": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retried write safe: a second request with the same key (per API key, for 24 hours) gets the first one's answer, with `Idempotent-Replayed: true`, and changes nothing again. The same key with a different request is a 422. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description The host app's tenant id. */
                 tenantId: string;
@@ -3086,6 +7871,71 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Nothing with this id or key, or nothing this key may see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request conflicts with what is stored: a key or name already taken, a state that does not allow it, or a request with the same Idempotency-Key still in progress. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
             /** @description Error */
             default: {
                 headers: {
@@ -3100,7 +7950,10 @@ export interface operations {
     "update-tenant-field": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retried write safe: a second request with the same key (per API key, for 24 hours) gets the first one's answer, with `Idempotent-Replayed: true`, and changes nothing again. The same key with a different request is a 422. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description The host app's tenant id. */
                 tenantId: string;
@@ -3121,6 +7974,379 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["TenantField"];
+                };
+            };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Nothing with this id or key, or nothing this key may see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request conflicts with what is stored: a key or name already taken, a state that does not allow it, or a request with the same Idempotency-Key still in progress. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The body is larger than the server's request body limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "get-tenant-retention": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The host app's tenant id. */
+                tenantId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TenantRetention"];
+                };
+            };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Nothing with this id or key, or nothing this key may see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "put-tenant-retention": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retried write safe: a second request with the same key (per API key, for 24 hours) gets the first one's answer, with `Idempotent-Replayed: true`, and changes nothing again. The same key with a different request is a 422. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                /** @description The host app's tenant id. */
+                tenantId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TenantRetentionInput"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TenantRetention"];
+                };
+            };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Nothing with this id or key, or nothing this key may see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request conflicts with what is stored: a key or name already taken, a state that does not allow it, or a request with the same Idempotency-Key still in progress. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The body is larger than the server's request body limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "reset-tenant-retention": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retried write safe: a second request with the same key (per API key, for 24 hours) gets the first one's answer, with `Idempotent-Replayed: true`, and changes nothing again. The same key with a different request is a 422. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                /** @description The host app's tenant id. */
+                tenantId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Nothing with this id or key, or nothing this key may see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request conflicts with what is stored: a key or name already taken, a state that does not allow it, or a request with the same Idempotency-Key still in progress. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
                 };
             };
             /** @description Error */
@@ -3153,6 +8379,62 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["VariableList"];
+                };
+            };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Nothing with this id or key, or nothing this key may see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
                 };
             };
             /** @description Error */
@@ -3189,6 +8471,62 @@ export interface operations {
                     "application/json": components["schemas"]["Variable"];
                 };
             };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Nothing with this id or key, or nothing this key may see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
             /** @description Error */
             default: {
                 headers: {
@@ -3203,7 +8541,10 @@ export interface operations {
     "put-tenant-variable": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retried write safe: a second request with the same key (per API key, for 24 hours) gets the first one's answer, with `Idempotent-Replayed: true`, and changes nothing again. The same key with a different request is a 422. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description The host app's tenant id. */
                 tenantId: string;
@@ -3227,6 +8568,80 @@ export interface operations {
                     "application/json": components["schemas"]["Variable"];
                 };
             };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Nothing with this id or key, or nothing this key may see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request conflicts with what is stored: a key or name already taken, a state that does not allow it, or a request with the same Idempotency-Key still in progress. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The body is larger than the server's request body limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
             /** @description Error */
             default: {
                 headers: {
@@ -3241,7 +8656,10 @@ export interface operations {
     "delete-tenant-variable": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retried write safe: a second request with the same key (per API key, for 24 hours) gets the first one's answer, with `Idempotent-Replayed: true`, and changes nothing again. The same key with a different request is a 422. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description The host app's tenant id. */
                 tenantId: string;
@@ -3258,6 +8676,71 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Nothing with this id or key, or nothing this key may see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request conflicts with what is stored: a key or name already taken, a state that does not allow it, or a request with the same Idempotency-Key still in progress. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
             };
             /** @description Error */
             default: {
@@ -3286,6 +8769,44 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["VariableList"];
+                };
+            };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
                 };
             };
             /** @description Error */
@@ -3320,6 +8841,62 @@ export interface operations {
                     "application/json": components["schemas"]["Variable"];
                 };
             };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Nothing with this id or key, or nothing this key may see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
             /** @description Error */
             default: {
                 headers: {
@@ -3334,7 +8911,10 @@ export interface operations {
     "put-variable": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retried write safe: a second request with the same key (per API key, for 24 hours) gets the first one's answer, with `Idempotent-Replayed: true`, and changes nothing again. The same key with a different request is a 422. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description Variable name: letters, digits and _, not starting with a digit. */
                 name: string;
@@ -3356,6 +8936,80 @@ export interface operations {
                     "application/json": components["schemas"]["Variable"];
                 };
             };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Nothing with this id or key, or nothing this key may see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request conflicts with what is stored: a key or name already taken, a state that does not allow it, or a request with the same Idempotency-Key still in progress. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The body is larger than the server's request body limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
             /** @description Error */
             default: {
                 headers: {
@@ -3370,7 +9024,10 @@ export interface operations {
     "delete-variable": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retried write safe: a second request with the same key (per API key, for 24 hours) gets the first one's answer, with `Idempotent-Replayed: true`, and changes nothing again. The same key with a different request is a 422. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description Variable name: letters, digits and _, not starting with a digit. */
                 name: string;
@@ -3385,6 +9042,71 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Nothing with this id or key, or nothing this key may see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request conflicts with what is stored: a key or name already taken, a state that does not allow it, or a request with the same Idempotency-Key still in progress. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
             };
             /** @description Error */
             default: {
@@ -3421,6 +9143,53 @@ export interface operations {
                     "application/json": components["schemas"]["ListEndpoint"];
                 };
             };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
             /** @description Error */
             default: {
                 headers: {
@@ -3435,7 +9204,10 @@ export interface operations {
     "create-webhook": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retried write safe: a second request with the same key (per API key, for 24 hours) gets the first one's answer, with `Idempotent-Replayed: true`, and changes nothing again. The same key with a different request is a 422. */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3452,6 +9224,71 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Endpoint"];
+                };
+            };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request conflicts with what is stored: a key or name already taken, a state that does not allow it, or a request with the same Idempotency-Key still in progress. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The body is larger than the server's request body limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
                 };
             };
             /** @description Error */
@@ -3486,6 +9323,62 @@ export interface operations {
                     "application/json": components["schemas"]["Endpoint"];
                 };
             };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Nothing with this id or key, or nothing this key may see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
             /** @description Error */
             default: {
                 headers: {
@@ -3500,7 +9393,10 @@ export interface operations {
     "delete-webhook": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retried write safe: a second request with the same key (per API key, for 24 hours) gets the first one's answer, with `Idempotent-Replayed: true`, and changes nothing again. The same key with a different request is a 422. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description Webhook endpoint id. */
                 id: string;
@@ -3516,6 +9412,71 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Nothing with this id or key, or nothing this key may see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request conflicts with what is stored: a key or name already taken, a state that does not allow it, or a request with the same Idempotency-Key still in progress. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
             /** @description Error */
             default: {
                 headers: {
@@ -3530,7 +9491,10 @@ export interface operations {
     "update-webhook": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retried write safe: a second request with the same key (per API key, for 24 hours) gets the first one's answer, with `Idempotent-Replayed: true`, and changes nothing again. The same key with a different request is a 422. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description Webhook endpoint id. */
                 id: string;
@@ -3550,6 +9514,80 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Endpoint"];
+                };
+            };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Nothing with this id or key, or nothing this key may see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request conflicts with what is stored: a key or name already taken, a state that does not allow it, or a request with the same Idempotency-Key still in progress. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The body is larger than the server's request body limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
                 };
             };
             /** @description Error */
@@ -3589,6 +9627,62 @@ export interface operations {
                     "application/json": components["schemas"]["DeliveryPage"];
                 };
             };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Nothing with this id or key, or nothing this key may see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
             /** @description Error */
             default: {
                 headers: {
@@ -3603,7 +9697,10 @@ export interface operations {
     "replay-webhook": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retried write safe: a second request with the same key (per API key, for 24 hours) gets the first one's answer, with `Idempotent-Replayed: true`, and changes nothing again. The same key with a different request is a 422. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description Webhook endpoint id. */
                 id: string;
@@ -3622,7 +9719,81 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["OutStruct { Count int \"json:\\\"count\\\"\" }Body"];
+                    "application/json": components["schemas"]["Replayed"];
+                };
+            };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Nothing with this id or key, or nothing this key may see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request conflicts with what is stored: a key or name already taken, a state that does not allow it, or a request with the same Idempotency-Key still in progress. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The body is larger than the server's request body limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
                 };
             };
             /** @description Error */
@@ -3639,7 +9810,10 @@ export interface operations {
     "rotate-webhook-secret": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retried write safe: a second request with the same key (per API key, for 24 hours) gets the first one's answer, with `Idempotent-Replayed: true`, and changes nothing again. The same key with a different request is a 422. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description Webhook endpoint id. */
                 id: string;
@@ -3648,7 +9822,7 @@ export interface operations {
         };
         requestBody?: {
             content: {
-                "application/json": components["schemas"]["Rotate-webhook-secretRequest"];
+                "application/json": components["schemas"]["RotateSecretInput"];
             };
         };
         responses: {
@@ -3658,7 +9832,81 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["OutStruct { Secret string \"json:\\\"secret\\\"\" }Body"];
+                    "application/json": components["schemas"]["RotatedSecret"];
+                };
+            };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Nothing with this id or key, or nothing this key may see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request conflicts with what is stored: a key or name already taken, a state that does not allow it, or a request with the same Idempotency-Key still in progress. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The body is larger than the server's request body limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
                 };
             };
             /** @description Error */
@@ -3675,7 +9923,10 @@ export interface operations {
     "test-webhook": {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Makes a retried write safe: a second request with the same key (per API key, for 24 hours) gets the first one's answer, with `Idempotent-Replayed: true`, and changes nothing again. The same key with a different request is a 422. */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 /** @description Webhook endpoint id. */
                 id: string;
@@ -3691,6 +9942,71 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["TestResult"];
+                };
+            };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Nothing with this id or key, or nothing this key may see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request conflicts with what is stored: a key or name already taken, a state that does not allow it, or a request with the same Idempotency-Key still in progress. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
                 };
             };
             /** @description Error */
@@ -3722,6 +10038,15 @@ export interface operations {
                     "application/json": components["schemas"]["Health"];
                 };
             };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
             /** @description Error */
             default: {
                 headers: {
@@ -3749,6 +10074,44 @@ export interface operations {
                 };
                 content: {
                     "text/plain": string;
+                };
+            };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
                 };
             };
             /** @description Error */
@@ -3780,6 +10143,15 @@ export interface operations {
                     "application/json": components["schemas"]["Health"];
                 };
             };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
             /** @description Error */
             default: {
                 headers: {
@@ -3788,6 +10160,424 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["ErrorModel"];
                 };
+            };
+        };
+    };
+    "event-automation-date-reached": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DateReachedEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx answer acknowledges the delivery; anything else (or no answer in time) is retried. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event-automation-run-failed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RunFailedEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx answer acknowledges the delivery; anything else (or no answer in time) is retried. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event-automation-sla-reached": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SLAReachedEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx answer acknowledges the delivery; anything else (or no answer in time) is retried. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event-entity-updated": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EntityUpdatedEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx answer acknowledges the delivery; anything else (or no answer in time) is retried. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event-field-group-created": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FieldGroupEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx answer acknowledges the delivery; anything else (or no answer in time) is retried. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event-field-group-deleted": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FieldGroupEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx answer acknowledges the delivery; anything else (or no answer in time) is retried. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event-field-group-updated": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FieldGroupEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx answer acknowledges the delivery; anything else (or no answer in time) is retried. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event-field-value-deleted": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FieldValueEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx answer acknowledges the delivery; anything else (or no answer in time) is retried. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event-field-value-saved": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FieldValueEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx answer acknowledges the delivery; anything else (or no answer in time) is retried. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event-global-field-created": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GlobalFieldEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx answer acknowledges the delivery; anything else (or no answer in time) is retried. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event-global-field-deleted": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GlobalFieldEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx answer acknowledges the delivery; anything else (or no answer in time) is retried. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event-global-field-updated": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GlobalFieldEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx answer acknowledges the delivery; anything else (or no answer in time) is retried. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event-tenant-erased": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TenantErasedEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx answer acknowledges the delivery; anything else (or no answer in time) is retried. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event-tenant-field-created": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TenantFieldEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx answer acknowledges the delivery; anything else (or no answer in time) is retried. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event-tenant-field-deleted": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TenantFieldEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx answer acknowledges the delivery; anything else (or no answer in time) is retried. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event-tenant-field-updated": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TenantFieldEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx answer acknowledges the delivery; anything else (or no answer in time) is retried. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event-webhook-disabled": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookDisabledEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx answer acknowledges the delivery; anything else (or no answer in time) is retried. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event-webhook-test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookTestEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx answer acknowledges the delivery; anything else (or no answer in time) is retried. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event-host-event": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["HostEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx answer acknowledges the delivery; anything else (or no answer in time) is retried. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };

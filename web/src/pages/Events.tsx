@@ -1,12 +1,13 @@
 import { useEffect, useState } from "react";
-import { api, type Schemas } from "../api/client";
+import { api, requestHeaders, type Schemas } from "../api/client";
+import { follow } from "../lib/stream";
 import { Attempts } from "./Webhooks";
 import { ErrorBox, Json, Time } from "../components/ui";
-import { match, navigate } from "../lib/router";
+import { match, link, navigate } from "../lib/router";
 
 // Events lists the event log with filters; an event's page shows its
 // payload, its deliveries with every attempt, and its runs.
-export function Events({ path }: { path: string }) {
+export function Events({ path }: { path: string; who?: Schemas["SessionView"] }) {
   const id = match(path, "/events")?.[0];
   return id ? <EventDetail id={id} /> : <EventList />;
 }
@@ -27,6 +28,21 @@ function EventList() {
     setCursor(data?.nextCursor ?? "");
   };
   useEffect(() => { load(); }, []); // eslint-disable-line react-hooks/exhaustive-deps
+  // Live: new events arrive on the stream (filtered like the list) and go on top.
+  const [live, setLive] = useState(false);
+  useEffect(() => {
+    if (!live) return;
+    const abort = new AbortController();
+    const q = new URLSearchParams();
+    if (filter.type) q.set("type", filter.type);
+    if (filter.tenantId) q.set("tenantId", filter.tenantId);
+    follow(`/api/events/stream?${q}`, requestHeaders(), abort.signal, (m) => {
+      if (m.event !== "event") return;
+      const e = JSON.parse(m.data) as Schemas["Event"];
+      setEvents((list) => (list.some((x) => x.id === e.id) ? list : [e, ...list]));
+    }).catch((err) => { if (!abort.signal.aborted) { setError(err); setLive(false); } });
+    return () => abort.abort();
+  }, [live, filter.type, filter.tenantId]);
   return (
     <section>
       <h1>Events</h1>
@@ -34,14 +50,16 @@ function EventList() {
         <label>Type<input value={filter.type} onChange={(e) => setFilter({ ...filter, type: e.target.value })} placeholder="field_value.saved" /></label>
         <label>Tenant<input value={filter.tenantId} onChange={(e) => setFilter({ ...filter, tenantId: e.target.value })} /></label>
         <button type="submit">Filter</button>
+        <label className="check"><input type="checkbox" checked={live} onChange={(e) => setLive(e.target.checked)} />Live</label>
       </form>
+      {live && <p className="muted" role="status">Live: new events appear as they are stored.</p>}
       <ErrorBox error={error} />
       <table>
         <thead><tr><th>Event</th><th>Type</th><th>Tenant</th><th>When</th></tr></thead>
         <tbody>
           {events.map((e) => (
             <tr key={e.id}>
-              <td><a href={`/events/${e.id}`} onClick={(ev) => { ev.preventDefault(); navigate(`/events/${e.id}`); }}><code>{e.id}</code></a></td>
+              <td><a href={link(`/events/${e.id}`)} onClick={(ev) => { ev.preventDefault(); navigate(`/events/${e.id}`); }}><code>{e.id}</code></a></td>
               <td>{e.type}</td><td>{e.tenantId}</td><td><Time at={e.occurredAt} /></td>
             </tr>
           ))}
@@ -61,7 +79,7 @@ function EventDetail({ id }: { id: string }) {
   }, [id]);
   return (
     <section>
-      <p><a href="/events" onClick={(e) => { e.preventDefault(); navigate("/events"); }}>← Events</a></p>
+      <p><a href={link("/events")} onClick={(e) => { e.preventDefault(); navigate("/events"); }}>← Events</a></p>
       <ErrorBox error={error} />
       {ev && (
         <>

@@ -7,8 +7,11 @@ import { buildSchema, emptyForm, formFromSchema } from "../lib/schema";
 type Field = { id: string; key: string; label: string; schema: Schemas["Schema"] };
 
 // Fields manages field groups, the vendor's global fields and a tenant's
-// own fields, each with the schema editor.
-export function Fields(_: { path: string }) {
+// own fields, each with the schema editor. A tenant (its key, or its
+// portal) sees the vendor's groups and global fields read-only and edits
+// its own fields only.
+export function Fields({ who }: { path: string; who?: Schemas["SessionView"] }) {
+  const tenant = who?.role === "tenant" ? who.tenantId ?? "" : "";
   const [groups, setGroups] = useState<Schemas["FieldGroup"][]>([]);
   const [group, setGroup] = useState("");
   const [error, setError] = useState<unknown>(null);
@@ -30,16 +33,16 @@ export function Fields(_: { path: string }) {
             <tr key={g.id} aria-selected={g.key === group}>
               <td><button className="link" onClick={() => setGroup(g.key)}>{g.key}</button></td>
               <td>{g.name}</td><td>{g.description}</td>
-              <td><button className="danger" onClick={async () => {
+              <td>{!tenant && <button className="danger" onClick={async () => {
                 if (!confirm(`Delete field group ${g.key}?`)) return;
                 const { error } = await api.DELETE("/api/field-groups/{fg}", { params: { path: { fg: g.id } } });
                 setError(error); load();
-              }}>Delete</button></td>
+              }}>Delete</button>}</td>
             </tr>
           ))}
         </tbody>
       </table>
-      <form className="inline" aria-label="New field group" onSubmit={async (e) => {
+      {!tenant && <form className="inline" aria-label="New field group" onSubmit={async (e) => {
         e.preventDefault();
         const { error } = await api.POST("/api/field-groups", { body: draft });
         setError(error);
@@ -49,16 +52,16 @@ export function Fields(_: { path: string }) {
         <label>Name<input value={draft.name} onChange={(e) => setDraft({ ...draft, name: e.target.value })} required /></label>
         <label>Description<input value={draft.description} onChange={(e) => setDraft({ ...draft, description: e.target.value })} /></label>
         <button type="submit">Create group</button>
-      </form>
+      </form>}
       <ErrorBox error={error} />
-      {group && <GroupFields group={groups.find((g) => g.key === group)} />}
+      {group && <GroupFields group={groups.find((g) => g.key === group)} fixedTenant={tenant} />}
     </section>
   );
 }
 
-function GroupFields({ group }: { group?: Schemas["FieldGroup"] }) {
+function GroupFields({ group, fixedTenant }: { group?: Schemas["FieldGroup"]; fixedTenant: string }) {
   const [globals, setGlobals] = useState<Schemas["GlobalField"][]>([]);
-  const [tenant, setTenant] = useState("");
+  const [tenant, setTenant] = useState(fixedTenant);
   const [tenantFields, setTenantFields] = useState<Schemas["TenantField"][]>([]);
   const [error, setError] = useState<unknown>(null);
   const load = useCallback(async () => {
@@ -77,19 +80,23 @@ function GroupFields({ group }: { group?: Schemas["FieldGroup"] }) {
   return (
     <>
       <h2>Global fields of {group.name}</h2>
-      <FieldTable fields={globals} onDelete={async (f) => {
-        const { error } = await api.DELETE("/api/global-fields/{id}", { params: { path: { id: f.id } } });
-        setError(error); load();
-      }} onSave={async (f, label, schema) => {
-        const { error } = await api.PATCH("/api/global-fields/{id}", { params: { path: { id: f.id } }, body: { label, schema } });
-        setError(error); load(); return !error;
-      }} />
-      <FieldForm title="New global field" onCreate={async (key, label, schema) => {
-        const { error } = await api.POST("/api/global-fields", { body: { key, label, schema, fieldGroupIds: [group.id] } });
-        setError(error); load(); return !error;
-      }} />
-      <h2>Tenant fields</h2>
-      <label className="narrow">Tenant<input value={tenant} onChange={(e) => setTenant(e.target.value.trim())} placeholder="tenant id" /></label>
+      {fixedTenant ? <FieldTable fields={globals} /> : (
+        <>
+          <FieldTable fields={globals} onDelete={async (f) => {
+            const { error } = await api.DELETE("/api/global-fields/{id}", { params: { path: { id: f.id } } });
+            setError(error); load();
+          }} onSave={async (f, label, schema) => {
+            const { error } = await api.PATCH("/api/global-fields/{id}", { params: { path: { id: f.id } }, body: { label, schema } });
+            setError(error); load(); return !error;
+          }} />
+          <FieldForm title="New global field" onCreate={async (key, label, schema) => {
+            const { error } = await api.POST("/api/global-fields", { body: { key, label, schema, fieldGroupIds: [group.id] } });
+            setError(error); load(); return !error;
+          }} />
+        </>
+      )}
+      <h2>{fixedTenant ? "Your fields" : "Tenant fields"}</h2>
+      {!fixedTenant && <label className="narrow">Tenant<input value={tenant} onChange={(e) => setTenant(e.target.value.trim())} placeholder="tenant id" /></label>}
       {tenant && (
         <>
           <FieldTable fields={tenantFields} onDelete={async (f) => {
@@ -117,10 +124,11 @@ function rulesText(s: Schemas["Schema"]): string {
     .map(([k, x]) => (x === true ? k : `${k}: ${Array.isArray(x) ? x.join("|") : x}`)).join(", ");
 }
 
+// FieldTable lists fields; without onSave and onDelete it is read-only.
 function FieldTable({ fields, onDelete, onSave }: {
   fields: Field[];
-  onDelete: (f: Field) => void;
-  onSave: (f: Field, label: string, schema: Schemas["Schema"]) => Promise<boolean>;
+  onDelete?: (f: Field) => void;
+  onSave?: (f: Field, label: string, schema: Schemas["Schema"]) => Promise<boolean>;
 }) {
   const [editing, setEditing] = useState<string>("");
   if (!fields.length) return <p className="muted">No fields yet.</p>;
@@ -128,7 +136,7 @@ function FieldTable({ fields, onDelete, onSave }: {
     <table>
       <thead><tr><th>Key</th><th>Label</th><th>Type</th><th>Rules</th><th /></tr></thead>
       <tbody>
-        {fields.map((f) => editing === f.id ? (
+        {fields.map((f) => editing === f.id && onSave ? (
           <tr key={f.id}><td colSpan={5}>
             <FieldForm title={`Edit ${f.key}`} field={f} onCreate={async (_k, label, schema) => {
               const ok = await onSave(f, label, schema);
@@ -140,8 +148,8 @@ function FieldTable({ fields, onDelete, onSave }: {
           <tr key={f.id}>
             <td><code>{f.key}</code></td><td>{f.label}</td><td>{f.schema.type}</td><td>{rulesText(f.schema)}</td>
             <td className="actions">
-              <button onClick={() => setEditing(f.id)}>Edit</button>
-              <button className="danger" onClick={() => confirm(`Delete field ${f.key}?`) && onDelete(f)}>Delete</button>
+              {onSave && <button onClick={() => setEditing(f.id)}>Edit</button>}
+              {onDelete && <button className="danger" onClick={() => confirm(`Delete field ${f.key}?`) && onDelete(f)}>Delete</button>}
             </td>
           </tr>
         ))}

@@ -5,8 +5,10 @@ import { parseValue, showValue } from "../lib/schema";
 
 // Records searches stored values and opens one entity: its values, saved
 // through the API's validation, and its history from the event log.
-export function Records(_: { path: string }) {
-  const [q, setQ] = useState({ tenantId: "", fieldGroupId: "", fieldKey: "", value: "" });
+export function Records({ who }: { path: string; who?: Schemas["SessionView"] }) {
+  // A tenant (its key, or its portal) works on its own entities only.
+  const fixed = who?.role === "tenant" ? who.tenantId ?? "" : "";
+  const [q, setQ] = useState({ tenantId: fixed, fieldGroupId: "", fieldKey: "", value: "" });
   const [rows, setRows] = useState<Schemas["FieldValueRow"][]>([]);
   const [error, setError] = useState<unknown>(null);
   const [open, setOpen] = useState({ tenantId: "", fg: "", entityId: "" });
@@ -20,7 +22,7 @@ export function Records(_: { path: string }) {
     <section>
       <h1>Records</h1>
       <form className="inline" aria-label="Search values" onSubmit={(e) => { e.preventDefault(); search(); }}>
-        <label>Tenant<input value={q.tenantId} onChange={(e) => setQ({ ...q, tenantId: e.target.value })} /></label>
+        {!fixed && <label>Tenant<input value={q.tenantId} onChange={(e) => setQ({ ...q, tenantId: e.target.value })} /></label>}
         <label>Group<input value={q.fieldGroupId} onChange={(e) => setQ({ ...q, fieldGroupId: e.target.value })} placeholder="id or key" /></label>
         <label>Field<input value={q.fieldKey} onChange={(e) => setQ({ ...q, fieldKey: e.target.value })} /></label>
         <label>Value<input value={q.value} onChange={(e) => setQ({ ...q, value: e.target.value })} /></label>
@@ -47,7 +49,7 @@ export function Records(_: { path: string }) {
         const f = new FormData(e.currentTarget);
         setOpen({ tenantId: String(f.get("tenantId")), fg: String(f.get("fg")), entityId: String(f.get("entityId")) });
       }}>
-        <label>Tenant<input name="tenantId" defaultValue={open.tenantId} required /></label>
+        {fixed ? <input type="hidden" name="tenantId" value={fixed} /> : <label>Tenant<input name="tenantId" defaultValue={open.tenantId} required /></label>}
         <label>Group<input name="fg" defaultValue={open.fg} required /></label>
         <label>Entity<input name="entityId" defaultValue={open.entityId} required /></label>
         <button type="submit">Open</button>
@@ -68,9 +70,11 @@ function Entity({ tenantId, fg, entityId }: { tenantId: string; fg: string; enti
   const load = async () => {
     const s = await api.GET("/api/tenants/{tenantId}/field-groups/{fg}/schema", { params: { path: { tenantId, fg } } });
     if (s.error) return setError(s.error);
-    setFields(s.data?.data ?? []);
     const v = await api.GET("/api/tenants/{tenantId}/field-groups/{fg}/entities/{entityId}/values", { params: { path } });
     if (v.error) return setError(v.error);
+    // The boxes appear with their values: a choice made between the two
+    // answers would otherwise be overwritten by the stored values.
+    setFields(s.data?.data ?? []);
     setValues(Object.fromEntries(Object.entries(v.data?.data ?? {}).map(([k, x]) => [k, showValue(x)])));
     setVersion(v.data?.version ?? 0);
     const ev = await api.GET("/api/events", { params: { query: { tenantId, type: "entity.updated", pageSize: 500 } } });

@@ -1,11 +1,11 @@
 import { useCallback, useEffect, useState } from "react";
 import { api, type Schemas } from "../api/client";
-import { ErrorBox, Time } from "../components/ui";
-import { match, navigate } from "../lib/router";
+import { ErrorBox, ExpressionStatus, Time } from "../components/ui";
+import { match, link, navigate } from "../lib/router";
 
 // Webhooks lists endpoints, registers and edits them (the secret is shown
 // once), and shows an endpoint's delivery log with every attempt.
-export function Webhooks({ path }: { path: string }) {
+export function Webhooks({ path }: { path: string; who?: Schemas["SessionView"] }) {
   const id = match(path, "/webhooks")?.[0];
   return id ? <Endpoint id={id} /> : <EndpointList />;
 }
@@ -30,7 +30,7 @@ function EndpointList() {
         <tbody>
           {eps.map((e) => (
             <tr key={e.id}>
-              <td><a href={`/webhooks/${e.id}`} onClick={(ev) => { ev.preventDefault(); navigate(`/webhooks/${e.id}`); }}>{e.url}</a></td>
+              <td><a href={link(`/webhooks/${e.id}`)} onClick={(ev) => { ev.preventDefault(); navigate(`/webhooks/${e.id}`); }}>{e.url}</a></td>
               <td>{(e.events ?? []).join(", ")}</td><td>{e.tenantId ?? "all"}</td>
               <td>{e.active ? <span className="ok">active</span> : <span className="bad">disabled{e.disabledReason ? `: ${e.disabledReason}` : ""}</span>}</td>
               <td><Time at={e.createdAt} /></td>
@@ -93,7 +93,8 @@ function EndpointForm({ ep, onSaved }: { ep?: Schemas["Endpoint"]; onSaved: (ep:
         {!ep && <label>Tenant (empty: all)<input value={f.tenantId} onChange={(e) => set({ tenantId: e.target.value })} /></label>}
       </div>
       <label>Description<input value={f.description} onChange={(e) => set({ description: e.target.value })} /></label>
-      <label>CEL filter<input value={f.filter} onChange={(e) => set({ filter: e.target.value })} placeholder="event.fieldKey == 'stage'" /></label>
+      <label>CEL filter<input value={f.filter} onChange={(e) => set({ filter: e.target.value })} placeholder="event.fieldKey == 'stage'" />
+        <ExpressionStatus kind="filter" expression={f.filter} /></label>
       <label>Headers (Name: value, one per line)<textarea rows={2} value={f.headers} onChange={(e) => set({ headers: e.target.value })} /></label>
       <div className="row">
         <label>Retry schedule<input value={f.retrySchedule} onChange={(e) => set({ retrySchedule: e.target.value })} placeholder="1m, 5m, 30m, 2h, 12h" /></label>
@@ -128,7 +129,7 @@ function Endpoint({ id }: { id: string }) {
   if (!ep) return <ErrorBox error={error} />;
   return (
     <section>
-      <p><a href="/webhooks" onClick={(e) => { e.preventDefault(); navigate("/webhooks"); }}>← Webhooks</a></p>
+      <p><a href={link("/webhooks")} onClick={(e) => { e.preventDefault(); navigate("/webhooks"); }}>← Webhooks</a></p>
       <h1>{ep.url}</h1>
       <div className="row">
         <button onClick={async () => {
@@ -173,7 +174,7 @@ function Endpoint({ id }: { id: string }) {
           {deliveries.map((d) => (
             <tr key={d.id}>
               <td><code>{d.id}</code></td>
-              <td><a href={`/events/${d.eventId}`} onClick={(e) => { e.preventDefault(); navigate(`/events/${d.eventId}`); }}>{d.eventType}</a></td>
+              <td><a href={link(`/events/${d.eventId}`)} onClick={(e) => { e.preventDefault(); navigate(`/events/${d.eventId}`); }}>{d.eventType}</a></td>
               <td className={d.status === "succeeded" ? "ok" : d.status === "failed" ? "bad" : ""}>{d.status}</td>
               <td><details><summary>{d.attemptCount}</summary><Attempts attempts={d.attempts ?? []} /></details></td>
               <td>{d.lastStatus ?? ""} {d.lastError ?? ""}</td>

@@ -1,52 +1,20 @@
-package webhooks
+package outbound
 
 import (
 	"context"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"syscall"
 	"time"
-
-	"code.dny.dev/ssrf"
 )
+
+// ErrTimeout is the error of a request that got no complete response
+// within its timeout.
+var ErrTimeout = errors.New("timeout: no complete response within the endpoint's timeout")
 
 // ResponseBodyLimit caps the response body kept in an attempt log.
 const ResponseBodyLimit = 64 << 10
-
-// NewHTTPClient returns the one client all outbound requests share: pooled
-// keep-alive connections, no proxy, no redirects followed, and, unless
-// allowPrivate, a dial-time guard that refuses loopback, private,
-// link-local, CGNAT and metadata addresses. Checking at dial time, on the
-// resolved IP, is what stops DNS rebinding. Timeouts are per request.
-func NewHTTPClient(allowPrivate bool) *http.Client {
-	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
-	if !allowPrivate {
-		dialer.Control = ssrf.New(ssrf.WithAnyPort()).Safe
-	}
-	transport := &http.Transport{
-		Proxy:                 nil,
-		DialContext:           dialer.DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          1024,
-		MaxIdleConnsPerHost:   256,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ExpectContinueTimeout: time.Second,
-	}
-	return &http.Client{
-		Transport: transport,
-		CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse
-		},
-	}
-}
-
-// IsBlockedTarget reports whether err is the guard refusing an address.
-func IsBlockedTarget(err error) bool {
-	return errors.Is(err, ssrf.ErrProhibitedIP) || errors.Is(err, ssrf.ErrProhibitedNetwork) || errors.Is(err, ssrf.ErrProhibitedPort) || errors.Is(err, ssrf.ErrInvalidHostPort)
-}
 
 // Response is what an attempt got back.
 type Response struct {
@@ -103,9 +71,9 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 func describe(err error) error {
 	switch {
 	case IsBlockedTarget(err):
-		return errors.New("refused: the target address is private, loopback or link-local (set FIELDFLOW_ALLOW_PRIVATE_TARGETS=true to allow)")
+		return errors.New("refused: the target address is private, loopback or link-local (allow it with FIELDFLOW_ALLOW_PRIVATE_PREFIXES, or all with FIELDFLOW_ALLOW_PRIVATE_TARGETS=true)")
 	case errors.Is(err, context.DeadlineExceeded):
-		return errTimeout
+		return ErrTimeout
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return errors.New("connection refused")
 	}

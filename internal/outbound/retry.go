@@ -1,7 +1,8 @@
-package webhooks
+package outbound
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -9,6 +10,29 @@ import (
 // first attempt: five retries over about 15 hours, so a receiver that is
 // down overnight still gets its events.
 var DefaultRetrySchedule = []time.Duration{time.Minute, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 12 * time.Hour}
+
+// FormatSchedule writes a schedule as ParseSchedule reads it, each wait
+// in its shortest form: "1m", "2h", "1h30m", never "1m0s".
+func FormatSchedule(ds []time.Duration) []string {
+	out := make([]string, len(ds))
+	for i, d := range ds {
+		out[i] = FormatDuration(d)
+	}
+	return out
+}
+
+// FormatDuration is d.String() without its zero trailing units: "12h", not
+// "12h0m0s".
+func FormatDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
 
 // ParseSchedule reads durations such as "1m" or "2h"; each must be between
 // one second and seven days.

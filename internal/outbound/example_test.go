@@ -1,9 +1,9 @@
-package webhooks_test
+package outbound_test
 
 import (
 	"fmt"
 
-	"github.com/fieldflow/fieldflow/internal/webhooks"
+	"github.com/fieldflow/fieldflow/internal/outbound"
 )
 
 // Sign computes both signature headers of a delivery: the hex HMAC keyed
@@ -13,7 +13,7 @@ import (
 func ExampleSign() {
 	secret := "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 	body := []byte(`{"event":"webhook.test","eventId":"evt_01","timestamp":"2026-04-04T10:00:00Z"}`)
-	sigs, err := webhooks.Sign([]string{secret}, "evt_01", 1775296800, body)
+	sigs, err := outbound.Sign([]string{secret}, "evt_01", 1775296800, body)
 	if err != nil {
 		fmt.Println(err)
 		return

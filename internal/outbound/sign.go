@@ -1,4 +1,4 @@
-package webhooks
+package outbound
 
 import (
 	"crypto/hmac"
@@ -41,7 +41,7 @@ func Sign(secrets []string, msgID string, timestamp int64, body []byte) (Signatu
 
 		key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, "whsec_"))
 		if err != nil {
-			return Signatures{}, errors.New("webhooks: secret is not whsec_ + base64")
+			return Signatures{}, errors.New("outbound: secret is not whsec_ + base64")
 		}
 		m = hmac.New(sha256.New, key)
 		m.Write([]byte(msgID))
@@ -53,3 +53,8 @@ func Sign(secrets []string, msgID string, timestamp int64, body []byte) (Signatu
 	}
 	return Signatures{Hex: strings.Join(hexes, " "), Standard: strings.Join(std, " ")}, nil
 }
+
+// Redacted stands in for a secret wherever one would be shown: a signature
+// in a delivery attempt's logged headers, a secret in an automation's run
+// log.
+const Redacted = "••••"
