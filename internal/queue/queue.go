@@ -339,7 +339,10 @@ func (q *Queue[J, R]) Enqueue(jobs ...J) {
 		q.queued++
 	}
 	q.depthLocked()
-	q.cond.Broadcast()
+	// One waiter is enough: whoever picks a job wakes the next while jobs
+	// remain (see next). Waking all of them made every enqueue a stampede
+	// of workers on q.mu, most of which found nothing.
+	q.cond.Signal()
 }
 
 // Poke makes the claimer look for due jobs now, say after jobs were made
@@ -384,6 +387,9 @@ func (q *Queue[J, R]) next() (entry[J], bool) {
 	defer q.mu.Unlock()
 	for !q.stopping {
 		if e, ok := q.pickLocked(); ok {
+			if q.queued > 0 {
+				q.cond.Signal() // pass the wake on: there may be more to pick
+			}
 			return e, true
 		}
 		q.cond.Wait()
@@ -456,7 +462,7 @@ func (q *Queue[J, R]) finished(key string) {
 	if q.inFlight[key] <= 0 {
 		delete(q.inFlight, key)
 	}
-	q.cond.Broadcast()
+	q.cond.Signal() // one slot of key is free: one worker may take it
 	q.mu.Unlock()
 }
 
