@@ -48,14 +48,16 @@ type EndpointWriter interface {
 	// owner, or by anyone when owner is empty (a single-process database
 	// starting up: its previous process is gone).
 	DeliveryReleaseLeases(ctx context.Context, owner string) error
-	// DeliverySetStateIfLeased applies a state change built by one of the
-	// constructors below, only while owner holds the lease; it reports
-	// whether it applied.
-	DeliverySetStateIfLeased(ctx context.Context, p *DeliverySetStateParams) (bool, error)
+	// DeliverySetStatesIfLeased applies state changes built by the
+	// constructors below, each only while its owner holds the lease, and
+	// returns the ids of those it applied. Rows are locked in id order.
+	DeliverySetStatesIfLeased(ctx context.Context, ps []*DeliverySetStateParams) (map[string]bool, error)
 	// DeliveryRetryNow makes a delivery pending and due now, whatever its
 	// state, dropping any lease.
 	DeliveryRetryNow(ctx context.Context, id string, now time.Time) error
-	AttemptInsert(ctx context.Context, a *Attempt) error
+	// AttemptInsert records attempts; one already recorded (same delivery
+	// and attempt number) is left as it is.
+	AttemptInsert(ctx context.Context, as ...*Attempt) error
 }
 
 // DeliveryState is where a delivery stands. A delivery moves only from

@@ -301,26 +301,39 @@ func (s *Service) writeResults(ctx context.Context, batch []*result) ([]time.Tim
 	})
 	err := s.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
 		retryAt = retryAt[:0]
-		health := map[string]*result{} // last result per endpoint
+		// One statement sets every state and one writes every attempt:
+		// per-result statements were most of a batch's cost, a round trip
+		// each on PostgreSQL.
+		states := make([]*store.DeliverySetStateParams, 0, len(ordered))
 		for _, r := range ordered {
-			if r.state == nil {
-				continue
+			if r.state != nil {
+				states = append(states, r.state)
 			}
-			applied, err := tx.DeliverySetStateIfLeased(ctx, r.state)
-			if err != nil {
-				return err
-			}
-			if !applied {
-				continue // the lease was lost: someone else owns it now
+		}
+		if len(states) == 0 {
+			return nil
+		}
+		applied, err := tx.DeliverySetStatesIfLeased(ctx, states)
+		if err != nil {
+			return err
+		}
+		health := map[string]*result{} // last result per endpoint
+		var attempts []*store.Attempt
+		for _, r := range ordered {
+			if r.state == nil || !applied[r.state.ID] {
+				continue // nothing to record, or the lease was lost: someone else owns it now
 			}
 			if r.attempt != nil {
-				if err := tx.AttemptInsert(ctx, r.attempt); err != nil {
-					return err
-				}
+				attempts = append(attempts, r.attempt)
 				health[r.task.d.EndpointID] = r
 			}
 			if r.state.State == store.DeliveryPending {
 				retryAt = append(retryAt, r.state.NextAttemptAt)
+			}
+		}
+		if len(attempts) > 0 {
+			if err := tx.AttemptInsert(ctx, attempts...); err != nil {
+				return err
 			}
 		}
 		for _, id := range slices.Sorted(maps.Keys(health)) {

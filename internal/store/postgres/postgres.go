@@ -78,6 +78,7 @@ func Dialect() *sqlstore.Dialect {
 		Name:              "postgres",
 		IsUniqueViolation: isUniqueViolation,
 		TimeArg:           func(t time.Time) any { return t.UTC() },
+		Casts:             true,
 		LockSuffix:        "FOR UPDATE",
 		ClaimSuffix:       "FOR UPDATE SKIP LOCKED",
 		// One instance prunes and erases at a time: a transaction-level

@@ -112,6 +112,15 @@ func (q *queries) interpret(err error) error {
 
 func (q *queries) t(t time.Time) any { return q.d.TimeArg(t) }
 
+// typed is the n-th argument's placeholder, cast to sqlType where the
+// dialect needs it (see Dialect.Casts).
+func (q *queries) typed(n int, sqlType string) string {
+	if q.d.Casts {
+		return fmt.Sprintf("$%d::%s", n, sqlType)
+	}
+	return fmt.Sprintf("$%d", n)
+}
+
 // scanTime reads a time stored as SQLite text or as a PostgreSQL timestamptz.
 type scanTime struct{ t *time.Time }
 

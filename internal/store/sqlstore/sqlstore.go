@@ -25,6 +25,10 @@ type Dialect struct {
 	// TimeArg converts a time to the driver's argument: SQLite stores
 	// fixed-width RFC 3339 text so it sorts; PostgreSQL takes time.Time.
 	TimeArg func(t time.Time) any
+	// Casts types a statement argument ("$1::integer") where the database
+	// cannot infer it, as in a VALUES list (PostgreSQL). Unlike
+	// PostgreSQL, SQLite types values, not columns, and needs none.
+	Casts bool
 	// LockSuffix ends a SELECT that must lock its rows ("FOR UPDATE"). Unlike
 	// Postgres, SQLite has one writer at a time, so it needs none.
 	LockSuffix string

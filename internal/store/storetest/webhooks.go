@@ -77,12 +77,12 @@ func claimDue(t *testing.T, s store.Store, p *store.DeliveryClaimDueParams) []*s
 
 func setStateIfLeased(t *testing.T, s store.Store, p *store.DeliverySetStateParams) bool {
 	t.Helper()
-	var applied bool
+	var applied map[string]bool
 	mustTx(t, s, func(ctx context.Context, tx store.Tx) (err error) {
-		applied, err = tx.DeliverySetStateIfLeased(ctx, p)
+		applied, err = tx.DeliverySetStatesIfLeased(ctx, []*store.DeliverySetStateParams{p})
 		return err
 	})
-	return applied
+	return applied[p.ID]
 }
 
 func deliveryIDs(ds []*store.Delivery) []string {
@@ -719,6 +719,60 @@ func testDeliveryLeases(t *testing.T, newStore func(t *testing.T) store.Store) {
 
 		require.False(t, setStateIfLeased(t, bundle.s, store.DeliverySucceededAt("dl_nope", "w_1", 1, 200, at)), "unknown delivery")
 	})
+	t.Run("SetStatesIfLeasedAppliesEachRowOnItsOwnLease", func(t *testing.T) {
+		t.Parallel()
+		bundle, ctx := setup(t)
+		t0 := bundle.t0
+		// More rows than one statement takes, leased to two owners, with
+		// one row of every outcome; w_1 reports on all of them.
+		var ds []*store.Delivery
+		for i := range 300 {
+			owner := "w_1"
+			if i%3 == 0 {
+				owner = "w_2"
+			}
+			ds = append(ds, leased(bundle.ep.ID, owner, t0.Add(time.Hour)))
+		}
+		insertDeliveries(t, bundle.s, ds...)
+		at, next := t0.Add(time.Second), t0.Add(time.Minute)
+		var ps []*store.DeliverySetStateParams
+		want := map[string]bool{}
+		for i, d := range ds {
+			switch i % 3 {
+			case 1:
+				ps = append(ps, store.DeliverySucceededAt(d.ID, "w_1", 1, 200+i%7, at))
+			case 2:
+				ps = append(ps, store.DeliveryRetryAt(d.ID, "w_1", 1, 500, fmt.Sprintf("try %d: Zoë", i), next, at))
+			default:
+				ps = append(ps, store.DeliveryFailedAt(d.ID, "w_1", 1, 0, "not w_1's", at))
+			}
+			if d.LeaseOwner == "w_1" {
+				want[d.ID] = true
+			}
+		}
+		ps = append(ps, store.DeliverySucceededAt("dl_nope", "w_1", 1, 200, at))
+		var applied map[string]bool
+		mustTx(t, bundle.s, func(ctx context.Context, tx store.Tx) (err error) {
+			applied, err = tx.DeliverySetStatesIfLeased(ctx, ps)
+			return err
+		})
+		require.Equal(t, want, applied)
+		for i, d := range ds {
+			got, err := bundle.s.DeliveryGet(ctx, d.ID)
+			require.NoError(t, err)
+			w := *d
+			switch i % 3 {
+			case 1:
+				w.State, w.Attempts, w.LastStatus, w.NextAttemptAt, w.UpdatedAt = store.DeliverySucceeded, 1, 200+i%7, at, at
+			case 2:
+				w.Attempts, w.LastStatus, w.LastError, w.NextAttemptAt, w.UpdatedAt = 1, 500, fmt.Sprintf("try %d: Zoë", i), next, at
+			}
+			if i%3 != 0 {
+				w.LeaseOwner, w.LeasedUntil = "", time.Time{}
+			}
+			require.Equal(t, &w, got, "delivery %d", i)
+		}
+	})
 	t.Run("SetStateIfLeasedRetryMakesItDueLaterAndUnleased", func(t *testing.T) {
 		t.Parallel()
 		bundle, _ := setup(t)
@@ -807,14 +861,7 @@ func testAttempts(t *testing.T, newStore func(t *testing.T) store.Store) {
 	}
 	insert := func(t *testing.T, s store.Store, as ...*store.Attempt) {
 		t.Helper()
-		mustTx(t, s, func(ctx context.Context, tx store.Tx) error {
-			for _, a := range as {
-				if err := tx.AttemptInsert(ctx, a); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
+		mustTx(t, s, func(ctx context.Context, tx store.Tx) error { return tx.AttemptInsert(ctx, as...) })
 	}
 	newAttempt := func(deliveryID string, n int, at time.Time) *store.Attempt {
 		return &store.Attempt{DeliveryID: deliveryID, Attempt: n, StartedAt: at, DurationMS: int64(100 * n),
