@@ -245,16 +245,22 @@ func (s *Service) writeResults(ctx context.Context, batch []*runResult) []time.T
 		retryAt, finals, troubled = retryAt[:0], finals[:0], troubled[:0]
 		var failed []*events.Event
 		var steps []*store.RunStep
+		states := make([]*store.RunSetStateParams, 0, len(ordered))
 		for _, r := range ordered {
-			if r.state == nil {
-				continue
+			if r.state != nil {
+				states = append(states, r.state)
 			}
-			applied, err := tx.RunSetStateIfLeased(ctx, r.state)
-			if err != nil {
-				return err
-			}
-			if !applied {
-				continue // the lease was lost: another process owns the run now
+		}
+		if len(states) == 0 {
+			return nil
+		}
+		applied, err := tx.RunSetStatesIfLeased(ctx, states)
+		if err != nil {
+			return err
+		}
+		for _, r := range ordered {
+			if r.state == nil || !applied[r.state.ID] {
+				continue // nothing to record, or the lease was lost: another process owns the run now
 			}
 			steps = append(steps, r.steps...)
 			if r.state.State == store.RunFailed || (r.state.State == store.RunPending && r.state.Error != "") {

@@ -97,11 +97,12 @@ type AutomationWriter interface {
 	// RunReleaseLeases drops the leases of pending runs held by owner, or by
 	// anyone when owner is empty.
 	RunReleaseLeases(ctx context.Context, owner string) error
-	// RunSetStateIfLeased applies p only while p.Owner holds the run's
-	// lease and the run is pending, and reports whether it applied. As for
-	// deliveries, an applied change always drops the lease (whatever the new
-	// state): a run left pending is claimed again when NextAttemptAt comes.
-	RunSetStateIfLeased(ctx context.Context, p *RunSetStateParams) (bool, error)
+	// RunSetStatesIfLeased applies each of ps only while its Owner holds
+	// the run's lease and the run is pending, and returns the ids of those
+	// it applied. As for deliveries, an applied change always drops the
+	// lease (whatever the new state): a run left pending is claimed again
+	// when NextAttemptAt comes. Rows are locked in id order.
+	RunSetStatesIfLeased(ctx context.Context, ps []*RunSetStateParams) (map[string]bool, error)
 	// RunRetryNow makes a run pending and due now, whatever its state,
 	// keeping its Step (a retry continues from the failed step) and Steps,
 	// with Attempts 0, no lease and no Error; ErrNotFound if there is no

@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"slices"
 	"strings"
@@ -146,15 +145,80 @@ func (q *queries) releaseLeases(ctx context.Context, lt *leasedTable, owner stri
 	return nil
 }
 
-// appliedIfLeased reads the outcome of a set-state guarded by the lease:
-// whether it changed the one row, that is whether the lease was still held.
-func (q *queries) appliedIfLeased(lt *leasedTable, res sql.Result, err error) (bool, error) {
-	if err != nil {
-		return false, fmt.Errorf("set %s state: %w", lt.noun, q.interpret(err))
+// setColumn is a column a guarded state change sets, with its PostgreSQL
+// type for Dialect.Casts.
+type setColumn struct{ name, sqlType string }
+
+// leasedRow is one guarded state change: the row, the owner that must hold
+// its lease, and the values of the columns set, in their order.
+type leasedRow struct {
+	id, owner string
+	values    []any
+}
+
+// setStateChunk bounds the rows of one guarded multi-row update, far below
+// either database's argument limit.
+const setStateChunk = 128
+
+// setStatesIfLeased applies state changes to pending rows, each only while
+// its owner (never empty: an unleased row's owner is empty too) holds the
+// lease, dropping the lease whatever the new state, and returns the ids it
+// changed. One statement per chunk of rows instead of one per row: a round
+// trip each on PostgreSQL. Rows are locked in id order, as every other
+// writer of the table locks them, so that writers never deadlock.
+func setStatesIfLeased(ctx context.Context, q *queries, lt *leasedTable, cols []setColumn, rows []leasedRow) (map[string]bool, error) {
+	rows = slices.SortedFunc(slices.Values(rows), func(a, b leasedRow) int { return strings.Compare(a.id, b.id) })
+	sets := make([]string, 0, len(cols)+2)
+	for i, c := range cols {
+		sets = append(sets, fmt.Sprintf("%s = v.column%d", c.name, i+3))
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, fmt.Errorf("set %s state: %w", lt.noun, err)
+	sets = append(sets, fmt.Sprintf("leased_until = v.column%d", len(cols)+3), "lease_owner = ''")
+	width := len(cols) + 3 // id, owner, the columns, leased_until
+	applied := make(map[string]bool, len(rows))
+	zero := q.t(time.Time{})
+	for start := 0; start < len(rows); start += setStateChunk {
+		chunk := rows[start:min(start+setStateChunk, len(rows))]
+		values := make([]string, len(chunk))
+		args := make([]any, 0, (width+1)*len(chunk))
+		for i, r := range chunk {
+			n := len(args)
+			marks := make([]string, width)
+			for j := range marks {
+				marks[j] = fmt.Sprintf("$%d", n+j+1)
+			}
+			// PostgreSQL types a VALUES list by its first row: casts there
+			// type the rest.
+			if i == 0 {
+				for j, c := range cols {
+					marks[j+2] = q.typed(n+j+3, c.sqlType)
+				}
+				marks[width-1] = q.typed(n+width, "timestamptz")
+			}
+			values[i] = "(" + strings.Join(marks, ", ") + ")"
+			args = append(append(append(args, r.id, r.owner), r.values...), zero)
+		}
+		first := len(args) + 1
+		for _, r := range chunk {
+			args = append(args, r.id)
+		}
+		t := lt.table
+		res, err := q.query(ctx, `UPDATE `+t+` SET `+strings.Join(sets, ", ")+` FROM (VALUES `+strings.Join(values, ", ")+`) AS v
+			WHERE `+t+`.id = v.column1 AND `+t+`.lease_owner = v.column2 AND `+t+`.lease_owner <> '' AND `+t+`.state = 'pending'
+			AND `+t+`.id IN (SELECT id FROM `+t+` WHERE id IN (`+placeholders(first, len(chunk))+`) ORDER BY id `+q.d.LockSuffix+`)
+			RETURNING `+t+`.id`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("set %s states: %w", lt.noun, q.interpret(err))
+		}
+		ids, err := collect(res, func(r interface{ Scan(...any) error }) (string, error) {
+			var id string
+			return id, r.Scan(&id)
+		})
+		if err != nil {
+			return nil, fmt.Errorf("set %s states: %w", lt.noun, err)
+		}
+		for _, id := range ids {
+			applied[id] = true
+		}
 	}
-	return n == 1, nil
+	return applied, nil
 }

@@ -74,15 +74,13 @@ func (q *queries) RunReleaseLeases(ctx context.Context, owner string) error {
 	return q.releaseLeases(ctx, runLeases, owner)
 }
 
-// RunSetStateIfLeased is DeliverySetStateIfLeased for runs: guarded by the
-// owner and the pending state, and it drops the lease whatever the new
-// state. An empty owner holds nothing (an unleased run's lease_owner is
-// empty too), so it never applies.
-func (q *queries) RunSetStateIfLeased(ctx context.Context, p *store.RunSetStateParams) (bool, error) {
-	res, err := q.exec(ctx, `UPDATE runs SET state = $3, step = $4, attempts = $5, next_attempt_at = $6, steps = $7, error = $8,
-		updated_at = $9, leased_until = $10, lease_owner = '' WHERE id = $1 AND lease_owner = $2 AND lease_owner <> '' AND state = 'pending'`,
-		p.ID, p.Owner, p.State, p.Step, p.Attempts, q.t(p.NextAttemptAt), string(p.Steps), p.Error, q.t(p.At), q.t(time.Time{}))
-	return q.appliedIfLeased(runLeases, res, err)
+func (q *queries) RunSetStatesIfLeased(ctx context.Context, ps []*store.RunSetStateParams) (map[string]bool, error) {
+	rows := make([]leasedRow, len(ps))
+	for i, p := range ps {
+		rows[i] = leasedRow{id: p.ID, owner: p.Owner, values: []any{string(p.State), p.Step, p.Attempts, q.t(p.NextAttemptAt), string(p.Steps), p.Error, q.t(p.At)}}
+	}
+	return setStatesIfLeased(ctx, q, runLeases, []setColumn{{"state", "text"}, {"step", "integer"}, {"attempts", "integer"},
+		{"next_attempt_at", "timestamptz"}, {"steps", "text"}, {"error", "text"}, {"updated_at", "timestamptz"}}, rows)
 }
 
 func (q *queries) RunRetryNow(ctx context.Context, id string, now time.Time) error {

@@ -227,57 +227,13 @@ func (q *queries) DeliveryReleaseLeases(ctx context.Context, owner string) error
 	return q.releaseLeases(ctx, deliveryLeases, owner)
 }
 
-// setStateChunk bounds the rows of one guarded multi-row update: 9
-// arguments a row stays far below either database's argument limit.
-const setStateChunk = 128
-
 func (q *queries) DeliverySetStatesIfLeased(ctx context.Context, ps []*store.DeliverySetStateParams) (map[string]bool, error) {
-	ps = slices.SortedFunc(slices.Values(ps), func(a, b *store.DeliverySetStateParams) int { return strings.Compare(a.ID, b.ID) })
-	applied := make(map[string]bool, len(ps))
-	zero := q.t(time.Time{})
-	for start := 0; start < len(ps); start += setStateChunk {
-		chunk := ps[start:min(start+setStateChunk, len(ps))]
-		rows := make([]string, len(chunk))
-		args := make([]any, 0, 9*len(chunk)+len(chunk))
-		for i, p := range chunk {
-			n := len(args)
-			// PostgreSQL types a VALUES list by its first row; the casts
-			// there type the rest.
-			if i == 0 {
-				rows[i] = fmt.Sprintf("($%d, $%d, $%d, %s, %s, %s, $%d, %s, %s)", n+1, n+2, n+3, q.typed(n+4, "integer"),
-					q.typed(n+5, "timestamptz"), q.typed(n+6, "integer"), n+7, q.typed(n+8, "timestamptz"), q.typed(n+9, "timestamptz"))
-			} else {
-				rows[i] = "(" + placeholders(n+1, 9) + ")"
-			}
-			args = append(args, p.ID, p.Owner, string(p.State), p.Attempts, q.t(p.NextAttemptAt), p.LastStatus, p.LastError, q.t(p.At), zero)
-		}
-		first := len(args) + 1
-		for _, p := range chunk {
-			args = append(args, p.ID)
-		}
-		// The sub-select locks the rows in id order (PostgreSQL), as every
-		// other writer of deliveries does, so writers never deadlock.
-		res, err := q.query(ctx, `UPDATE deliveries SET state = v.column3, attempts = v.column4, next_attempt_at = v.column5,
-			last_status = v.column6, last_error = v.column7, updated_at = v.column8, leased_until = v.column9, lease_owner = ''
-			FROM (VALUES `+strings.Join(rows, ", ")+`) AS v
-			WHERE deliveries.id = v.column1 AND deliveries.lease_owner = v.column2 AND deliveries.state = 'pending'
-			AND deliveries.id IN (SELECT id FROM deliveries WHERE id IN (`+placeholders(first, len(chunk))+`) ORDER BY id `+q.d.LockSuffix+`)
-			RETURNING deliveries.id`, args...)
-		if err != nil {
-			return nil, fmt.Errorf("set delivery states: %w", q.interpret(err))
-		}
-		ids, err := collect(res, func(r interface{ Scan(...any) error }) (string, error) {
-			var id string
-			return id, r.Scan(&id)
-		})
-		if err != nil {
-			return nil, fmt.Errorf("set delivery states: %w", err)
-		}
-		for _, id := range ids {
-			applied[id] = true
-		}
+	rows := make([]leasedRow, len(ps))
+	for i, p := range ps {
+		rows[i] = leasedRow{id: p.ID, owner: p.Owner, values: []any{string(p.State), p.Attempts, q.t(p.NextAttemptAt), p.LastStatus, p.LastError, q.t(p.At)}}
 	}
-	return applied, nil
+	return setStatesIfLeased(ctx, q, deliveryLeases, []setColumn{{"state", "text"}, {"attempts", "integer"}, {"next_attempt_at", "timestamptz"},
+		{"last_status", "integer"}, {"last_error", "text"}, {"updated_at", "timestamptz"}}, rows)
 }
 
 func (q *queries) DeliveryRetryNow(ctx context.Context, id string, now time.Time) error {

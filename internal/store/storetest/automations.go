@@ -69,12 +69,12 @@ func claimRuns(t *testing.T, s store.Store, p *store.RunClaimDueParams) []*store
 
 func setRunStateIfLeased(t *testing.T, s store.Store, p *store.RunSetStateParams) bool {
 	t.Helper()
-	var applied bool
+	var applied map[string]bool
 	mustTx(t, s, func(ctx context.Context, tx store.Tx) (err error) {
-		applied, err = tx.RunSetStateIfLeased(ctx, p)
+		applied, err = tx.RunSetStatesIfLeased(ctx, []*store.RunSetStateParams{p})
 		return err
 	})
-	return applied
+	return applied[p.ID]
 }
 
 func runIDs(rs []*store.Run) []string {
