@@ -83,7 +83,7 @@ func (s *Service) CreateGlobalField(ctx context.Context, sc scope.Scope, in *Glo
 		if view, err = viewGlobalField(f); err != nil {
 			return err
 		}
-		ev, err := newEvent(events.GlobalFieldCreated, "", now, append(globalFieldIDs(view), events.Member{Key: "field", Value: view})...)
+		ev, err := newEvent(events.GlobalFieldCreated, "", now, events.Member{Key: "field", Value: view})
 		if err != nil {
 			return err
 		}
@@ -177,7 +177,7 @@ func (s *Service) UpdateGlobalField(ctx context.Context, sc scope.Scope, id stri
 			return err
 		}
 		ev, err := newEvent(events.GlobalFieldUpdated, "", next.UpdatedAt,
-			append(globalFieldIDs(view), events.Member{Key: "field", Value: view}, events.Member{Key: "previous", Value: prev})...)
+			events.Member{Key: "field", Value: view}, events.Member{Key: "previous", Value: prev})
 		if err != nil {
 			return err
 		}
@@ -208,7 +208,7 @@ func (s *Service) DeleteGlobalField(ctx context.Context, sc scope.Scope, id stri
 			return err
 		}
 		ev, err := newEvent(events.GlobalFieldDeleted, "", s.Now(),
-			append(globalFieldIDs(prev), events.Member{Key: "field", Value: prev}, events.Member{Key: "previous", Value: prev})...)
+			events.Member{Key: "field", Value: prev}, events.Member{Key: "previous", Value: prev})
 		if err != nil {
 			return err
 		}

@@ -39,7 +39,7 @@ func (s *Service) CreateFieldGroup(ctx context.Context, sc scope.Scope, in *Fiel
 		if err := tx.FieldGroupCreate(ctx, g); err != nil {
 			return err
 		}
-		ev, err := newEvent(events.FieldGroupCreated, "", now, append(groupIDs(view), events.Member{Key: "fieldGroup", Value: view})...)
+		ev, err := newEvent(events.FieldGroupCreated, "", now, events.Member{Key: "fieldGroup", Value: view})
 		if err != nil {
 			return err
 		}
@@ -117,7 +117,7 @@ func (s *Service) UpdateFieldGroup(ctx context.Context, sc scope.Scope, idOrKey 
 		}
 		view = viewFieldGroup(&next)
 		ev, err := newEvent(events.FieldGroupUpdated, "", next.UpdatedAt,
-			append(groupIDs(view), events.Member{Key: "fieldGroup", Value: view}, events.Member{Key: "previous", Value: prev})...)
+			events.Member{Key: "fieldGroup", Value: view}, events.Member{Key: "previous", Value: prev})
 		if err != nil {
 			return err
 		}
@@ -144,7 +144,7 @@ func (s *Service) DeleteFieldGroup(ctx context.Context, sc scope.Scope, idOrKey 
 		}
 		prev := viewFieldGroup(g)
 		ev, err := newEvent(events.FieldGroupDeleted, "", s.Now(),
-			append(groupIDs(prev), events.Member{Key: "fieldGroup", Value: prev}, events.Member{Key: "previous", Value: prev})...)
+			events.Member{Key: "fieldGroup", Value: prev}, events.Member{Key: "previous", Value: prev})
 		if err != nil {
 			return err
 		}

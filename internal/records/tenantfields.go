@@ -57,7 +57,7 @@ func (s *Service) CreateTenantField(ctx context.Context, sc scope.Scope, tenantI
 		if view, err = viewTenantField(f); err != nil {
 			return err
 		}
-		ev, err := newEvent(events.TenantFieldCreated, tenantID, now, append(tenantFieldIDs(view), events.Member{Key: "field", Value: view})...)
+		ev, err := newEvent(events.TenantFieldCreated, tenantID, now, events.Member{Key: "field", Value: view})
 		if err != nil {
 			return err
 		}
@@ -146,7 +146,7 @@ func (s *Service) UpdateTenantField(ctx context.Context, sc scope.Scope, tenantI
 			return err
 		}
 		ev, err := newEvent(events.TenantFieldUpdated, tenantID, next.UpdatedAt,
-			append(tenantFieldIDs(view), events.Member{Key: "field", Value: view}, events.Member{Key: "previous", Value: prev})...)
+			events.Member{Key: "field", Value: view}, events.Member{Key: "previous", Value: prev})
 		if err != nil {
 			return err
 		}
@@ -179,7 +179,7 @@ func (s *Service) DeleteTenantField(ctx context.Context, sc scope.Scope, tenantI
 			return err
 		}
 		ev, err := newEvent(events.TenantFieldDeleted, tenantID, s.Now(),
-			append(tenantFieldIDs(prev), events.Member{Key: "field", Value: prev}, events.Member{Key: "previous", Value: prev})...)
+			events.Member{Key: "field", Value: prev}, events.Member{Key: "previous", Value: prev})
 		if err != nil {
 			return err
 		}

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"time"
 
-	"github.com/fieldflow/fieldflow/internal/events"
 	"github.com/fieldflow/fieldflow/internal/fields"
 	"github.com/fieldflow/fieldflow/internal/store"
 )
@@ -102,21 +101,4 @@ func decodeValues(raw map[string]json.RawMessage) (map[string]any, error) {
 		out[k] = x
 	}
 	return out, nil
-}
-
-// The flat ids of resource events: receivers written for other
-// custom-fields products read fieldGroupId or fieldKey at the top of the
-// body (a cleanup branch on field_group.deleted, say), beside the nested
-// resource.
-
-func groupIDs(g *FieldGroup) []events.Member {
-	return []events.Member{{Key: "fieldGroupId", Value: g.ID}, {Key: "fieldGroupKey", Value: g.Key}}
-}
-
-func globalFieldIDs(f *GlobalField) []events.Member {
-	return []events.Member{{Key: "fieldId", Value: f.ID}, {Key: "fieldKey", Value: f.Key}, {Key: "fieldGroupIds", Value: f.FieldGroupIDs}}
-}
-
-func tenantFieldIDs(f *TenantField) []events.Member {
-	return []events.Member{{Key: "fieldId", Value: f.ID}, {Key: "fieldKey", Value: f.Key}, {Key: "fieldGroupId", Value: f.FieldGroupID}}
 }

@@ -64,31 +64,23 @@ type Envelope struct {
 // FieldGroupEvent is the body of field_group.created, .updated and .deleted.
 type FieldGroupEvent struct {
 	Envelope
-	FieldGroupID  string              `json:"fieldGroupId" doc:"The group's id, flat, as receivers written for other custom-fields products read it."`
-	FieldGroupKey string              `json:"fieldGroupKey" doc:"The group's key, flat."`
-	FieldGroup    records.FieldGroup  `json:"fieldGroup" doc:"The group as the API returns it."`
-	Previous      *records.FieldGroup `json:"previous,omitempty" doc:"Its former state (updated and deleted)."`
+	FieldGroup records.FieldGroup  `json:"fieldGroup" doc:"The group as the API returns it."`
+	Previous   *records.FieldGroup `json:"previous,omitempty" doc:"Its former state (updated and deleted)."`
 }
 
 // GlobalFieldEvent is the body of global_field.created, .updated and .deleted.
 type GlobalFieldEvent struct {
 	Envelope
-	FieldID       string               `json:"fieldId" doc:"The field's id, flat, as receivers written for other custom-fields products read it."`
-	FieldKey      string               `json:"fieldKey" doc:"The field's key, flat."`
-	FieldGroupIDs []string             `json:"fieldGroupIds" doc:"The ids of the groups the field belongs to, flat."`
-	Field         records.GlobalField  `json:"field" doc:"The field as the API returns it."`
-	Previous      *records.GlobalField `json:"previous,omitempty" doc:"Its former state (updated and deleted)."`
+	Field    records.GlobalField  `json:"field" doc:"The field as the API returns it."`
+	Previous *records.GlobalField `json:"previous,omitempty" doc:"Its former state (updated and deleted)."`
 }
 
 // TenantFieldEvent is the body of tenant_field.created, .updated and .deleted.
 type TenantFieldEvent struct {
 	Envelope
-	TenantID     string               `json:"tenantId"`
-	FieldID      string               `json:"fieldId" doc:"The field's id, flat, as receivers written for other custom-fields products read it."`
-	FieldKey     string               `json:"fieldKey" doc:"The field's key, flat."`
-	FieldGroupID string               `json:"fieldGroupId" doc:"The id of the field's group, flat."`
-	Field        records.TenantField  `json:"field" doc:"The field as the API returns it."`
-	Previous     *records.TenantField `json:"previous,omitempty" doc:"Its former state (updated and deleted)."`
+	TenantID string               `json:"tenantId"`
+	Field    records.TenantField  `json:"field" doc:"The field as the API returns it."`
+	Previous *records.TenantField `json:"previous,omitempty" doc:"Its former state (updated and deleted)."`
 }
 
 // Entity names the entity a value event is about.

@@ -2111,10 +2111,6 @@ export interface components {
             eventId: string;
             /** @description The group as the API returns it. */
             fieldGroup: components["schemas"]["FieldGroup"];
-            /** @description The group's id, flat, as receivers written for other custom-fields products read it. */
-            fieldGroupId: string;
-            /** @description The group's key, flat. */
-            fieldGroupKey: string;
             /** @description Its former state (updated and deleted). */
             previous?: components["schemas"]["FieldGroup"];
             /**
@@ -2191,12 +2187,6 @@ export interface components {
             eventId: string;
             /** @description The field as the API returns it. */
             field: components["schemas"]["GlobalField"];
-            /** @description The ids of the groups the field belongs to, flat. */
-            fieldGroupIds: string[];
-            /** @description The field's id, flat, as receivers written for other custom-fields products read it. */
-            fieldId: string;
-            /** @description The field's key, flat. */
-            fieldKey: string;
             /** @description Its former state (updated and deleted). */
             previous?: components["schemas"]["GlobalField"];
             /**
@@ -2737,12 +2727,6 @@ export interface components {
             eventId: string;
             /** @description The field as the API returns it. */
             field: components["schemas"]["TenantField"];
-            /** @description The id of the field's group, flat. */
-            fieldGroupId: string;
-            /** @description The field's id, flat, as receivers written for other custom-fields products read it. */
-            fieldId: string;
-            /** @description The field's key, flat. */
-            fieldKey: string;
             /** @description Its former state (updated and deleted). */
             previous?: components["schemas"]["TenantField"];
             tenantId: string;
