@@ -2111,6 +2111,10 @@ export interface components {
             eventId: string;
             /** @description The group as the API returns it. */
             fieldGroup: components["schemas"]["FieldGroup"];
+            /** @description The group's id, also at fieldGroup.id: flat, for receivers that read it at the top level. */
+            fieldGroupId: string;
+            /** @description The group's key, also at fieldGroup.key. */
+            fieldGroupKey: string;
             /** @description Its former state (updated and deleted). */
             previous?: components["schemas"]["FieldGroup"];
             /**
@@ -2187,6 +2191,12 @@ export interface components {
             eventId: string;
             /** @description The field as the API returns it. */
             field: components["schemas"]["GlobalField"];
+            /** @description The groups the field belongs to (a global field may belong to several), also at field.fieldGroupIds. */
+            fieldGroupIds: string[];
+            /** @description The field's id, also at field.id: flat, for receivers that read it at the top level. */
+            fieldId: string;
+            /** @description The field's key, also at field.key. */
+            fieldKey: string;
             /** @description Its former state (updated and deleted). */
             previous?: components["schemas"]["GlobalField"];
             /**
@@ -2727,6 +2737,14 @@ export interface components {
             eventId: string;
             /** @description The field as the API returns it. */
             field: components["schemas"]["TenantField"];
+            /** @description The field's group, also at field.fieldGroupId: flat, for receivers that read it at the top level. */
+            fieldGroupId: string;
+            /** @description The key of the field's group. */
+            fieldGroupKey: string;
+            /** @description The field's id, also at field.id. */
+            fieldId: string;
+            /** @description The field's key, also at field.key. */
+            fieldKey: string;
             /** @description Its former state (updated and deleted). */
             previous?: components["schemas"]["TenantField"];
             tenantId: string;
