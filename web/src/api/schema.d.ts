@@ -2125,7 +2125,7 @@ export interface components {
         };
         FieldGroupInput: {
             description?: string;
-            /** @description Unique key: a-z, 0-9 and _, starting with a letter. */
+            /** @description Unique key: letters, digits and _, starting with a letter; snake_case and camelCase alike, case-sensitive. */
             key: string;
             name: string;
         };
@@ -2208,6 +2208,7 @@ export interface components {
         GlobalFieldInput: {
             /** @description Groups (ids or keys) the field belongs to. */
             fieldGroupIds: string[];
+            /** @description Letters, digits and _, starting with a letter (snake_case or camelCase: dealValue); case-sensitive. Values are stored under it and CEL and templates read it as entity.values.<key>. */
             key: string;
             label: string;
             schema: components["schemas"]["Schema"];
@@ -2755,6 +2756,7 @@ export interface components {
             timestamp: string;
         };
         TenantFieldInput: {
+            /** @description Letters, digits and _, starting with a letter (snake_case or camelCase: dealValue); case-sensitive. Values are stored under it and CEL and templates read it as entity.values.<key>. */
             key: string;
             label: string;
             schema: components["schemas"]["Schema"];
