@@ -110,7 +110,7 @@ func TestFieldGroupCreateRefusesBadInput(t *testing.T) {
 			{"UnknownProperty", `{"key":"a","name":"A","color":"red"}`, http.StatusUnprocessableEntity, "body.color"},
 			{"MissingName", `{"key":"a"}`, http.StatusUnprocessableEntity, "body.name"},
 			{"EmptyKey", `{"key":"","name":"A"}`, http.StatusUnprocessableEntity, "body.key"},
-			{"KeyWithCapitals", `{"key":"Booking2","name":"A"}`, http.StatusUnprocessableEntity, "body.key"},
+			{"KeyWithHyphen", `{"key":"booking-2","name":"A"}`, http.StatusUnprocessableEntity, "body.key"}, // camelCase is a key; a hyphen is not
 			{"KeyStartingWithDigit", `{"key":"1a","name":"A"}`, http.StatusUnprocessableEntity, "body.key"},
 			{"KeyTooLong", `{"key":"` + strings.Repeat("a", 65) + `","name":"A"}`, http.StatusUnprocessableEntity, "body.key"},
 			{"DuplicateKey", `{"key":"booking","name":"Again"}`, http.StatusConflict, ""},
@@ -260,7 +260,7 @@ func TestGlobalFieldCreateRefusesBadInput(t *testing.T) {
 			{"BadPattern", body("k", `{"type":"string","validation":{"pattern":"("}}`, `["booking"]`), http.StatusUnprocessableEntity, "body.schema.validation.pattern"},
 			{"SelectWithoutOptions", body("k", `{"type":"select"}`, `["booking"]`), http.StatusUnprocessableEntity, "body.schema.validation.options"},
 			{"MinAboveMax", body("k", `{"type":"number","validation":{"min":5,"max":1}}`, `["booking"]`), http.StatusUnprocessableEntity, "body.schema.validation.min"},
-			{"BadKey", body("Bad", `{"type":"string"}`, `["booking"]`), http.StatusUnprocessableEntity, "body.key"},
+			{"BadKey", body("bad-key", `{"type":"string"}`, `["booking"]`), http.StatusUnprocessableEntity, "body.key"},
 			{"UnknownGroup", body("k", `{"type":"string"}`, `["booking","nope"]`), http.StatusUnprocessableEntity, "body.fieldGroupIds[1]"},
 			{"DuplicateKeyInGroup", body("size", `{"type":"string"}`, `["booking"]`), http.StatusConflict, ""},
 		}
@@ -389,7 +389,7 @@ func TestTenantFieldCreateRefusesBadInput(t *testing.T) {
 		requireProblem(t, b.do(t, http.MethodPost, fields, `{"key":"room"`), http.StatusBadRequest, "body")
 		requireProblem(t, b.do(t, http.MethodPost, fields, `{"key":"room","label":1,"schema":{"type":"string"}}`), http.StatusUnprocessableEntity, "body.label")
 		requireProblem(t, b.do(t, http.MethodPost, fields, `{"key":"room","label":"R","schema":{"type":"string"},"fieldGroupIds":[]}`), http.StatusUnprocessableEntity, "body.fieldGroupIds")
-		requireProblem(t, b.do(t, http.MethodPost, fields, `{"key":"Room","label":"R","schema":{"type":"string"}}`), http.StatusUnprocessableEntity, "body.key")
+		requireProblem(t, b.do(t, http.MethodPost, fields, `{"key":"room no","label":"R","schema":{"type":"string"}}`), http.StatusUnprocessableEntity, "body.key")
 		requireProblem(t, b.do(t, http.MethodPost, fields, `{"key":"room","label":"R","schema":{"type":"boolean","validation":{"min":1}}}`), http.StatusUnprocessableEntity, "body.schema.validation.min")
 		requireProblem(t, b.do(t, http.MethodPost, "/api/tenants/bad%20tenant/field-groups/booking/fields", `{"key":"room","label":"R","schema":{"type":"string"}}`), http.StatusBadRequest, "path.tenantId")
 		require.Equal(t, before, b.eventCount(t))

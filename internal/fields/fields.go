@@ -333,12 +333,18 @@ func Merge(global, tenant []Field) []Field {
 	return out
 }
 
-var keyPattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
+// keyPattern admits snake_case (company_size) and camelCase (dealValue)
+// alike, as the host's other products name their properties, so a host
+// can keep its names. Keys stay identifiers (a letter, then letters, digits
+// and _): they appear unquoted in CEL (entity.values.dealValue) and in
+// template paths ({{entity.values.dealValue}}). They are case-sensitive, as
+// JSON member names are: dealValue and dealvalue are two keys.
+var keyPattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{0,63}$`)
 
 // ValidKey reports whether k is acceptable as a field or field group key:
-// lower-case letters, digits and underscores, starting with a letter, at
-// most 64 characters.
+// letters, digits and underscores, starting with a letter, at most 64
+// characters.
 func ValidKey(k string) bool { return keyPattern.MatchString(k) }
 
 // KeyRule describes ValidKey for error messages and documentation.
-const KeyRule = "must start with a lower-case letter and hold only a-z, 0-9 and _, at most 64 characters"
+const KeyRule = "must start with a letter and hold only letters, digits and _, at most 64 characters"

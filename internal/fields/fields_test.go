@@ -267,10 +267,10 @@ func TestMergePutsGlobalFieldsFirstAndGlobalKeysWin(t *testing.T) {
 
 func TestValidKey(t *testing.T) {
 	t.Parallel()
-	for _, k := range []string{"a", "company_size", "x1", "a_b_c_", strings.Repeat("a", 64)} {
+	for _, k := range []string{"a", "company_size", "x1", "a_b_c_", strings.Repeat("a", 64), "dealValue", "Company", "HTTPStatus2"} {
 		require.True(t, fields.ValidKey(k), k)
 	}
-	for _, k := range []string{"", "1a", "_a", "Company", "company-size", "company size", "ä", strings.Repeat("a", 65), "a\n"} {
+	for _, k := range []string{"", "1a", "_a", "company-size", "deal.value", "company size", "ä", strings.Repeat("a", 65), "a\n"} {
 		require.False(t, fields.ValidKey(k), "%q", k)
 	}
 }

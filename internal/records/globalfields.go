@@ -83,7 +83,7 @@ func (s *Service) CreateGlobalField(ctx context.Context, sc scope.Scope, in *Glo
 		if view, err = viewGlobalField(f); err != nil {
 			return err
 		}
-		ev, err := newEvent(events.GlobalFieldCreated, "", now, events.Member{Key: "field", Value: view})
+		ev, err := newEvent(events.GlobalFieldCreated, "", now, globalFieldMembers(view, nil)...)
 		if err != nil {
 			return err
 		}
@@ -176,8 +176,7 @@ func (s *Service) UpdateGlobalField(ctx context.Context, sc scope.Scope, id stri
 		if view, err = viewGlobalField(&next); err != nil {
 			return err
 		}
-		ev, err := newEvent(events.GlobalFieldUpdated, "", next.UpdatedAt,
-			events.Member{Key: "field", Value: view}, events.Member{Key: "previous", Value: prev})
+		ev, err := newEvent(events.GlobalFieldUpdated, "", next.UpdatedAt, globalFieldMembers(view, prev)...)
 		if err != nil {
 			return err
 		}
@@ -207,8 +206,7 @@ func (s *Service) DeleteGlobalField(ctx context.Context, sc scope.Scope, id stri
 		if err != nil {
 			return err
 		}
-		ev, err := newEvent(events.GlobalFieldDeleted, "", s.Now(),
-			events.Member{Key: "field", Value: prev}, events.Member{Key: "previous", Value: prev})
+		ev, err := newEvent(events.GlobalFieldDeleted, "", s.Now(), globalFieldMembers(prev, prev)...)
 		if err != nil {
 			return err
 		}

@@ -39,7 +39,7 @@ func (s *Service) CreateFieldGroup(ctx context.Context, sc scope.Scope, in *Fiel
 		if err := tx.FieldGroupCreate(ctx, g); err != nil {
 			return err
 		}
-		ev, err := newEvent(events.FieldGroupCreated, "", now, events.Member{Key: "fieldGroup", Value: view})
+		ev, err := newEvent(events.FieldGroupCreated, "", now, groupMembers(view, nil)...)
 		if err != nil {
 			return err
 		}
@@ -116,8 +116,7 @@ func (s *Service) UpdateFieldGroup(ctx context.Context, sc scope.Scope, idOrKey 
 			return err
 		}
 		view = viewFieldGroup(&next)
-		ev, err := newEvent(events.FieldGroupUpdated, "", next.UpdatedAt,
-			events.Member{Key: "fieldGroup", Value: view}, events.Member{Key: "previous", Value: prev})
+		ev, err := newEvent(events.FieldGroupUpdated, "", next.UpdatedAt, groupMembers(view, prev)...)
 		if err != nil {
 			return err
 		}
@@ -143,8 +142,7 @@ func (s *Service) DeleteFieldGroup(ctx context.Context, sc scope.Scope, idOrKey 
 			return err
 		}
 		prev := viewFieldGroup(g)
-		ev, err := newEvent(events.FieldGroupDeleted, "", s.Now(),
-			events.Member{Key: "fieldGroup", Value: prev}, events.Member{Key: "previous", Value: prev})
+		ev, err := newEvent(events.FieldGroupDeleted, "", s.Now(), groupMembers(prev, prev)...)
 		if err != nil {
 			return err
 		}

@@ -57,7 +57,7 @@ func (s *Service) CreateTenantField(ctx context.Context, sc scope.Scope, tenantI
 		if view, err = viewTenantField(f); err != nil {
 			return err
 		}
-		ev, err := newEvent(events.TenantFieldCreated, tenantID, now, events.Member{Key: "field", Value: view})
+		ev, err := newEvent(events.TenantFieldCreated, tenantID, now, tenantFieldMembers(g.Key, view, nil)...)
 		if err != nil {
 			return err
 		}
@@ -145,8 +145,11 @@ func (s *Service) UpdateTenantField(ctx context.Context, sc scope.Scope, tenantI
 		if view, err = viewTenantField(&next); err != nil {
 			return err
 		}
-		ev, err := newEvent(events.TenantFieldUpdated, tenantID, next.UpdatedAt,
-			events.Member{Key: "field", Value: view}, events.Member{Key: "previous", Value: prev})
+		g, err := tx.FieldGroupGet(ctx, f.FieldGroupID)
+		if err != nil {
+			return err
+		}
+		ev, err := newEvent(events.TenantFieldUpdated, tenantID, next.UpdatedAt, tenantFieldMembers(g.Key, view, prev)...)
 		if err != nil {
 			return err
 		}
@@ -171,6 +174,10 @@ func (s *Service) DeleteTenantField(ctx context.Context, sc scope.Scope, tenantI
 		if f.TenantID != tenantID {
 			return store.ErrNotFound
 		}
+		g, err := tx.FieldGroupGet(ctx, f.FieldGroupID)
+		if err != nil {
+			return err
+		}
 		if err := tx.TenantFieldDelete(ctx, f.ID); err != nil {
 			return err
 		}
@@ -178,8 +185,7 @@ func (s *Service) DeleteTenantField(ctx context.Context, sc scope.Scope, tenantI
 		if err != nil {
 			return err
 		}
-		ev, err := newEvent(events.TenantFieldDeleted, tenantID, s.Now(),
-			events.Member{Key: "field", Value: prev}, events.Member{Key: "previous", Value: prev})
+		ev, err := newEvent(events.TenantFieldDeleted, tenantID, s.Now(), tenantFieldMembers(g.Key, prev, prev)...)
 		if err != nil {
 			return err
 		}

@@ -64,23 +64,32 @@ type Envelope struct {
 // FieldGroupEvent is the body of field_group.created, .updated and .deleted.
 type FieldGroupEvent struct {
 	Envelope
-	FieldGroup records.FieldGroup  `json:"fieldGroup" doc:"The group as the API returns it."`
-	Previous   *records.FieldGroup `json:"previous,omitempty" doc:"Its former state (updated and deleted)."`
+	FieldGroupID  string              `json:"fieldGroupId" doc:"The group's id, also at fieldGroup.id: flat, for receivers that read it at the top level."`
+	FieldGroupKey string              `json:"fieldGroupKey" doc:"The group's key, also at fieldGroup.key."`
+	FieldGroup    records.FieldGroup  `json:"fieldGroup" doc:"The group as the API returns it."`
+	Previous      *records.FieldGroup `json:"previous,omitempty" doc:"Its former state (updated and deleted)."`
 }
 
 // GlobalFieldEvent is the body of global_field.created, .updated and .deleted.
 type GlobalFieldEvent struct {
 	Envelope
-	Field    records.GlobalField  `json:"field" doc:"The field as the API returns it."`
-	Previous *records.GlobalField `json:"previous,omitempty" doc:"Its former state (updated and deleted)."`
+	FieldID       string               `json:"fieldId" doc:"The field's id, also at field.id: flat, for receivers that read it at the top level."`
+	FieldKey      string               `json:"fieldKey" doc:"The field's key, also at field.key."`
+	FieldGroupIDs []string             `json:"fieldGroupIds" doc:"The groups the field belongs to (a global field may belong to several), also at field.fieldGroupIds."`
+	Field         records.GlobalField  `json:"field" doc:"The field as the API returns it."`
+	Previous      *records.GlobalField `json:"previous,omitempty" doc:"Its former state (updated and deleted)."`
 }
 
 // TenantFieldEvent is the body of tenant_field.created, .updated and .deleted.
 type TenantFieldEvent struct {
 	Envelope
-	TenantID string               `json:"tenantId"`
-	Field    records.TenantField  `json:"field" doc:"The field as the API returns it."`
-	Previous *records.TenantField `json:"previous,omitempty" doc:"Its former state (updated and deleted)."`
+	TenantID      string               `json:"tenantId"`
+	FieldGroupID  string               `json:"fieldGroupId" doc:"The field's group, also at field.fieldGroupId: flat, for receivers that read it at the top level."`
+	FieldGroupKey string               `json:"fieldGroupKey" doc:"The key of the field's group."`
+	FieldID       string               `json:"fieldId" doc:"The field's id, also at field.id."`
+	FieldKey      string               `json:"fieldKey" doc:"The field's key, also at field.key."`
+	Field         records.TenantField  `json:"field" doc:"The field as the API returns it."`
+	Previous      *records.TenantField `json:"previous,omitempty" doc:"Its former state (updated and deleted)."`
 }
 
 // Entity names the entity a value event is about.

@@ -278,7 +278,7 @@ type FieldGroup struct {
 
 // FieldGroupInput is the schema of records.FieldGroupInput.
 type FieldGroupInput struct {
-	Key         string `json:"key" minLength:"1" maxLength:"64" doc:"Unique key: a-z, 0-9 and _, starting with a letter."`
+	Key         string `json:"key" minLength:"1" maxLength:"64" doc:"Unique key: letters, digits and _, starting with a letter; snake_case and camelCase alike, case-sensitive."`
 	Name        string `json:"name" minLength:"1" maxLength:"200"`
 	Description string `json:"description,omitempty" maxLength:"2000"`
 }
@@ -292,7 +292,7 @@ type FieldGroupPatch struct {
 
 // GlobalFieldInput is the schema of records.GlobalFieldInput.
 type GlobalFieldInput struct {
-	Key           string        `json:"key" minLength:"1" maxLength:"64"`
+	Key           string        `json:"key" minLength:"1" maxLength:"64" doc:"Letters, digits and _, starting with a letter (snake_case or camelCase: dealValue); case-sensitive. Values are stored under it and CEL and templates read it as entity.values.<key>."`
 	Label         string        `json:"label" minLength:"1" maxLength:"200"`
 	Schema        fields.Schema `json:"schema"`
 	FieldGroupIDs []string      `json:"fieldGroupIds" minItems:"1" maxItems:"100" doc:"Groups (ids or keys) the field belongs to."`
@@ -331,7 +331,7 @@ type SchemaField struct {
 
 // TenantFieldInput is the schema of records.TenantFieldInput.
 type TenantFieldInput struct {
-	Key    string        `json:"key" minLength:"1" maxLength:"64"`
+	Key    string        `json:"key" minLength:"1" maxLength:"64" doc:"Letters, digits and _, starting with a letter (snake_case or camelCase: dealValue); case-sensitive. Values are stored under it and CEL and templates read it as entity.values.<key>."`
 	Label  string        `json:"label" minLength:"1" maxLength:"200"`
 	Schema fields.Schema `json:"schema"`
 }

@@ -2111,6 +2111,10 @@ export interface components {
             eventId: string;
             /** @description The group as the API returns it. */
             fieldGroup: components["schemas"]["FieldGroup"];
+            /** @description The group's id, also at fieldGroup.id: flat, for receivers that read it at the top level. */
+            fieldGroupId: string;
+            /** @description The group's key, also at fieldGroup.key. */
+            fieldGroupKey: string;
             /** @description Its former state (updated and deleted). */
             previous?: components["schemas"]["FieldGroup"];
             /**
@@ -2121,7 +2125,7 @@ export interface components {
         };
         FieldGroupInput: {
             description?: string;
-            /** @description Unique key: a-z, 0-9 and _, starting with a letter. */
+            /** @description Unique key: letters, digits and _, starting with a letter; snake_case and camelCase alike, case-sensitive. */
             key: string;
             name: string;
         };
@@ -2187,6 +2191,12 @@ export interface components {
             eventId: string;
             /** @description The field as the API returns it. */
             field: components["schemas"]["GlobalField"];
+            /** @description The groups the field belongs to (a global field may belong to several), also at field.fieldGroupIds. */
+            fieldGroupIds: string[];
+            /** @description The field's id, also at field.id: flat, for receivers that read it at the top level. */
+            fieldId: string;
+            /** @description The field's key, also at field.key. */
+            fieldKey: string;
             /** @description Its former state (updated and deleted). */
             previous?: components["schemas"]["GlobalField"];
             /**
@@ -2198,6 +2208,7 @@ export interface components {
         GlobalFieldInput: {
             /** @description Groups (ids or keys) the field belongs to. */
             fieldGroupIds: string[];
+            /** @description Letters, digits and _, starting with a letter (snake_case or camelCase: dealValue); case-sensitive. Values are stored under it and CEL and templates read it as entity.values.<key>. */
             key: string;
             label: string;
             schema: components["schemas"]["Schema"];
@@ -2727,6 +2738,14 @@ export interface components {
             eventId: string;
             /** @description The field as the API returns it. */
             field: components["schemas"]["TenantField"];
+            /** @description The field's group, also at field.fieldGroupId: flat, for receivers that read it at the top level. */
+            fieldGroupId: string;
+            /** @description The key of the field's group. */
+            fieldGroupKey: string;
+            /** @description The field's id, also at field.id. */
+            fieldId: string;
+            /** @description The field's key, also at field.key. */
+            fieldKey: string;
             /** @description Its former state (updated and deleted). */
             previous?: components["schemas"]["TenantField"];
             tenantId: string;
@@ -2737,6 +2756,7 @@ export interface components {
             timestamp: string;
         };
         TenantFieldInput: {
+            /** @description Letters, digits and _, starting with a letter (snake_case or camelCase: dealValue); case-sensitive. Values are stored under it and CEL and templates read it as entity.values.<key>. */
             key: string;
             label: string;
             schema: components["schemas"]["Schema"];
