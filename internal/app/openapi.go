@@ -21,7 +21,9 @@ func OpenAPI(ctx context.Context) ([]byte, error) {
 		return nil, fmt.Errorf("openapi: make a temp dir: %w", err)
 	}
 	defer os.RemoveAll(dir)
-	a, err := New(ctx, Config{DB: filepath.Join(dir, "openapi.db"), AdminKey: "ffk_openapi",
+	// Addr :0: printing the document must not need, or take, the default
+	// port that a running fieldflow holds.
+	a, err := New(ctx, Config{DB: filepath.Join(dir, "openapi.db"), Addr: "127.0.0.1:0", AdminKey: "ffk_openapi",
 		Logger: slog.New(slog.DiscardHandler), Stdout: io.Discard})
 	if err != nil {
 		return nil, fmt.Errorf("openapi: build the server: %w", err)
