@@ -2,7 +2,6 @@ package examples
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"net"
@@ -61,7 +60,7 @@ func TestReceiverExamplesVerifyRealDeliveries(t *testing.T) {
 			cmd.Env = append(os.Environ(), "FIELDFLOW_WEBHOOK_SECRET="+wh["secret"].(string))
 			stdout, err := cmd.StdoutPipe()
 			require.NoError(t, err)
-			var stderr bytes.Buffer
+			var stderr lockedBuffer
 			cmd.Stderr = &stderr
 			require.NoError(t, cmd.Start())
 			t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
@@ -78,7 +77,9 @@ func TestReceiverExamplesVerifyRealDeliveries(t *testing.T) {
 				for {
 					select {
 					case line, ok := <-lines:
-						require.True(t, ok, "%s exited: %s", name, stderr.String())
+						if !ok {
+							t.Fatalf("%s exited: %s", name, stderr.String())
+						}
 						if what(line) {
 							return line
 						}

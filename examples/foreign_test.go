@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,7 +22,26 @@ import (
 type foreignReceiver struct {
 	url    string
 	lines  chan string
-	stderr *bytes.Buffer
+	stderr *lockedBuffer
+}
+
+// lockedBuffer collects a child's stderr, which os/exec writes from its
+// own goroutine while the test may read it for a failure message.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // startForeign runs foreign.mjs with the secret and signature form given,
@@ -40,7 +60,7 @@ func startForeign(t *testing.T, secret, form string) *foreignReceiver {
 	cmd.Env = append(os.Environ(), "FIELDFLOW_WEBHOOK_SECRET="+secret, "SIGNATURE_FORM="+form)
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
-	r := &foreignReceiver{url: "http://127.0.0.1:" + port + "/hooks", lines: make(chan string, 64), stderr: &bytes.Buffer{}}
+	r := &foreignReceiver{url: "http://127.0.0.1:" + port + "/hooks", lines: make(chan string, 64), stderr: &lockedBuffer{}}
 	cmd.Stderr = r.stderr
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
@@ -63,7 +83,9 @@ func (r *foreignReceiver) next(t *testing.T, what func(string) bool) string {
 	for {
 		select {
 		case line, ok := <-r.lines:
-			require.True(t, ok, "foreign.mjs exited: %s", r.stderr.String())
+			if !ok {
+				t.Fatalf("foreign.mjs exited: %s", r.stderr.String())
+			}
 			if what(line) {
 				return line
 			}
