@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/fieldflow/fieldflow/internal/outbound"
+	"github.com/fieldflow/fieldflow/internal/templates"
 )
 
 // TokenSource hands out OAuth2 access tokens by connection id; *Tokens is
@@ -43,7 +44,7 @@ type ExecutorConfig struct {
 	Tokens TokenSource
 	// Templates caches parsed templates; nil: a new cache of
 	// DefaultTemplateCacheSize.
-	Templates *Templates
+	Templates *templates.Templates
 	// Now is the clock for signature timestamps; defaults to time.Now.
 	Now func() time.Time
 }
@@ -54,7 +55,7 @@ type Executor struct {
 	client    *http.Client
 	userAgent string
 	tokens    TokenSource
-	templates *Templates
+	templates *templates.Templates
 	now       func() time.Time
 }
 
@@ -62,7 +63,7 @@ type Executor struct {
 func NewExecutor(cfg ExecutorConfig) *Executor {
 	e := &Executor{client: cfg.Client, userAgent: "fieldflow/" + cfg.Version, tokens: cfg.Tokens, templates: cfg.Templates, now: cfg.Now}
 	if e.templates == nil {
-		e.templates = NewTemplates(0)
+		e.templates = templates.NewTemplates(0)
 	}
 	if e.now == nil {
 		e.now = time.Now
@@ -71,7 +72,7 @@ func NewExecutor(cfg ExecutorConfig) *Executor {
 }
 
 // Templates is the executor's template cache, for other steps' rendering.
-func (e *Executor) Templates() *Templates { return e.templates }
+func (e *Executor) Templates() *templates.Templates { return e.templates }
 
 // StepOutcome is what one attempt of an http or webhook step did.
 type StepOutcome struct {
@@ -130,7 +131,7 @@ type outgoing struct {
 // HTTP performs an http action over sc. idempotencyKey is sent as
 // Idempotency-Key on every call (the same for each attempt of the step,
 // so the receiver can deduplicate).
-func (e *Executor) HTTP(ctx context.Context, a *Action, sc *Scope, idempotencyKey string) *StepOutcome {
+func (e *Executor) HTTP(ctx context.Context, a *Action, sc *templates.Scope, idempotencyKey string) *StepOutcome {
 	r := e.templates.Renderer(sc)
 	o, err := e.buildHTTP(r, a)
 	out := &StepOutcome{Notes: r.Notes()}
@@ -241,7 +242,7 @@ func (o *outgoing) setRawHeader(name, value, logged string) {
 }
 
 func (o *outgoing) logJSON() []byte {
-	b, err := encodeJSON(o.log)
+	b, err := templates.EncodeJSON(o.log)
 	if err != nil {
 		return nil
 	}
@@ -356,7 +357,7 @@ func checkTarget(raw string) error {
 
 // buildHTTP renders an http action into a request. On an error it returns
 // what it built so far, for the log.
-func (e *Executor) buildHTTP(r *Renderer, a *Action) (*outgoing, error) {
+func (e *Executor) buildHTTP(r *templates.Renderer, a *Action) (*outgoing, error) {
 	method := strings.ToUpper(cmp.Or(a.Method, http.MethodPost))
 	o := &outgoing{method: method, header: http.Header{}, timeout: DefaultActionTimeout,
 		log: loggedRequest{Method: method, Headers: map[string]string{}}}
@@ -371,7 +372,7 @@ func (e *Executor) buildHTTP(r *Renderer, a *Action) (*outgoing, error) {
 	if err != nil {
 		return o, fmt.Errorf("url: %w", err)
 	}
-	o.url, o.log.URL = u.Text, strings.ReplaceAll(u.Redacted, escapeURLValue(outbound.Redacted), outbound.Redacted)
+	o.url, o.log.URL = u.Text, strings.ReplaceAll(u.Redacted, templates.EscapeURLValue(outbound.Redacted), outbound.Redacted)
 	if err := checkTarget(o.url); err != nil {
 		// Quote the logged URL: the one to send may hold secrets.
 		return o, fmt.Errorf("url %q: must be an absolute http or https URL without credentials", o.log.URL)
@@ -413,7 +414,7 @@ func (e *Executor) buildHTTP(r *Renderer, a *Action) (*outgoing, error) {
 
 	o.url = appendQuery(o.url, query.Encode())
 	// The log shows •••• as it is, not percent-encoded.
-	o.log.URL = strings.ReplaceAll(appendQuery(o.log.URL, logQuery.Encode()), escapeURLValue(outbound.Redacted), outbound.Redacted)
+	o.log.URL = strings.ReplaceAll(appendQuery(o.log.URL, logQuery.Encode()), templates.EscapeURLValue(outbound.Redacted), outbound.Redacted)
 	return o, nil
 }
 
@@ -438,7 +439,7 @@ func appendQuery(raw, query string) string {
 	return out
 }
 
-func (e *Executor) buildBody(r *Renderer, b *Body, o *outgoing) error {
+func (e *Executor) buildBody(r *templates.Renderer, b *Body, o *outgoing) error {
 	if b == nil {
 		return nil
 	}
@@ -450,10 +451,10 @@ func (e *Executor) buildBody(r *Renderer, b *Body, o *outgoing) error {
 		if err != nil {
 			return fmt.Errorf("body: %w", err)
 		}
-		if o.body, err = encodeJSON(v); err != nil {
+		if o.body, err = templates.EncodeJSON(v); err != nil {
 			return fmt.Errorf("body: %w", err)
 		}
-		logged, err := encodeJSON(red)
+		logged, err := templates.EncodeJSON(red)
 		if err != nil {
 			return fmt.Errorf("body: %w", err)
 		}
@@ -486,7 +487,7 @@ func (e *Executor) buildBody(r *Renderer, b *Body, o *outgoing) error {
 	return nil
 }
 
-func (e *Executor) buildAuth(r *Renderer, a *Auth, o *outgoing, query, logQuery url.Values) error {
+func (e *Executor) buildAuth(r *templates.Renderer, a *Auth, o *outgoing, query, logQuery url.Values) error {
 	if a == nil {
 		return nil
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fieldflow/fieldflow/internal/outbound"
+	"github.com/fieldflow/fieldflow/internal/templates"
 )
 
 // received is one request a test server got.
@@ -221,7 +222,7 @@ func TestHTTPTemplateValuesReachTheServerIntact(t *testing.T) {
 			Query: map[string]string{"q": "{{event.text}}", "n": "{{event.value}}", "literal": "a&b=c"}}, testScope(), "k")
 		require.NoError(t, out.Err)
 		rec := b.srv.last(t)
-		require.Equal(t, "/items/"+escapeURLValue(tricky), rec.Path)
+		require.Equal(t, "/items/"+templates.EscapeURLValue(tricky), rec.Path)
 		p, err := url.PathUnescape(strings.TrimPrefix(rec.Path, "/items/"))
 		require.NoError(t, err)
 		require.Equal(t, tricky, p, "one path segment, decoded back to the value")

@@ -18,6 +18,7 @@ import (
 	"github.com/fieldflow/fieldflow/internal/queue"
 	"github.com/fieldflow/fieldflow/internal/records"
 	"github.com/fieldflow/fieldflow/internal/store"
+	"github.com/fieldflow/fieldflow/internal/templates"
 )
 
 // runner executes runs through the same lease-and-recover queue as webhook
@@ -381,7 +382,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 
 // runScope is everything a run's templates and conditions read.
 type runScope struct {
-	Scope
+	templates.Scope
 	tenantID string
 }
 

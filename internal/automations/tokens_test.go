@@ -20,6 +20,7 @@ import (
 	"github.com/fieldflow/fieldflow/internal/secretbox"
 	"github.com/fieldflow/fieldflow/internal/store"
 	"github.com/fieldflow/fieldflow/internal/store/storetest"
+	"github.com/fieldflow/fieldflow/internal/templates"
 )
 
 const (
@@ -219,7 +220,7 @@ func (b *tokensBundle) stored(t *testing.T, id string) (conn *store.OAuth2Connec
 
 func (b *tokensBundle) callAPI(connectionID string) *StepOutcome {
 	return b.exec.HTTP(context.Background(), &Action{Name: "crm", Type: ActionHTTP, URL: b.api.URL + "/contacts",
-		Auth: &Auth{Type: AuthOAuth2, ConnectionID: connectionID}}, &Scope{}, "k")
+		Auth: &Auth{Type: AuthOAuth2, ConnectionID: connectionID}}, &templates.Scope{}, "k")
 }
 
 // testClock is a clock that moves only when told.

@@ -16,6 +16,7 @@ import (
 	"github.com/fieldflow/fieldflow/internal/outbound"
 	"github.com/fieldflow/fieldflow/internal/problem"
 	"github.com/fieldflow/fieldflow/internal/store"
+	"github.com/fieldflow/fieldflow/internal/templates"
 )
 
 var (
@@ -268,12 +269,12 @@ func checkTemplate(ps *problems, loc, s string) {
 	if !strings.Contains(s, "{{") {
 		return
 	}
-	c, err := compileTemplate(s, escapeNone)
+	paths, err := templates.Paths(s)
 	if err != nil {
 		ps.add(loc, err.Error(), s)
 		return
 	}
-	ps.templates = append(ps.templates, placedTemplate{loc: loc, s: s, paths: c.paths})
+	ps.templates = append(ps.templates, placedTemplate{loc: loc, s: s, paths: paths})
 }
 
 func checkURL(ps *problems, loc, raw string, templated bool) {

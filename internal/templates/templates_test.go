@@ -1,4 +1,4 @@
-package automations
+package templates
 
 import (
 	"encoding/json"
@@ -187,7 +187,7 @@ func TestRenderJSONSinglePathKeepsTheValuesType(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, v, red, "no secrets, so the log shows the same")
 
-	b, err := encodeJSON(v)
+	b, err := EncodeJSON(v)
 	require.NoError(t, err)
 	require.JSONEq(t, `{"size":1200000,"spaced":0.5,"flag":true,"obj":{"a":"<b>&","n":1},"list":["x",2],"null":null,"missing":null,
 		"text":"booking-1042 grew to 1200000","tricky":"He said \"hi\"\nthen a&b=c <tag> ünïcødé 🎉",
@@ -234,7 +234,7 @@ func TestRenderRedactsSecretsInTheLogForm(t *testing.T) {
 	got, err = r.URL("https://x.example/{{secrets.token}}")
 	require.NoError(t, err)
 	require.Equal(t, "https://x.example/s3cr3t-t0ken", got.Text)
-	require.Equal(t, "https://x.example/"+escapeURLValue(outbound.Redacted), got.Redacted)
+	require.Equal(t, "https://x.example/"+EscapeURLValue(outbound.Redacted), got.Redacted)
 
 	got, err = r.Text("{{secrets}}")
 	require.NoError(t, err)
@@ -320,7 +320,7 @@ func BenchmarkRenderJSONBodyAndHeaders(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := encodeJSON(v); err != nil {
+		if _, err := EncodeJSON(v); err != nil {
 			b.Fatal(err)
 		}
 		for k, h := range headers {

@@ -1,4 +1,8 @@
-package automations
+// Package templates renders the {{path}} templates of automation requests and
+// webhook body templates: logic-less mustache over a scope, typed in JSON
+// bodies, percent-encoded in URLs, never HTML-escaped, secrets redacted in
+// the logged form.
+package templates
 
 import (
 	"bytes"
@@ -46,6 +50,19 @@ func CheckTemplate(s string) error {
 	}
 	_, err := compileTemplate(s, escapeNone)
 	return err
+}
+
+// Paths checks s as CheckTemplate does and returns the distinct paths its
+// tags read, in order of appearance; none for a string without tags.
+func Paths(s string) ([]string, error) {
+	if !strings.Contains(s, "{{") {
+		return nil, nil
+	}
+	c, err := compileTemplate(s, escapeNone)
+	if err != nil {
+		return nil, err
+	}
+	return c.paths, nil
 }
 
 // escapeKind is how a rendered value is escaped where it lands. A parsed
@@ -103,7 +120,7 @@ func compileTemplate(s string, esc escapeKind) (*compiled, error) {
 	}
 	switch esc {
 	case escapeURL:
-		tmpl.Escape(escapeURLValue)
+		tmpl.Escape(EscapeURLValue)
 	default:
 		tmpl.Escape(func(s string) string { return s })
 	}
@@ -126,11 +143,11 @@ func rootOf(p string) string {
 	return root
 }
 
-// escapeURLValue percent-encodes all but RFC 3986's unreserved characters,
+// EscapeURLValue percent-encodes all but RFC 3986's unreserved characters,
 // so a value is one path segment, or one query value, whichever side of the
 // ? it lands on: "/", "?", "#", "&", "=" and "+" cannot change the URL's
 // shape.
-func escapeURLValue(s string) string {
+func EscapeURLValue(s string) string {
 	return strings.ReplaceAll(url.QueryEscape(s), "+", "%20")
 }
 
@@ -480,7 +497,7 @@ func textOf(v any) string {
 	case json.Number:
 		return x.String()
 	}
-	b, err := encodeJSON(v)
+	b, err := EncodeJSON(v)
 	if err != nil {
 		return fmt.Sprint(v)
 	}
@@ -499,8 +516,8 @@ func formatFloat(f float64, bits int) string {
 	return strconv.FormatFloat(f, 'g', -1, bits) // NaN and ±Inf, which JSON cannot hold
 }
 
-// encodeJSON is compact JSON without HTML escaping.
-func encodeJSON(v any) ([]byte, error) {
+// EncodeJSON is compact JSON without HTML escaping.
+func EncodeJSON(v any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
