@@ -7,14 +7,17 @@
 //     entries "v1,<base64 HMAC-SHA256>" keyed with the secret, or
 //     "v1a,<base64 ed25519 signature>" by an endpoint that signs with a key
 //     pair, over "<webhook-id>.<webhook-timestamp>.<body>";
-//   - X-Fieldflow-Signature (or the endpoint's signatureHeader): the
-//     lowercase hex HMAC-SHA256 of the body alone, keyed with the whole
-//     secret string, optionally written "sha256=<hex>".
+//   - X-Fieldflow-Signature (or the endpoint's signatureHeader): one
+//     signature, by the newest secret, in the endpoint's signatureFormat:
+//     the lowercase hex HMAC-SHA256 of the body alone keyed with the whole
+//     secret string ("hex"), the same written "sha256=<hex>" ("prefixed"),
+//     or "t=<unix>,v1=<hex>" over "<unix>.<body>" ("timestamped").
 //
 // A Verifier holds every secret and public key the receiver accepts, so
 // that a secret rotation needs no code change: add the new secret, then
 // drop the old one after the grace period. Verify checks the Standard
-// Webhooks header and the timestamp; VerifyHex checks the hex header;
+// Webhooks header and the timestamp; VerifyHex checks the hex and prefixed
+// forms of the hex header, VerifyTimestamped the timestamped one;
 // Middleware does the first for an http.Handler.
 package webhookverify
 
@@ -144,12 +147,8 @@ func (v *Verifier) Verify(body []byte, h http.Header) error {
 	if id == "" || ts == "" || sigs == "" {
 		return ErrMissingHeader
 	}
-	sec, err := strconv.ParseInt(ts, 10, 64)
-	if err != nil {
-		return fmt.Errorf("%w: %q is not Unix seconds", ErrTimestamp, ts)
-	}
-	if d := v.now().Sub(time.Unix(sec, 0)); d > v.tolerance || d < -v.tolerance {
-		return fmt.Errorf("%w: %s off", ErrTimestamp, d.Round(time.Second))
+	if err := v.checkTimestamp(ts); err != nil {
+		return err
 	}
 	signed := make([]byte, 0, len(id)+len(ts)+len(body)+2)
 	signed = append(append(append(append(append(signed, id...), '.'), ts...), '.'), body...)
@@ -204,6 +203,61 @@ func (v *Verifier) VerifyHex(body []byte, header string) error {
 		}
 	}
 	return ErrNoMatch
+}
+
+// VerifyTimestamped checks the hex signature header of an endpoint whose
+// signatureFormat is "timestamped": "t=<unix>,v1=<hex>", the hex
+// HMAC-SHA256 of "<unix>.<body>" keyed with the whole secret string. The
+// timestamp must be within the tolerance, so a request replayed later is
+// refused.
+func (v *Verifier) VerifyTimestamped(body []byte, header string) error {
+	if v == nil || len(v.raw) == 0 {
+		return ErrNoMatch
+	}
+	if strings.TrimSpace(header) == "" {
+		return ErrMissingHeader
+	}
+	var ts string
+	var sigs [][]byte
+	for _, part := range strings.Split(header, ",") {
+		k, val, _ := strings.Cut(strings.TrimSpace(part), "=")
+		switch k {
+		case "t":
+			ts = val
+		case "v1":
+			if raw, err := hex.DecodeString(val); err == nil {
+				sigs = append(sigs, raw)
+			}
+		}
+	}
+	if ts == "" {
+		return fmt.Errorf("%w: no t= in %q", ErrTimestamp, header)
+	}
+	if err := v.checkTimestamp(ts); err != nil {
+		return err
+	}
+	signed := append(append([]byte(ts), '.'), body...)
+	for _, sig := range sigs {
+		for _, secret := range v.raw {
+			if hmac.Equal(sig, mac(secret, signed)) {
+				return nil
+			}
+		}
+	}
+	return ErrNoMatch
+}
+
+// checkTimestamp refuses a Unix-seconds timestamp further from now than
+// the tolerance.
+func (v *Verifier) checkTimestamp(ts string) error {
+	sec, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil {
+		return fmt.Errorf("%w: %q is not Unix seconds", ErrTimestamp, ts)
+	}
+	if d := v.now().Sub(time.Unix(sec, 0)); d > v.tolerance || d < -v.tolerance {
+		return fmt.Errorf("%w: %s off", ErrTimestamp, d.Round(time.Second))
+	}
+	return nil
 }
 
 // Middleware verifies each request's webhook-signature before next sees

@@ -208,7 +208,7 @@ func (e *Executor) Webhook(ctx context.Context, a *Action, secret, msgID string,
 		out.Request, out.Err = o.logJSON(), err
 		return out
 	}
-	sigs, err := outbound.Sign([]string{secret}, msgID, now.Unix(), body)
+	sigs, err := outbound.Sign(&outbound.Signing{Secrets: []string{secret}}, msgID, now.Unix(), body)
 	if err != nil {
 		out.Request, out.Err = o.logJSON(), fmt.Errorf("sign webhook: %w", err)
 		return out

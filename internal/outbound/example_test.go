@@ -9,11 +9,12 @@ import (
 // Sign computes both signature headers of a delivery: the hex HMAC keyed
 // with the whole secret string, and the Standard Webhooks v1 signature
 // over id.timestamp.body keyed with the decoded secret. During a rotation
-// it gets both secrets, newest first, and each header holds two entries.
+// it gets both secrets, newest first: webhook-signature holds an entry for
+// each, the hex header the newest one's signature alone.
 func ExampleSign() {
 	secret := "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 	body := []byte(`{"event":"webhook.test","eventId":"evt_01","timestamp":"2026-04-04T10:00:00Z"}`)
-	sigs, err := outbound.Sign([]string{secret}, "evt_01", 1775296800, body)
+	sigs, err := outbound.Sign(&outbound.Signing{Secrets: []string{secret}}, "evt_01", 1775296800, body)
 	if err != nil {
 		fmt.Println(err)
 		return

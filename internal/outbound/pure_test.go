@@ -1,6 +1,7 @@
 package outbound_test
 
 import (
+	"crypto/ed25519"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -35,7 +36,7 @@ func TestSignHexIsLowercaseHMACKeyedWithTheWholeSecretString(t *testing.T) {
 	secret := outbound.NewSecret()
 	body := []byte(`{"event":"record.updated","data":{"id":"r1"}}`)
 
-	sigs, err := outbound.Sign([]string{secret}, "msg_1", 1_700_000_000, body)
+	sigs, err := outbound.Sign(&outbound.Signing{Secrets: []string{secret}}, "msg_1", 1_700_000_000, body)
 	require.NoError(t, err)
 
 	m := hmac.New(sha256.New, []byte(secret))
@@ -53,7 +54,7 @@ func TestSignStandardVerifiesWithTheOfficialLibrary(t *testing.T) {
 	body := []byte(`{"event":"record.updated","data":{"id":"r1"}}`)
 	ts := time.Now().Unix()
 
-	sigs, err := outbound.Sign([]string{secret}, "msg_1", ts, body)
+	sigs, err := outbound.Sign(&outbound.Signing{Secrets: []string{secret}}, "msg_1", ts, body)
 	require.NoError(t, err)
 	require.True(t, strings.HasPrefix(sigs.Standard, "v1,"), "signature %q", sigs.Standard)
 
@@ -73,7 +74,7 @@ func TestSignStandardIsKeyedWithTheDecodedSecret(t *testing.T) {
 	secret := outbound.NewSecret()
 	body := []byte(`{"a":1}`)
 
-	sigs, err := outbound.Sign([]string{secret}, "msg_1", 1_700_000_000, body)
+	sigs, err := outbound.Sign(&outbound.Signing{Secrets: []string{secret}}, "msg_1", 1_700_000_000, body)
 	require.NoError(t, err)
 
 	key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, "whsec_"))
@@ -83,21 +84,22 @@ func TestSignStandardIsKeyedWithTheDecodedSecret(t *testing.T) {
 	require.Equal(t, "v1,"+base64.StdEncoding.EncodeToString(m.Sum(nil)), sigs.Standard)
 }
 
-func TestSignTwoSecretsGiveTwoEntriesNewestFirst(t *testing.T) {
+func TestSignTwoSecretsGiveTwoStandardEntriesAndOneHexByTheNewest(t *testing.T) {
 	t.Parallel()
 
 	newest, previous := outbound.NewSecret(), outbound.NewSecret()
 	body := []byte(`{"event":"field.created"}`)
 	ts := time.Now().Unix()
 
-	both, err := outbound.Sign([]string{newest, previous}, "msg_1", ts, body)
+	both, err := outbound.Sign(&outbound.Signing{Secrets: []string{newest, previous}}, "msg_1", ts, body)
 	require.NoError(t, err)
-	onlyNewest, err := outbound.Sign([]string{newest}, "msg_1", ts, body)
+	onlyNewest, err := outbound.Sign(&outbound.Signing{Secrets: []string{newest}}, "msg_1", ts, body)
 	require.NoError(t, err)
-	onlyPrevious, err := outbound.Sign([]string{previous}, "msg_1", ts, body)
+	onlyPrevious, err := outbound.Sign(&outbound.Signing{Secrets: []string{previous}}, "msg_1", ts, body)
 	require.NoError(t, err)
 
-	require.Equal(t, onlyNewest.Hex+" "+onlyPrevious.Hex, both.Hex)
+	require.Equal(t, onlyNewest.Hex, both.Hex, "the hex header holds one signature, by the newest secret, so a receiver comparing it whole keeps working")
+	require.NotEqual(t, onlyPrevious.Hex, both.Hex)
 	require.Equal(t, onlyNewest.Standard+" "+onlyPrevious.Standard, both.Standard)
 
 	// A receiver holding either secret accepts the request during rotation;
@@ -112,6 +114,59 @@ func TestSignTwoSecretsGiveTwoEntriesNewestFirst(t *testing.T) {
 	require.ErrorIs(t, other.Verify(body, standardHeaders("msg_1", ts, both.Standard)), standardwebhooks.ErrNoMatchingSignature)
 }
 
+func TestSignHexHeaderFormsHoldTheSameHMAC(t *testing.T) {
+	t.Parallel()
+
+	secret := outbound.NewSecret()
+	body := []byte(`{"event":"field_value.saved"}`)
+	mac := func(msg string) string {
+		m := hmac.New(sha256.New, []byte(secret))
+		m.Write([]byte(msg))
+		return hex.EncodeToString(m.Sum(nil))
+	}
+	for format, want := range map[string]string{
+		"":                            mac(string(body)),
+		outbound.SignatureHex:         mac(string(body)),
+		outbound.SignaturePrefixed:    "sha256=" + mac(string(body)),
+		outbound.SignatureTimestamped: "t=1700000000,v1=" + mac("1700000000."+string(body)),
+	} {
+		sigs, err := outbound.Sign(&outbound.Signing{Secrets: []string{secret, outbound.NewSecret()}, Format: format}, "msg_1", 1_700_000_000, body)
+		require.NoError(t, err, format)
+		require.Equal(t, want, sigs.Hex, "format %q", format)
+	}
+	_, err := outbound.Sign(&outbound.Signing{Secrets: []string{secret}, Format: "base64"}, "msg_1", 1, body)
+	require.Error(t, err)
+}
+
+func TestSignKeysAddV1aEntriesThatVerifyWithThePublicKey(t *testing.T) {
+	t.Parallel()
+
+	newest, err := outbound.ParseSigningKey(outbound.NewSigningKey())
+	require.NoError(t, err)
+	previous, err := outbound.ParseSigningKey(outbound.NewSigningKey())
+	require.NoError(t, err)
+	secret := outbound.NewSecret()
+	body := []byte(`{"event":"field_value.saved"}`)
+	sigs, err := outbound.Sign(&outbound.Signing{Secrets: []string{secret}, Keys: []ed25519.PrivateKey{newest, previous}}, "msg_1", 1_700_000_000, body)
+	require.NoError(t, err)
+
+	entries := strings.Fields(sigs.Standard)
+	require.Len(t, entries, 3, "one v1 per secret, one v1a per key: %q", sigs.Standard)
+	require.True(t, strings.HasPrefix(entries[0], "v1,"))
+	for i, k := range []ed25519.PrivateKey{newest, previous} {
+		sig, ok := strings.CutPrefix(entries[1+i], "v1a,")
+		require.True(t, ok, entries[1+i])
+		raw, err := base64.StdEncoding.DecodeString(sig)
+		require.NoError(t, err)
+		pub, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(outbound.PublicKey(k), "whpk_"))
+		require.NoError(t, err)
+		require.True(t, ed25519.Verify(pub, []byte("msg_1.1700000000."+string(body)), raw), "key %d", i)
+		require.False(t, ed25519.Verify(pub, []byte("msg_1.1700000001."+string(body)), raw), "the signature covers the timestamp")
+	}
+	_, err = outbound.ParseSigningKey("whsk_c2hvcnQ=")
+	require.Error(t, err)
+}
+
 func TestSignRefusesASecretThatIsNotBase64(t *testing.T) {
 	t.Parallel()
 
@@ -119,7 +174,7 @@ func TestSignRefusesASecretThatIsNotBase64(t *testing.T) {
 		{"whsec_not base64!"},
 		{outbound.NewSecret(), "whsec_%%%"},
 	} {
-		sigs, err := outbound.Sign(secrets, "msg_1", 1_700_000_000, []byte(`{}`))
+		sigs, err := outbound.Sign(&outbound.Signing{Secrets: secrets}, "msg_1", 1_700_000_000, []byte(`{}`))
 		require.Error(t, err, "secrets %q", secrets)
 		require.Contains(t, err.Error(), "base64")
 		require.Equal(t, outbound.Signatures{}, sigs, "no partial signatures on error")

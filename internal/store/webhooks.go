@@ -83,15 +83,29 @@ type Endpoint struct {
 	Filter          string
 	Headers         map[string]string
 	SignatureHeader string
-	RetrySchedule   []string
-	TimeoutSeconds  int
-	MaxInFlight     int
-	Active          bool
-	DisabledReason  string
+	// SignatureFormat is the form of the hex signature header: "hex",
+	// "prefixed" or "timestamped".
+	SignatureFormat string
+	// BodyTemplate is the JSON template the payload is rendered through;
+	// empty sends the payload as it is.
+	BodyTemplate   string
+	RetrySchedule  []string
+	TimeoutSeconds int
+	MaxInFlight    int
+	Active         bool
+	DisabledReason string
 	// Secret and PrevSecret are encrypted with the master key.
 	Secret          string
 	PrevSecret      string
 	PrevSecretUntil time.Time
+	// SigningKey and PrevSigningKey are ed25519 private keys for "v1a"
+	// signatures, encrypted with the master key; empty when the endpoint
+	// signs with its secret only. PrevSigningKey signs until
+	// PrevSecretUntil.
+	SigningKey     string
+	PrevSigningKey string
+	// PublicKey is SigningKey's public half, "whpk_<base64>".
+	PublicKey string
 	// FailingSince is when the current run of failures began; zero while
 	// the endpoint succeeds.
 	FailingSince time.Time

@@ -115,7 +115,7 @@ func (b *brokenBundle) writeRow(t *testing.T, id, filter, sealedSecret string) {
 	t.Helper()
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	ep := &store.Endpoint{ID: id, URL: b.url, Events: []string{"*"}, Filter: filter, Headers: map[string]string{},
-		SignatureHeader: webhooks.DefaultSignatureHeader, RetrySchedule: []string{"1m"}, TimeoutSeconds: 5, MaxInFlight: 1,
+		SignatureHeader: webhooks.DefaultSignatureHeader, SignatureFormat: "hex", RetrySchedule: []string{"1m"}, TimeoutSeconds: 5, MaxInFlight: 1,
 		Active: true, Secret: sealedSecret, CreatedAt: now.Add(-time.Minute), UpdatedAt: now}
 	require.NoError(t, b.store.InTx(context.Background(), func(ctx context.Context, tx store.Tx) error {
 		return tx.EndpointCreate(ctx, ep)

@@ -2,6 +2,7 @@ package webhooks
 
 import (
 	"context"
+	"crypto/ed25519"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -22,18 +23,25 @@ type endpointConf struct {
 	ep       *store.Endpoint
 	filter   *Filter
 	schedule []time.Duration
-	secrets  []string // newest first
-	timeout  time.Duration
+	secrets  []string             // newest first
+	keys     []ed25519.PrivateKey // newest first; none without asymmetricSignature
+	// body is the parsed body template; nil sends the payload as it is.
+	body    any
+	timeout time.Duration
 	// broken is why the endpoint cannot be used; empty when it can. It
 	// never holds a secret.
 	broken string
 }
 
-func (c *endpointConf) signingSecrets(now time.Time) []string {
-	if len(c.secrets) > 1 && now.After(c.ep.PrevSecretUntil) {
-		return c.secrets[:1]
+// signing is what signs a request sent at now: the previous secret and
+// key only until the rotation's grace period ends.
+func (c *endpointConf) signing(now time.Time) *outbound.Signing {
+	sg := &outbound.Signing{Secrets: c.secrets, Keys: c.keys, Format: c.ep.SignatureFormat}
+	if now.After(c.ep.PrevSecretUntil) {
+		sg.Secrets = sg.Secrets[:min(1, len(sg.Secrets))]
+		sg.Keys = sg.Keys[:min(1, len(sg.Keys))]
 	}
-	return c.secrets
+	return sg
 }
 
 // endpointCache keeps every endpoint in memory, because fan-out runs inside
@@ -168,6 +176,25 @@ func (c *endpointCache) prepareParts(conf *endpointConf) error {
 			return fmt.Errorf("previous secret cannot be opened with the master key (rotate with graceHours 0 to drop it): %w", err)
 		}
 		conf.secrets = append(conf.secrets, prev)
+	}
+	for i, sealed := range []string{ep.SigningKey, ep.PrevSigningKey} {
+		if sealed == "" || (i == 1 && ep.SigningKey == "") {
+			continue
+		}
+		opened, err := c.box.Open(sealed)
+		if err != nil {
+			return fmt.Errorf("signing key cannot be opened with the master key (rotate to replace it): %w", err)
+		}
+		key, err := outbound.ParseSigningKey(opened)
+		if err != nil {
+			return fmt.Errorf("signing key: %w", err)
+		}
+		conf.keys = append(conf.keys, key)
+	}
+	if ep.BodyTemplate != "" {
+		if conf.body, err = parseBodyTemplate(ep.BodyTemplate); err != nil {
+			return fmt.Errorf("body template: %w", err)
+		}
 	}
 	return nil
 }

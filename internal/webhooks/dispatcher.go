@@ -242,11 +242,18 @@ func (s *Service) logFailedAttempt(t *deliveryTaskV1, st *store.DeliverySetState
 }
 
 func (s *Service) buildRequest(conf *endpointConf, t *deliveryTaskV1, now time.Time) (*http.Request, map[string]string, error) {
-	req, err := http.NewRequest(http.MethodPost, conf.ep.URL, bytes.NewReader(t.payload))
+	body := t.payload
+	if conf.body != nil {
+		var err error
+		if body, err = renderBody(s.templates, conf.body, t.payload); err != nil {
+			return nil, nil, err
+		}
+	}
+	req, err := http.NewRequest(http.MethodPost, conf.ep.URL, bytes.NewReader(body))
 	if err != nil {
 		return nil, nil, fmt.Errorf("build request: %w", err)
 	}
-	sigs, err := outbound.Sign(conf.signingSecrets(now), t.d.EventID, now.Unix(), t.payload)
+	sigs, err := outbound.Sign(conf.signing(now), t.d.EventID, now.Unix(), body)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -38,10 +38,15 @@ type EndpointInput struct {
 	Filter          string            `json:"filter,omitempty"`
 	Headers         map[string]string `json:"headers,omitempty"`
 	SignatureHeader string            `json:"signatureHeader,omitempty"`
-	RetrySchedule   []string          `json:"retrySchedule,omitempty"`
-	TimeoutSeconds  int               `json:"timeoutSeconds,omitempty"`
-	MaxInFlight     int               `json:"maxInFlight,omitempty"`
-	Active          *bool             `json:"active,omitempty"`
+	SignatureFormat string            `json:"signatureFormat,omitempty"`
+	// AsymmetricSignature adds a "v1a" (ed25519) entry to
+	// webhook-signature, checked with the endpoint's public key.
+	AsymmetricSignature bool            `json:"asymmetricSignature,omitempty"`
+	BodyTemplate        json.RawMessage `json:"bodyTemplate,omitempty"`
+	RetrySchedule       []string        `json:"retrySchedule,omitempty"`
+	TimeoutSeconds      int             `json:"timeoutSeconds,omitempty"`
+	MaxInFlight         int             `json:"maxInFlight,omitempty"`
+	Active              *bool           `json:"active,omitempty"`
 }
 
 // EndpointPatch changes an endpoint; absent fields keep their values.
@@ -52,10 +57,16 @@ type EndpointPatch struct {
 	Filter          *string           `json:"filter,omitempty"`
 	Headers         map[string]string `json:"headers,omitempty"`
 	SignatureHeader *string           `json:"signatureHeader,omitempty"`
-	RetrySchedule   []string          `json:"retrySchedule,omitempty"`
-	TimeoutSeconds  *int              `json:"timeoutSeconds,omitempty"`
-	MaxInFlight     *int              `json:"maxInFlight,omitempty"`
-	Active          *bool             `json:"active,omitempty"`
+	SignatureFormat *string           `json:"signatureFormat,omitempty"`
+	// AsymmetricSignature true makes a key pair when the endpoint has
+	// none; false drops it.
+	AsymmetricSignature *bool `json:"asymmetricSignature,omitempty"`
+	// BodyTemplate replaces the template; null removes it.
+	BodyTemplate   json.RawMessage `json:"bodyTemplate,omitempty"`
+	RetrySchedule  []string        `json:"retrySchedule,omitempty"`
+	TimeoutSeconds *int            `json:"timeoutSeconds,omitempty"`
+	MaxInFlight    *int            `json:"maxInFlight,omitempty"`
+	Active         *bool           `json:"active,omitempty"`
 
 	// eventsNull is set when the body sent "events": null, which a nil
 	// Events cannot tell from an absent key.
@@ -125,15 +136,20 @@ type Endpoint struct {
 	Filter          string            `json:"filter,omitempty"`
 	Headers         map[string]string `json:"headers"`
 	SignatureHeader string            `json:"signatureHeader"`
-	RetrySchedule   []string          `json:"retrySchedule"`
-	TimeoutSeconds  int               `json:"timeoutSeconds"`
-	MaxInFlight     int               `json:"maxInFlight"`
-	Active          bool              `json:"active"`
-	DisabledReason  string            `json:"disabledReason,omitempty"`
-	Health          *EndpointHealth   `json:"health"`
-	Secret          string            `json:"secret,omitempty"`
-	CreatedAt       time.Time         `json:"createdAt"`
-	UpdatedAt       time.Time         `json:"updatedAt"`
+	SignatureFormat string            `json:"signatureFormat"`
+	// PublicKey checks the "v1a" entries; empty unless
+	// asymmetricSignature.
+	PublicKey      string          `json:"publicKey,omitempty"`
+	BodyTemplate   json.RawMessage `json:"bodyTemplate,omitempty"`
+	RetrySchedule  []string        `json:"retrySchedule"`
+	TimeoutSeconds int             `json:"timeoutSeconds"`
+	MaxInFlight    int             `json:"maxInFlight"`
+	Active         bool            `json:"active"`
+	DisabledReason string          `json:"disabledReason,omitempty"`
+	Health         *EndpointHealth `json:"health"`
+	Secret         string          `json:"secret,omitempty"`
+	CreatedAt      time.Time       `json:"createdAt"`
+	UpdatedAt      time.Time       `json:"updatedAt"`
 }
 
 // view shows an endpoint whose row was just checked (created, updated):
@@ -144,11 +160,14 @@ func view(ep *store.Endpoint) *Endpoint {
 
 func viewBroken(ep *store.Endpoint, broken string) *Endpoint {
 	v := &Endpoint{ID: ep.ID, URL: ep.URL, Description: ep.Description, Events: ep.Events, Filter: ep.Filter, Headers: ep.Headers,
-		SignatureHeader: ep.SignatureHeader, RetrySchedule: ep.RetrySchedule, TimeoutSeconds: ep.TimeoutSeconds, MaxInFlight: ep.MaxInFlight,
-		Active: ep.Active, DisabledReason: ep.DisabledReason, Health: health(ep, broken), CreatedAt: ep.CreatedAt, UpdatedAt: ep.UpdatedAt}
+		SignatureHeader: ep.SignatureHeader, SignatureFormat: ep.SignatureFormat, PublicKey: ep.PublicKey,
+		RetrySchedule: ep.RetrySchedule, TimeoutSeconds: ep.TimeoutSeconds, MaxInFlight: ep.MaxInFlight, Active: ep.Active, DisabledReason: ep.DisabledReason, Health: health(ep, broken), CreatedAt: ep.CreatedAt, UpdatedAt: ep.UpdatedAt}
 	if ep.TenantID != "" {
 		t := ep.TenantID
 		v.TenantID = &t
+	}
+	if ep.BodyTemplate != "" {
+		v.BodyTemplate = json.RawMessage(ep.BodyTemplate)
 	}
 	if v.Headers == nil {
 		v.Headers = map[string]string{}
@@ -206,8 +225,21 @@ func checkEndpoint(ep *store.Endpoint) error {
 	if !headerName.MatchString(ep.SignatureHeader) || reservedHeaders[strings.ToLower(ep.SignatureHeader)] {
 		add("body.signatureHeader", "must be a header name fieldflow does not set itself", ep.SignatureHeader)
 	}
+	if !slices.Contains(outbound.SignatureFormats, ep.SignatureFormat) {
+		add("body.signatureFormat", "must be one of "+strings.Join(outbound.SignatureFormats, ", "), ep.SignatureFormat)
+	}
 	if _, err := outbound.ParseSchedule(ep.RetrySchedule); err != nil {
 		add("body.retrySchedule", err.Error(), ep.RetrySchedule)
+	}
+	if ep.BodyTemplate != "" {
+		if _, err := parseBodyTemplate(ep.BodyTemplate); err != nil {
+			var pe *templatePathError
+			if errors.As(err, &pe) {
+				add("body.bodyTemplate"+pe.at, pe.msg, pe.value)
+			} else {
+				add("body.bodyTemplate", err.Error(), nil)
+			}
+		}
 	}
 	if ps != nil {
 		return &problem.ValidationError{Problems: ps}
@@ -225,9 +257,18 @@ func (s *Service) CreateEndpoint(ctx context.Context, sc scope.Scope, in *Endpoi
 	now := s.now()
 	secret := outbound.NewSecret()
 	ep := &store.Endpoint{ID: events.NewID("wh_"), URL: in.URL, Description: in.Description, Events: in.Events, Filter: in.Filter,
-		Headers: in.Headers, SignatureHeader: in.SignatureHeader, RetrySchedule: in.RetrySchedule,
+		Headers: in.Headers, SignatureHeader: in.SignatureHeader, SignatureFormat: in.SignatureFormat, RetrySchedule: in.RetrySchedule,
 		TimeoutSeconds: in.TimeoutSeconds, MaxInFlight: in.MaxInFlight, Active: true, Secret: s.box.Seal(secret),
 		CreatedAt: now, UpdatedAt: now}
+	if ep.SignatureFormat == "" {
+		ep.SignatureFormat = outbound.SignatureHex
+	}
+	if in.AsymmetricSignature {
+		s.newSigningKey(ep)
+	}
+	if err := setBodyTemplate(ep, in.BodyTemplate); err != nil {
+		return nil, err
+	}
 	if in.TenantID != nil {
 		ep.TenantID = *in.TenantID
 	}
@@ -360,6 +401,20 @@ func (s *Service) UpdateEndpoint(ctx context.Context, sc scope.Scope, id string,
 		set(&ep.Description, p.Description)
 		set(&ep.Filter, p.Filter)
 		set(&ep.SignatureHeader, p.SignatureHeader)
+		set(&ep.SignatureFormat, p.SignatureFormat)
+		if p.AsymmetricSignature != nil {
+			switch {
+			case *p.AsymmetricSignature && ep.SigningKey == "":
+				s.newSigningKey(ep)
+			case !*p.AsymmetricSignature:
+				ep.SigningKey, ep.PrevSigningKey, ep.PublicKey = "", "", ""
+			}
+		}
+		if p.BodyTemplate != nil {
+			if err := setBodyTemplate(ep, p.BodyTemplate); err != nil {
+				return err
+			}
+		}
 		if p.Events != nil || p.eventsNull {
 			ep.Events = p.Events
 		}
@@ -414,7 +469,15 @@ func (s *Service) DeleteEndpoint(ctx context.Context, sc scope.Scope, id string)
 	return errorf("delete endpoint", err)
 }
 
-// RotateSecret makes a new secret; the old one keeps signing beside it for
+// newSigningKey gives ep a fresh ed25519 key pair and no previous key.
+func (s *Service) newSigningKey(ep *store.Endpoint) {
+	key := outbound.NewSigningKey()
+	priv, _ := outbound.ParseSigningKey(key) // NewSigningKey's form parses
+	ep.SigningKey, ep.PrevSigningKey, ep.PublicKey = s.box.Seal(key), "", outbound.PublicKey(priv)
+}
+
+// RotateSecret makes a new secret (and key pair, for an endpoint with
+// asymmetricSignature); the old ones keep signing beside them for
 // graceHours (default 24).
 func (s *Service) RotateSecret(ctx context.Context, sc scope.Scope, id string, graceHours *int) (string, error) {
 	grace := DefaultGraceHours
@@ -439,6 +502,17 @@ func (s *Service) RotateSecret(ctx context.Context, sc scope.Scope, id string, g
 			ep.PrevSecret, ep.PrevSecretUntil = "", time.Time{}
 		}
 		ep.Secret = s.box.Seal(secret)
+		// A key pair rotates with the secret, and its old key signs beside
+		// the new one for the same grace period.
+		if ep.SigningKey != "" {
+			prev := ep.SigningKey
+			s.newSigningKey(ep)
+			if ep.PrevSecret != "" {
+				if _, err := s.box.Open(prev); err == nil {
+					ep.PrevSigningKey = prev
+				}
+			}
+		}
 		ep.UpdatedAt = now
 		tx.AfterCommit(s.cache.invalidate)
 		return tx.EndpointUpdate(ctx, ep)

@@ -22,6 +22,7 @@ import (
 	"github.com/fieldflow/fieldflow/internal/records"
 	"github.com/fieldflow/fieldflow/internal/secretbox"
 	"github.com/fieldflow/fieldflow/internal/store"
+	"github.com/fieldflow/fieldflow/internal/templates"
 )
 
 // Config configures the webhook service.
@@ -105,6 +106,8 @@ type Service struct {
 	rowMetrics *rowMetrics
 	// subs get the service's own events; see Config.Subscribers.
 	subs []records.Subscriber
+	// templates renders endpoints' body templates.
+	templates *templates.Templates
 }
 
 // New returns a Service; Start runs its dispatcher. It connects
@@ -120,7 +123,8 @@ func New(cfg Config) *Service {
 	}
 	fan := cfg.Fanout
 	s := &Service{cfg: cfg, store: cfg.Store, box: cfg.Box, client: cfg.Client, log: cfg.Logger,
-		metrics: newMetrics(cfg.Registry), rowMetrics: fan.rowMetrics, cache: fan.cache, subs: cfg.Subscribers}
+		metrics: newMetrics(cfg.Registry), rowMetrics: fan.rowMetrics, cache: fan.cache, subs: cfg.Subscribers,
+		templates: templates.NewTemplates(0)}
 	s.now = func() time.Time { return events.StoredTime(cfg.Now()) }
 	s.disp = newDispatcher(s)
 	if cfg.Dispatch {

@@ -368,31 +368,37 @@ type EndpointHealth struct {
 
 // EndpointInput is the schema of webhooks.EndpointInput.
 type EndpointInput struct {
-	URL             string            `json:"url" minLength:"1" maxLength:"2000" doc:"http or https URL, without credentials."`
-	Events          []string          `json:"events" minItems:"1" maxItems:"100" doc:"Event types: exact names, prefix.* or *."`
-	TenantID        *string           `json:"tenantId,omitempty" maxLength:"128" doc:"Only this tenant's events; absent or null for all tenants."`
-	Description     string            `json:"description,omitempty" maxLength:"2000"`
-	Filter          string            `json:"filter,omitempty" maxLength:"4000" doc:"CEL expression over the payload as event, e.g. event.fieldKey != 'internal_note'. Every top-level payload key (event, eventId, timestamp, tenantId, fieldGroupId, fieldGroupKey, entityId, fieldKey, value, previousValue, values, previousValues, changedKeys, version, fieldGroup, field, previous, data, causedBy) is present, null when the event does not carry it. Refused at save when it does not compile, holds a bad constant regular expression, or its worst-case cost exceeds the limit; an event whose evaluation fails is not delivered, and its event detail says why."`
-	Headers         map[string]string `json:"headers,omitempty" doc:"Extra request headers."`
-	SignatureHeader string            `json:"signatureHeader,omitempty" maxLength:"100" doc:"Name of the hex signature header. Default X-Fieldflow-Signature."`
-	RetrySchedule   []string          `nullable:"true" json:"retrySchedule,omitempty" maxItems:"20" doc:"Waits before each retry. Default [1m, 5m, 30m, 2h, 12h]."`
-	TimeoutSeconds  int               `json:"timeoutSeconds,omitempty" minimum:"1" maximum:"300" doc:"Default 30."`
-	MaxInFlight     int               `json:"maxInFlight,omitempty" minimum:"1" maximum:"1000" doc:"Concurrent attempts to this endpoint. Default 10."`
-	Active          *bool             `json:"active,omitempty" doc:"Default true."`
+	URL                 string            `json:"url" minLength:"1" maxLength:"2000" doc:"http or https URL, without credentials."`
+	Events              []string          `json:"events" minItems:"1" maxItems:"100" doc:"Event types: exact names, prefix.* or *."`
+	TenantID            *string           `json:"tenantId,omitempty" maxLength:"128" doc:"Only this tenant's events; absent or null for all tenants."`
+	Description         string            `json:"description,omitempty" maxLength:"2000"`
+	Filter              string            `json:"filter,omitempty" maxLength:"4000" doc:"CEL expression over the payload as event, e.g. event.fieldKey != 'internal_note'. Every top-level payload key (event, eventId, timestamp, tenantId, fieldGroupId, fieldGroupKey, entityId, fieldKey, value, previousValue, values, previousValues, changedKeys, version, fieldGroup, field, previous, data, causedBy) is present, null when the event does not carry it. Refused at save when it does not compile, holds a bad constant regular expression, or its worst-case cost exceeds the limit; an event whose evaluation fails is not delivered, and its event detail says why."`
+	Headers             map[string]string `json:"headers,omitempty" doc:"Extra request headers."`
+	SignatureHeader     string            `json:"signatureHeader,omitempty" maxLength:"100" doc:"Name of the hex signature header. Default X-Fieldflow-Signature."`
+	SignatureFormat     string            `json:"signatureFormat,omitempty" enum:"hex,prefixed,timestamped" doc:"Form of the hex signature header, always one signature by the newest secret: hex (default) is the lowercase hex HMAC-SHA256 of the body keyed with the whole secret string; prefixed is sha256=<hex>, as GitHub-style receivers expect; timestamped is t=<unix>,v1=<hex> with the HMAC over <unix>.<body>."`
+	AsymmetricSignature bool              `json:"asymmetricSignature,omitempty" doc:"Also sign with an ed25519 key pair: webhook-signature gains a v1a,<base64> entry (Standard Webhooks' asymmetric form) that receivers check with the endpoint's publicKey, so they need no shared secret. Default false."`
+	BodyTemplate        json.RawMessage   `json:"bodyTemplate,omitempty" doc:"A JSON object or array sent instead of the payload: each string that is exactly one {{event.path}} becomes that value of the payload with its JSON type, other strings render as text ({{event.event}} updated). Reads event.… only. Checked at save; the rendered body is what is signed. Absent: the payload as it is."`
+	RetrySchedule       []string          `nullable:"true" json:"retrySchedule,omitempty" maxItems:"20" doc:"Waits before each retry. Default [1m, 5m, 30m, 2h, 12h]."`
+	TimeoutSeconds      int               `json:"timeoutSeconds,omitempty" minimum:"1" maximum:"300" doc:"Default 30."`
+	MaxInFlight         int               `json:"maxInFlight,omitempty" minimum:"1" maximum:"1000" doc:"Concurrent attempts to this endpoint. Default 10."`
+	Active              *bool             `json:"active,omitempty" doc:"Default true."`
 }
 
 // EndpointPatch is the schema of webhooks.EndpointPatch.
 type EndpointPatch struct {
-	URL             *string           `json:"url,omitempty" minLength:"1" maxLength:"2000"`
-	Events          []string          `nullable:"true" json:"events,omitempty" minItems:"1" maxItems:"100" doc:"Replaces the event types; null is refused (an endpoint takes at least one)."`
-	Description     *string           `json:"description,omitempty" maxLength:"2000"`
-	Filter          *string           `json:"filter,omitempty" maxLength:"4000" doc:"Replaces the filter; the empty string removes it."`
-	Headers         map[string]string `json:"headers,omitempty"`
-	SignatureHeader *string           `json:"signatureHeader,omitempty" maxLength:"100"`
-	RetrySchedule   []string          `nullable:"true" json:"retrySchedule,omitempty" maxItems:"20"`
-	TimeoutSeconds  *int              `json:"timeoutSeconds,omitempty" minimum:"1" maximum:"300"`
-	MaxInFlight     *int              `json:"maxInFlight,omitempty" minimum:"1" maximum:"1000"`
-	Active          *bool             `json:"active,omitempty"`
+	URL                 *string           `json:"url,omitempty" minLength:"1" maxLength:"2000"`
+	Events              []string          `nullable:"true" json:"events,omitempty" minItems:"1" maxItems:"100" doc:"Replaces the event types; null is refused (an endpoint takes at least one)."`
+	Description         *string           `json:"description,omitempty" maxLength:"2000"`
+	Filter              *string           `json:"filter,omitempty" maxLength:"4000" doc:"Replaces the filter; the empty string removes it."`
+	Headers             map[string]string `json:"headers,omitempty"`
+	SignatureHeader     *string           `json:"signatureHeader,omitempty" maxLength:"100"`
+	SignatureFormat     *string           `json:"signatureFormat,omitempty" enum:"hex,prefixed,timestamped"`
+	AsymmetricSignature *bool             `json:"asymmetricSignature,omitempty" doc:"true makes a key pair when the endpoint has none; false drops it."`
+	BodyTemplate        json.RawMessage   `json:"bodyTemplate,omitempty" doc:"Replaces the body template; null removes it."`
+	RetrySchedule       []string          `nullable:"true" json:"retrySchedule,omitempty" maxItems:"20"`
+	TimeoutSeconds      *int              `json:"timeoutSeconds,omitempty" minimum:"1" maximum:"300"`
+	MaxInFlight         *int              `json:"maxInFlight,omitempty" minimum:"1" maximum:"1000"`
+	Active              *bool             `json:"active,omitempty"`
 	//lint:ignore U1000 a twin has its domain type's fields exactly, unexported ones too
 	eventsNull bool
 }

@@ -27,14 +27,16 @@ func jsonText(v any) string {
 }
 
 const endpointCols = `id, url, description, tenant_id, events, filter, headers, signature_header, retry_schedule,
-	timeout_seconds, max_in_flight, active, disabled_reason, secret, prev_secret, prev_secret_until, failing_since, created_at, updated_at, deleted_at`
+	timeout_seconds, max_in_flight, active, disabled_reason, secret, prev_secret, prev_secret_until, failing_since, created_at, updated_at, deleted_at,
+	signature_format, signing_key, prev_signing_key, public_key, body_template`
 
 func scanEndpoint(row interface{ Scan(...any) error }) (*store.Endpoint, error) {
 	e := &store.Endpoint{}
 	var evs, headers, sched string
 	err := row.Scan(&e.ID, &e.URL, &e.Description, &e.TenantID, &evs, &e.Filter, &headers, &e.SignatureHeader, &sched,
 		&e.TimeoutSeconds, &e.MaxInFlight, &e.Active, &e.DisabledReason, &e.Secret, &e.PrevSecret,
-		scanTime{&e.PrevSecretUntil}, scanTime{&e.FailingSince}, scanTime{&e.CreatedAt}, scanTime{&e.UpdatedAt}, scanTime{&e.DeletedAt})
+		scanTime{&e.PrevSecretUntil}, scanTime{&e.FailingSince}, scanTime{&e.CreatedAt}, scanTime{&e.UpdatedAt}, scanTime{&e.DeletedAt},
+		&e.SignatureFormat, &e.SigningKey, &e.PrevSigningKey, &e.PublicKey, &e.BodyTemplate)
 	if err != nil {
 		return nil, err
 	}
@@ -53,11 +55,12 @@ func scanEndpoint(row interface{ Scan(...any) error }) (*store.Endpoint, error) 
 func (q *queries) endpointArgs(e *store.Endpoint) []any {
 	return []any{e.ID, e.URL, e.Description, e.TenantID, jsonText(e.Events), e.Filter, jsonText(e.Headers), e.SignatureHeader, jsonText(e.RetrySchedule),
 		e.TimeoutSeconds, e.MaxInFlight, e.Active, e.DisabledReason, e.Secret, e.PrevSecret,
-		q.t(e.PrevSecretUntil), q.t(e.FailingSince), q.t(e.CreatedAt), q.t(e.UpdatedAt), q.t(e.DeletedAt)}
+		q.t(e.PrevSecretUntil), q.t(e.FailingSince), q.t(e.CreatedAt), q.t(e.UpdatedAt), q.t(e.DeletedAt),
+		e.SignatureFormat, e.SigningKey, e.PrevSigningKey, e.PublicKey, e.BodyTemplate}
 }
 
 func (q *queries) EndpointCreate(ctx context.Context, e *store.Endpoint) error {
-	_, err := q.exec(ctx, `INSERT INTO webhook_endpoints (`+endpointCols+`) VALUES (`+placeholders(1, 20)+`)`, q.endpointArgs(e)...)
+	_, err := q.exec(ctx, `INSERT INTO webhook_endpoints (`+endpointCols+`) VALUES (`+placeholders(1, 25)+`)`, q.endpointArgs(e)...)
 	if err != nil {
 		return fmt.Errorf("create endpoint: %w", q.interpret(err))
 	}
@@ -67,7 +70,8 @@ func (q *queries) EndpointCreate(ctx context.Context, e *store.Endpoint) error {
 func (q *queries) EndpointUpdate(ctx context.Context, e *store.Endpoint) error {
 	res, err := q.exec(ctx, `UPDATE webhook_endpoints SET url = $2, description = $3, tenant_id = $4, events = $5, filter = $6,
 		headers = $7, signature_header = $8, retry_schedule = $9, timeout_seconds = $10, max_in_flight = $11, active = $12,
-		disabled_reason = $13, secret = $14, prev_secret = $15, prev_secret_until = $16, failing_since = $17, created_at = $18, updated_at = $19
+		disabled_reason = $13, secret = $14, prev_secret = $15, prev_secret_until = $16, failing_since = $17, created_at = $18, updated_at = $19,
+		signature_format = $21, signing_key = $22, prev_signing_key = $23, public_key = $24, body_template = $25
 		WHERE id = $1 AND deleted_at = $20`, q.endpointArgs(e)...)
 	return q.checkAffected("update endpoint", res, err)
 }

@@ -1839,6 +1839,7 @@ export interface components {
         };
         Endpoint: {
             active: boolean;
+            bodyTemplate?: unknown;
             /** Format: date-time */
             createdAt: string;
             description: string;
@@ -1852,8 +1853,10 @@ export interface components {
             id: string;
             /** Format: int64 */
             maxInFlight: number;
+            publicKey?: string;
             retrySchedule: string[];
             secret?: string;
+            signatureFormat: string;
             signatureHeader: string;
             tenantId: string | null;
             /** Format: int64 */
@@ -1879,6 +1882,10 @@ export interface components {
         EndpointInput: {
             /** @description Default true. */
             active?: boolean;
+            /** @description Also sign with an ed25519 key pair: webhook-signature gains a v1a,<base64> entry (Standard Webhooks' asymmetric form) that receivers check with the endpoint's publicKey, so they need no shared secret. Default false. */
+            asymmetricSignature?: boolean;
+            /** @description A JSON object or array sent instead of the payload: each string that is exactly one {{event.path}} becomes that value of the payload with its JSON type, other strings render as text ({{event.event}} updated). Reads event.… only. Checked at save; the rendered body is what is signed. Absent: the payload as it is. */
+            bodyTemplate?: unknown;
             description?: string;
             /** @description Event types: exact names, prefix.* or *. */
             events: string[];
@@ -1895,6 +1902,11 @@ export interface components {
             maxInFlight?: number;
             /** @description Waits before each retry. Default [1m, 5m, 30m, 2h, 12h]. */
             retrySchedule?: string[] | null;
+            /**
+             * @description Form of the hex signature header, always one signature by the newest secret: hex (default) is the lowercase hex HMAC-SHA256 of the body keyed with the whole secret string; prefixed is sha256=<hex>, as GitHub-style receivers expect; timestamped is t=<unix>,v1=<hex> with the HMAC over <unix>.<body>.
+             * @enum {string}
+             */
+            signatureFormat?: "hex" | "prefixed" | "timestamped";
             /** @description Name of the hex signature header. Default X-Fieldflow-Signature. */
             signatureHeader?: string;
             /** @description Only this tenant's events; absent or null for all tenants. */
@@ -1909,6 +1921,10 @@ export interface components {
         };
         EndpointPatch: {
             active?: boolean;
+            /** @description true makes a key pair when the endpoint has none; false drops it. */
+            asymmetricSignature?: boolean;
+            /** @description Replaces the body template; null removes it. */
+            bodyTemplate?: unknown;
             description?: string;
             /** @description Replaces the event types; null is refused (an endpoint takes at least one). */
             events?: string[] | null;
@@ -1920,6 +1936,8 @@ export interface components {
             /** Format: int64 */
             maxInFlight?: number;
             retrySchedule?: string[] | null;
+            /** @enum {string} */
+            signatureFormat?: "hex" | "prefixed" | "timestamped";
             signatureHeader?: string;
             /** Format: int64 */
             timeoutSeconds?: number;
