@@ -150,7 +150,7 @@ func (s *Service) runStep(ctx context.Context, ca *rule, a *Action, r *store.Run
 		}
 		return fromHTTP(ctx, s.exec.HTTP(ctx, a, &sc.Scope, idem))
 	case ActionWebhook:
-		body, err := webhookBody(payload, sc)
+		body, err := webhookBody(ca, r, payload, sc)
 		if err != nil {
 			return &stepOutcome{err: err.Error()}
 		}
@@ -196,20 +196,46 @@ func fromHTTP(ctx context.Context, o *StepOutcome) *stepOutcome {
 	return out
 }
 
-// webhookBody is what the webhook action sends: the event and the record
-// it is about, as the entity is now.
-func webhookBody(payload []byte, sc *runScope) ([]byte, error) {
+// webhookBody is what the webhook action sends: the event, the record it
+// is about as the entity is now, when the trigger fired, and which
+// automation and trigger sent it.
+func webhookBody(ca *rule, r *store.Run, payload []byte, sc *runScope) ([]byte, error) {
 	record := events.Object{}
 	if id, ok := sc.Entity["id"]; ok {
 		record = events.Object{
+			{Key: "id", Value: id},
 			{Key: "tenantId", Value: sc.tenantID},
+			{Key: "fieldGroupId", Value: sc.Entity["fieldGroupId"]},
 			{Key: "fieldGroupKey", Value: sc.Event["fieldGroupKey"]},
 			{Key: "entityId", Value: id},
 			{Key: "values", Value: sc.Entity["values"]},
 			{Key: "version", Value: sc.Entity["version"]},
+			{Key: "createdAt", Value: sc.Entity["createdAt"]},
+			{Key: "updatedAt", Value: sc.Entity["updatedAt"]},
 		}
 	}
-	return events.Encode(events.Object{{Key: "event", Value: json.RawMessage(payload)}, {Key: "record", Value: record}})
+	return events.Encode(events.Object{
+		{Key: "event", Value: json.RawMessage(payload)},
+		{Key: "record", Value: record},
+		{Key: "firedAt", Value: r.CreatedAt.UTC().Format(time.RFC3339Nano)},
+		{Key: "triggerKey", Value: triggerKey(&ca.def.Trigger, r.EventType)},
+		{Key: "triggerName", Value: ca.a.Name},
+	})
+}
+
+// triggerKey names what fired a run: the trigger's kind (event, field,
+// sla or date) and the event type, e.g. "field:field_value.saved".
+func triggerKey(t *Trigger, eventType string) string {
+	kind := "event"
+	switch {
+	case t.SLA != nil:
+		kind = "sla"
+	case t.Date != nil:
+		kind = "date"
+	case t.FieldKey != "":
+		kind = "field"
+	}
+	return kind + ":" + eventType
 }
 
 // setField writes values back through the same validation as the API. The

@@ -225,6 +225,9 @@ func (e *Executor) Webhook(ctx context.Context, a *Action, secret, msgID string,
 	resp, err := e.send(ctx, o, "")
 	out.Duration = time.Since(start)
 	judge(out, resp, err, onStatus)
+	if len(onStatus) == 0 && err == nil && out.Err != nil {
+		out.Retryable = true // any non-2xx, as webhook deliveries
+	}
 	return out
 }
 

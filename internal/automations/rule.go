@@ -75,10 +75,15 @@ func compile(a *store.Automation, box *secretbox.Box) (*rule, error) {
 				return nil, fmt.Errorf("automation %s action %s if: %w", a.ID, act.Name, err)
 			}
 		}
-		if act.Retry != nil && len(act.Retry.Schedule) > 0 {
+		switch {
+		case act.Retry != nil && len(act.Retry.Schedule) > 0:
 			if c.schedules[i], err = outbound.ParseSchedule(act.Retry.Schedule); err != nil {
 				return nil, fmt.Errorf("automation %s action %s: %w", a.ID, act.Name, err)
 			}
+		case act.Type == ActionWebhook && (act.Retry == nil || act.Retry.Schedule == nil):
+			// A "Call webhook" receiver is told that any status but 2xx
+			// is retried, as webhook deliveries are: on their schedule.
+			c.schedules[i] = outbound.DefaultRetrySchedule
 		}
 	}
 	if a.Secret != "" {

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -407,8 +408,15 @@ func (s *Service) scope(ctx context.Context, ca *rule, j *runJob) (*runScope, er
 	if subj == nil {
 		subj = events.DecodeSubject(j.payload)
 	}
-	if subj.FieldGroupID != "" && subj.EntityID != "" {
-		e, err := loadEntity(ctx, s.store, store.EntityKey{TenantID: r.TenantID, FieldGroupID: subj.FieldGroupID, EntityID: subj.EntityID})
+	groupID, entityID := subj.FieldGroupID, subj.EntityID
+	if groupID == "" && entityID == "" {
+		var err error
+		if groupID, entityID, err = hostEventEntity(ctx, s.store, sc.Event); err != nil {
+			return nil, err
+		}
+	}
+	if groupID != "" && entityID != "" {
+		e, err := loadEntity(ctx, s.store, store.EntityKey{TenantID: r.TenantID, FieldGroupID: groupID, EntityID: entityID})
 		if err != nil {
 			return nil, err
 		}
@@ -426,6 +434,40 @@ func (s *Service) scope(ctx context.Context, ca *rule, j *runJob) (*runScope, er
 		}
 	}
 	return sc, nil
+}
+
+// hostEventEntity names the entity a host-published event is about: its
+// data's (or, for a custom-fields product's shape, fields') entityId and
+// fieldGroup (a group's key or id; fieldGroupKey and fieldGroupId are read
+// too). It is empty when the event names none, or a group that does not
+// exist.
+func hostEventEntity(ctx context.Context, r store.Reader, payload map[string]any) (groupID, entityID string, err error) {
+	for _, part := range []string{"data", "fields"} {
+		m, ok := payload[part].(map[string]any)
+		if !ok {
+			continue
+		}
+		entityID, _ = m["entityId"].(string)
+		var group string
+		for _, k := range []string{"fieldGroup", "fieldGroupKey", "fieldGroupId"} {
+			if g, ok := m[k].(string); ok && g != "" {
+				group = g
+				break
+			}
+		}
+		if entityID == "" || group == "" {
+			continue
+		}
+		g, err := r.FieldGroupGet(ctx, group)
+		if errors.Is(err, store.ErrNotFound) {
+			return "", "", nil
+		}
+		if err != nil {
+			return "", "", fmt.Errorf("find the event's field group: %w", err)
+		}
+		return g.ID, entityID, nil
+	}
+	return "", "", nil
 }
 
 // varCache keeps, for a second and opened, the variables and secrets each

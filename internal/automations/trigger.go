@@ -72,7 +72,18 @@ func loadEntity(ctx context.Context, r store.Reader, k store.EntityKey) (map[str
 	if err != nil {
 		return nil, err
 	}
-	return entityView(k, e.Values, e.Version), nil
+	v := entityView(k, e.Values, e.Version)
+	v["createdAt"], v["updatedAt"] = timeValue(e.CreatedAt), timeValue(e.UpdatedAt)
+	return v, nil
+}
+
+// timeValue is a stored time as templates and payloads show times
+// (RFC 3339 in UTC), or null when zero (an entity never saved).
+func timeValue(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UTC().Format(time.RFC3339Nano)
 }
 
 // entityView is an entity's values as conditions and templates see it.

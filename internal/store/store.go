@@ -221,8 +221,11 @@ type EntityKey struct {
 // 0 and no values.
 type Entity struct {
 	EntityKey
-	Values    map[string]json.RawMessage
-	Version   int64
+	Values  map[string]json.RawMessage
+	Version int64
+	// CreatedAt is when the entity was first saved, UpdatedAt its last
+	// save; both zero for an entity never saved.
+	CreatedAt time.Time
 	UpdatedAt time.Time
 }
 

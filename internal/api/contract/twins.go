@@ -172,8 +172,8 @@ type OAuth2Patch struct {
 
 // Retry is the schema of automations.Retry.
 type Retry struct {
-	Schedule []string `nullable:"true" json:"schedule,omitempty" maxItems:"20" doc:"Waits before each retry, e.g. [\"10s\",\"1m\"]. Empty: no retry."`
-	OnStatus []int    `nullable:"true" json:"onStatus,omitempty" doc:"Statuses that retry; default 408, 429 and 5xx."`
+	Schedule []string `nullable:"true" json:"schedule,omitempty" maxItems:"20" doc:"Waits before each retry, e.g. [\"10s\",\"1m\"]. Empty: no retry. Absent: no retry for http, the webhook schedule [1m, 5m, 30m, 2h, 12h] for webhook."`
+	OnStatus []int    `nullable:"true" json:"onStatus,omitempty" doc:"Statuses that retry; default 408, 429 and 5xx for http, any non-2xx for webhook."`
 }
 
 // Run is the schema of automations.Run.

@@ -453,8 +453,8 @@ func (q *queries) TenantFieldDelete(ctx context.Context, id string) error {
 
 func (q *queries) EntityGet(ctx context.Context, k store.EntityKey) (*store.Entity, error) {
 	e := &store.Entity{EntityKey: k, Values: map[string]json.RawMessage{}}
-	err := q.queryRow(ctx, `SELECT version, updated_at FROM entities WHERE tenant_id = $1 AND field_group_id = $2 AND entity_id = $3`,
-		k.TenantID, k.FieldGroupID, k.EntityID).Scan(&e.Version, scanTime{&e.UpdatedAt})
+	err := q.queryRow(ctx, `SELECT version, created_at, updated_at FROM entities WHERE tenant_id = $1 AND field_group_id = $2 AND entity_id = $3`,
+		k.TenantID, k.FieldGroupID, k.EntityID).Scan(&e.Version, scanTime{&e.CreatedAt}, scanTime{&e.UpdatedAt})
 	if errors.Is(err, sql.ErrNoRows) {
 		return e, nil
 	}
@@ -481,8 +481,8 @@ func (q *queries) EntityGet(ctx context.Context, k store.EntityKey) (*store.Enti
 }
 
 func (q *queries) EntityLock(ctx context.Context, k store.EntityKey) (int64, error) {
-	if _, err := q.exec(ctx, `INSERT INTO entities (tenant_id, field_group_id, entity_id, version, updated_at)
-		VALUES ($1, $2, $3, 0, $4) ON CONFLICT DO NOTHING`, k.TenantID, k.FieldGroupID, k.EntityID, q.t(time.Time{})); err != nil {
+	if _, err := q.exec(ctx, `INSERT INTO entities (tenant_id, field_group_id, entity_id, version, created_at, updated_at)
+		VALUES ($1, $2, $3, 0, $4, $4) ON CONFLICT DO NOTHING`, k.TenantID, k.FieldGroupID, k.EntityID, q.t(time.Time{})); err != nil {
 		return 0, fmt.Errorf("lock entity: %w", q.interpret(err))
 	}
 	var v int64
@@ -496,7 +496,8 @@ func (q *queries) EntityLock(ctx context.Context, k store.EntityKey) (int64, err
 
 func (q *queries) EntitySave(ctx context.Context, p *store.EntitySaveParams) error {
 	at := q.t(p.At)
-	if _, err := q.exec(ctx, `UPDATE entities SET version = $4, updated_at = $5 WHERE tenant_id = $1 AND field_group_id = $2 AND entity_id = $3`,
+	if _, err := q.exec(ctx, `UPDATE entities SET version = $4, updated_at = $5,
+		created_at = CASE WHEN version = 0 THEN $5 ELSE created_at END WHERE tenant_id = $1 AND field_group_id = $2 AND entity_id = $3`,
 		p.TenantID, p.FieldGroupID, p.EntityID, p.Version, at); err != nil {
 		return fmt.Errorf("save entity: %w", q.interpret(err))
 	}

@@ -63,7 +63,7 @@ func testEntities(t *testing.T, newStore func(t *testing.T) store.Store) {
 		})
 		require.Equal(t, int64(2), locked)
 	})
-	t.Run("SaveSetsOverwritesAndDeletesValuesAndSetsVersion", func(t *testing.T) {
+	t.Run("SaveSetsOverwritesAndDeletesValuesAndSetsVersionAndTimes", func(t *testing.T) {
 		t.Parallel()
 		bundle, ctx := setup(t)
 		first := now()
@@ -93,6 +93,7 @@ func testEntities(t *testing.T, newStore func(t *testing.T) store.Store) {
 				"paid":   json.RawMessage(`true`),
 			},
 			Version:   1,
+			CreatedAt: first,
 			UpdatedAt: first,
 		}, e)
 
@@ -121,8 +122,9 @@ func testEntities(t *testing.T, newStore func(t *testing.T) store.Store) {
 				"paid":  json.RawMessage(`true`),
 			},
 			Version:   2,
+			CreatedAt: first,
 			UpdatedAt: second,
-		}, e)
+		}, e, "created at the first save, updated at the last")
 	})
 	t.Run("EntitiesAreKeyedByTenantGroupAndID", func(t *testing.T) {
 		t.Parallel()

@@ -2526,9 +2526,9 @@ export interface components {
             id: string;
         };
         Retry: {
-            /** @description Statuses that retry; default 408, 429 and 5xx. */
+            /** @description Statuses that retry; default 408, 429 and 5xx for http, any non-2xx for webhook. */
             onStatus?: number[] | null;
-            /** @description Waits before each retry, e.g. ["10s","1m"]. Empty: no retry. */
+            /** @description Waits before each retry, e.g. ["10s","1m"]. Empty: no retry. Absent: no retry for http, the webhook schedule [1m, 5m, 30m, 2h, 12h] for webhook. */
             schedule?: string[] | null;
         };
         RotateSecretInput: {

@@ -1,0 +1,8 @@
+-- +goose Up
+-- When an entity was first saved, for the record automations send.
+-- Entities saved before this migration take their last save's time.
+ALTER TABLE entities ADD COLUMN created_at TEXT NOT NULL DEFAULT '';
+UPDATE entities SET created_at = updated_at;
+
+-- +goose Down
+ALTER TABLE entities DROP COLUMN created_at;
