@@ -316,6 +316,7 @@ func (s *Server) registerValues() {
 // decodeObject parses a JSON object body; anything else is a 400.
 func decodeObject(body []byte) (map[string]any, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber() // numbers keep their digits through storage and events
 	var m map[string]any
 	if err := dec.Decode(&m); err != nil {
 		return nil, huma.Error400BadRequest("malformed JSON body", &huma.ErrorDetail{Location: "body", Message: err.Error()})

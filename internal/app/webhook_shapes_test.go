@@ -127,14 +127,14 @@ func TestWebhookBodyTemplateGivesEachReceiverItsShape(t *testing.T) {
 		require.JSONEq(t, portalTmpl, string(epPortal.BodyTemplate))
 
 		b.save(t, "acme", "client-7", map[string]any{"stage": "lead", "budget": 10})
-		b.save(t, "acme", "client-7", map[string]any{"stage": "won", "budget": 4503599627370497})
+		b.save(t, "acme", "client-7", map[string]any{"stage": "won", "budget": 9007199254740993})
 
 		got := portal.wait(t, 2, 5*time.Second)
 		r := got[1]
 		verifyStandard(t, epPortal.Secret, r)
-		require.JSONEq(t, `{"eventType": "client.updated", "data": {"id": "client-7", "tenant": "acme", "attributes": {"stage": "won", "budget": 4503599627370497}},
+		require.JSONEq(t, `{"eventType": "client.updated", "data": {"id": "client-7", "tenant": "acme", "attributes": {"stage": "won", "budget": 9007199254740993}},
 			"previousAttributes": {"stage": "lead", "budget": 10}, "big": 12345678901234567890}`, string(r.Body))
-		require.Contains(t, string(r.Body), `"budget":4503599627370497`, "an integer keeps its digits")
+		require.Contains(t, string(r.Body), `"budget":9007199254740993`, "an integer above 2^53 keeps its digits")
 		require.Contains(t, string(r.Body), `"big":12345678901234567890`, "a literal number is sent as written")
 
 		r = crm.wait(t, 2, 5*time.Second)[1]

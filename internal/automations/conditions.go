@@ -1,8 +1,11 @@
 package automations
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"cel.dev/cel-go/cel"
@@ -105,9 +108,52 @@ func compileCondition(src string) (*condition, error) {
 // key, a type mismatch, the cost limit) is returned so the run log can say
 // why a step did not run; triggers treat it as false.
 func (c *condition) eval(vars map[string]any) (bool, error) {
-	b, err := expr.Eval(c.prg, vars)
+	in := make(map[string]any, len(vars))
+	for k, v := range vars {
+		in[k], _ = celNumbers(v)
+	}
+	b, err := expr.Eval(c.prg, in)
 	if re := (*expr.ResultError)(nil); errors.As(err, &re) {
 		return false, fmt.Errorf("condition %w", err)
 	}
 	return b, err
+}
+
+// celNumbers is v with each json.Number as the double CEL compares: the
+// scope keeps numbers' digits for templates and payloads, and CEL knows
+// no json.Number. Maps and arrays are copied only where they hold one;
+// changed says whether anything was.
+func celNumbers(v any) (out any, changed bool) {
+	switch x := v.(type) {
+	case json.Number:
+		f, _ := x.Float64()
+		return f, true
+	case map[string]any:
+		var m map[string]any
+		for k, e := range x {
+			if c, ok := celNumbers(e); ok {
+				if m == nil {
+					m = maps.Clone(x)
+				}
+				m[k] = c
+			}
+		}
+		if m != nil {
+			return m, true
+		}
+	case []any:
+		var l []any
+		for i, e := range x {
+			if c, ok := celNumbers(e); ok {
+				if l == nil {
+					l = slices.Clone(x)
+				}
+				l[i] = c
+			}
+		}
+		if l != nil {
+			return l, true
+		}
+	}
+	return v, false
 }

@@ -5,7 +5,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fieldflow/fieldflow/internal/events"
 	"github.com/fieldflow/fieldflow/internal/outbound"
 	"github.com/fieldflow/fieldflow/internal/templates"
 )
@@ -321,9 +321,8 @@ func responseValue(resp *outbound.Response) map[string]any {
 	}
 	var body any = resp.Body
 	if isJSONMedia(resp.Headers["Content-Type"]) {
-		var v any
-		if err := json.Unmarshal([]byte(resp.Body), &v); err == nil {
-			body = v
+		if v, err := events.Decode([]byte(resp.Body)); err == nil {
+			body = v // numbers keep their digits for later steps
 		}
 	}
 	return map[string]any{"status": resp.Status, "headers": headers, "body": body}

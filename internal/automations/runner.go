@@ -396,9 +396,14 @@ func (sc *runScope) celVars() map[string]any {
 func (s *Service) scope(ctx context.Context, ca *rule, j *runJob) (*runScope, error) {
 	r := j.run
 	sc := &runScope{tenantID: r.TenantID}
-	sc.Event = map[string]any{}
-	if err := json.Unmarshal(j.payload, &sc.Event); err != nil {
-		return nil, err
+	// Numbers decode as json.Number: templates and payloads keep their
+	// digits (conditions see doubles).
+	ev, err := events.Decode(j.payload)
+	if err != nil {
+		return nil, fmt.Errorf("decode the event: %w", err)
+	}
+	if sc.Event, _ = ev.(map[string]any); sc.Event == nil {
+		sc.Event = map[string]any{}
 	}
 	sc.Tenant = map[string]any{"id": r.TenantID}
 	sc.Entity = map[string]any{"values": map[string]any{}}
@@ -429,8 +434,12 @@ func (s *Service) scope(ctx context.Context, ca *rule, j *runJob) (*runScope, er
 	sc.Vars, sc.Secrets = vars, secrets
 	sc.Steps = map[string]any{}
 	if len(r.Steps) > 0 {
-		if err := json.Unmarshal(r.Steps, &sc.Steps); err != nil {
-			return nil, err
+		steps, err := events.Decode(r.Steps)
+		if err != nil {
+			return nil, fmt.Errorf("decode the earlier steps: %w", err)
+		}
+		if m, ok := steps.(map[string]any); ok {
+			sc.Steps = m
 		}
 	}
 	return sc, nil

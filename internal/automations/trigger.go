@@ -90,9 +90,7 @@ func timeValue(t time.Time) any {
 func entityView(k store.EntityKey, values map[string]json.RawMessage, version int64) map[string]any {
 	vals := make(map[string]any, len(values))
 	for key, raw := range values {
-		var x any
-		_ = json.Unmarshal(raw, &x)
-		vals[key] = x
+		vals[key], _ = events.Decode(raw)
 	}
 	return map[string]any{"id": k.EntityID, "fieldGroupId": k.FieldGroupID, "values": vals, "version": version}
 }

@@ -3,10 +3,13 @@ package events
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
+	"math/big"
 	"sort"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -50,17 +53,15 @@ func appendValue(b []byte, v any) ([]byte, error) {
 	case int64:
 		return appendNumber(b, float64(x))
 	case json.Number:
-		f, err := x.Float64()
-		if err != nil {
-			return nil, fmt.Errorf("encode number %q: %w", x, err)
-		}
-		return appendNumber(b, f)
+		return appendJSONNumber(b, x)
 	case json.RawMessage:
 		if string(x) == "null" {
 			return append(b, "null"...), nil
 		}
+		dec := json.NewDecoder(bytes.NewReader(x))
+		dec.UseNumber()
 		var decoded any
-		if err := json.Unmarshal(x, &decoded); err != nil {
+		if err := dec.Decode(&decoded); err != nil {
 			return nil, fmt.Errorf("encode raw JSON: %w", err)
 		}
 		return appendValue(b, decoded)
@@ -164,6 +165,62 @@ func isArrayIndex(k string) bool {
 	}
 	n, err := strconv.ParseUint(k, 10, 64)
 	return err == nil && n <= math.MaxUint32-1
+}
+
+// Decode decodes JSON text with its numbers as json.Number, so that Encode
+// writes them again as they were: an integer beyond 2^53 keeps its digits.
+func Decode(b []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, fmt.Errorf("decode JSON: %w", err)
+	}
+	if dec.More() {
+		return nil, errors.New("decode JSON: data after the value")
+	}
+	return v, nil
+}
+
+// appendJSONNumber writes a number as it was written: as JSON.stringify
+// prints its double, except an integer that a double cannot hold exactly
+// (beyond 2^53, such as 12345678901234567890), whose digits are kept, as a
+// receiver parsing with a big-number JSON library reads them.
+func appendJSONNumber(b []byte, n json.Number) ([]byte, error) {
+	s := n.String()
+	f, err := strconv.ParseFloat(s, 64)
+	if isInteger(s) && (err != nil || !holdsExactly(f, s)) {
+		return append(b, s...), nil
+	}
+	if err != nil && !errors.Is(err, strconv.ErrRange) {
+		return nil, fmt.Errorf("encode number %q: %w", n, err)
+	}
+	return appendNumber(b, f) // out of range: ±Inf, which JSON.stringify prints as null
+}
+
+// holdsExactly reports whether the double f is the integer written s.
+func holdsExactly(f float64, s string) bool {
+	want, ok := new(big.Int).SetString(s, 10)
+	if !ok || math.IsInf(f, 0) || math.IsNaN(f) {
+		return false
+	}
+	got, acc := new(big.Float).SetFloat64(f).Int(nil)
+	return acc == big.Exact && got.Cmp(want) == 0
+}
+
+// isInteger reports whether s is JSON integer text: an optional minus and
+// digits, no fraction or exponent.
+func isInteger(s string) bool {
+	s = strings.TrimPrefix(s, "-")
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 func appendNumber(b []byte, f float64) ([]byte, error) {

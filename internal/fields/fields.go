@@ -5,6 +5,7 @@
 package fields
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/mail"
 	"net/url"
@@ -140,8 +141,8 @@ func (s *Schema) Check() []Problem {
 
 var e164 = regexp.MustCompile(`^\+[1-9][0-9]{1,14}$`)
 
-// ValidateValue reports why v (decoded from JSON: string, float64, bool,
-// []any, map[string]any) is not a valid value for the schema. A nil v is
+// ValidateValue reports why v (decoded from JSON: string, float64 or
+// json.Number, bool, []any, map[string]any) is not a valid value for the schema. A nil v is
 // not checked here: removing a value is judged by the caller (required).
 func (s *Schema) ValidateValue(v any) []Problem {
 	rules := &s.Validation
@@ -222,6 +223,11 @@ func validateText(t Type, rules *Validation, v any) []Problem {
 
 func validateNumber(rules *Validation, v any) []Problem {
 	f, ok := v.(float64)
+	if n, isNumber := v.(json.Number); isNumber {
+		var err error
+		f, err = n.Float64()
+		ok = err == nil
+	}
 	if !ok {
 		return problemf(nil, "must be a number, got %s", kind(v))
 	}
@@ -282,7 +288,7 @@ func kind(v any) string {
 		return "null"
 	case string:
 		return "a string"
-	case float64:
+	case float64, json.Number:
 		return "a number"
 	case bool:
 		return "a boolean"

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/fieldflow/fieldflow/internal/events"
 	"github.com/fieldflow/fieldflow/internal/fields"
 	"github.com/fieldflow/fieldflow/internal/store"
 )
@@ -94,8 +95,8 @@ type FieldValueRow struct {
 func decodeValues(raw map[string]json.RawMessage) (map[string]any, error) {
 	out := make(map[string]any, len(raw))
 	for k, v := range raw {
-		var x any
-		if err := json.Unmarshal(v, &x); err != nil {
+		x, err := events.Decode(v)
+		if err != nil {
 			return nil, err
 		}
 		out[k] = x
