@@ -165,7 +165,8 @@ var actionKinds = []struct {
 	members, required []string
 }{
 	{"webhook", "WebhookAction", []string{"url", "headers", "timeoutSeconds", "retry", "captureResponse"}, []string{"url"}},
-	{"http", "HTTPAction", []string{"url", "method", "auth", "headers", "query", "body", "timeoutSeconds", "retry", "captureResponse"}, []string{"url"}},
+	// url or template: the service checks that the merged request has a URL.
+	{"http", "HTTPAction", []string{"template", "url", "method", "auth", "headers", "query", "body", "timeoutSeconds", "retry", "captureResponse"}, nil},
 	{"set_field", "SetFieldAction", []string{"values", "fieldGroup", "entityId"}, []string{"values"}},
 }
 

@@ -26,6 +26,7 @@ func (s *Server) registerSettings() {
 	}
 	s.registerVariables()
 	s.registerOAuth2()
+	s.registerRequestTemplates()
 }
 
 func (s *Server) registerVariables() {
@@ -140,5 +141,55 @@ func (s *Server) registerOAuth2() {
 			ID string `path:"id" maxLength:"64" pattern:"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"`
 		}) (*struct{}, error) {
 			return nil, fail(as.DeleteOAuth2(ctx, scopeOf(ctx), in.ID))
+		})
+}
+
+func (s *Server) registerRequestTemplates() {
+	as := s.cfg.Automations
+	huma.Register(s.api, huma.Operation{OperationID: "create-request-template", Method: http.MethodPost, Path: "/api/request-templates",
+		Summary:     "Create a request template",
+		Description: "A named, versioned HTTP request that http actions reference by id (\"template\") and override in part. Editing it changes every automation that uses it; deleting one in use is refused.",
+		Tags:        []string{tagSettings}, DefaultStatus: http.StatusCreated},
+		func(ctx context.Context, in *struct {
+			Body automations.RequestTemplateInput
+		}) (*out[*automations.RequestTemplate], error) {
+			rt, err := as.CreateRequestTemplate(ctx, scopeOf(ctx), &in.Body)
+			return &out[*automations.RequestTemplate]{rt}, fail(err)
+		})
+	huma.Register(s.api, huma.Operation{OperationID: "list-request-templates", Method: http.MethodGet, Path: "/api/request-templates",
+		Summary: "List request templates", Tags: []string{tagSettings}},
+		func(ctx context.Context, in *struct {
+			PageParams
+			TenantID string `query:"tenantId" maxLength:"128"`
+		}) (*out[*List[*automations.RequestTemplate]], error) {
+			p := in.page()
+			rts, total, err := as.ListRequestTemplates(ctx, scopeOf(ctx), in.TenantID, p)
+			return &out[*List[*automations.RequestTemplate]]{newList(rts, p, total)}, fail(err)
+		})
+	huma.Register(s.api, huma.Operation{OperationID: "get-request-template", Method: http.MethodGet, Path: "/api/request-templates/{id}",
+		Summary: "Get a request template", Tags: []string{tagSettings}},
+		func(ctx context.Context, in *struct {
+			ID string `path:"id" maxLength:"64" pattern:"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"`
+		}) (*out[*automations.RequestTemplate], error) {
+			rt, err := as.GetRequestTemplate(ctx, scopeOf(ctx), in.ID)
+			return &out[*automations.RequestTemplate]{rt}, fail(err)
+		})
+	huma.Register(s.api, huma.Operation{OperationID: "update-request-template", Method: http.MethodPatch, Path: "/api/request-templates/{id}",
+		Summary: "Update a request template", Description: "Each update is a new version; automations that reference the template send it from their next step on.",
+		Tags: []string{tagSettings}},
+		func(ctx context.Context, in *struct {
+			ID   string `path:"id" maxLength:"64" pattern:"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"`
+			Body automations.RequestTemplatePatch
+		}) (*out[*automations.RequestTemplate], error) {
+			rt, err := as.UpdateRequestTemplate(ctx, scopeOf(ctx), in.ID, &in.Body)
+			return &out[*automations.RequestTemplate]{rt}, fail(err)
+		})
+	huma.Register(s.api, huma.Operation{OperationID: "delete-request-template", Method: http.MethodDelete, Path: "/api/request-templates/{id}",
+		Summary: "Delete a request template", Description: "409 while any automation references it; the error names them.",
+		Tags: []string{tagSettings}, DefaultStatus: http.StatusNoContent},
+		func(ctx context.Context, in *struct {
+			ID string `path:"id" maxLength:"64" pattern:"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"`
+		}) (*struct{}, error) {
+			return nil, fail(as.DeleteRequestTemplate(ctx, scopeOf(ctx), in.ID))
 		})
 }

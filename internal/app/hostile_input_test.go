@@ -42,7 +42,8 @@ func setupHostile(t *testing.T, dialect string) *hostileBundle {
 		"actions": []map[string]any{{"name": "call", "type": "http", "url": b.api.URL + "/x"}}})
 	b.save(t, "acme", "cust-1", map[string]any{"country": "DE"})
 	r := b.waitRuns(t, au.ID, 1, 10*time.Second)[0]
-	var gf, tf, conn struct{ ID string }
+	var gf, tf, conn, rt struct{ ID string }
+	b.must(t, http.StatusCreated, http.MethodPost, "/api/request-templates", map[string]any{"name": "Orders", "url": b.api.URL + "/orders"}, &rt)
 	b.must(t, http.StatusCreated, http.MethodPost, "/api/global-fields", map[string]any{"key": "extra", "label": "Extra",
 		"schema": map[string]any{"type": "string"}, "fieldGroupIds": []string{"customer"}}, &gf)
 	b.must(t, http.StatusCreated, http.MethodPost, "/api/tenants/acme/field-groups/customer/fields", map[string]any{"key": "mine", "label": "Mine",
@@ -60,6 +61,7 @@ func setupHostile(t *testing.T, dialect string) *hostileBundle {
 		"/api/automations/{id}":               au.ID,
 		"/api/runs/{id}":                      r.ID,
 		"/api/oauth2-connections/{id}":        conn.ID,
+		"/api/request-templates/{id}":         rt.ID,
 	}
 	return b
 }
@@ -75,6 +77,7 @@ func (b *hostileBundle) snapshot(t *testing.T) []string {
 		"/api/field-values/search?tenantId=acme&pageSize=500",
 		"/api/automations?pageSize=500", "/api/runs/" + b.ids["/api/runs/{id}"],
 		"/api/oauth2-connections?pageSize=500", "/api/variables", "/api/tenants/acme/variables",
+		"/api/request-templates?pageSize=500",
 	} {
 		res := b.admin(t, http.MethodGet, path, "")
 		require.Equal(t, http.StatusOK, res.status, "GET %s: %s", path, res.body)

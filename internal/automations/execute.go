@@ -145,10 +145,22 @@ func (s *Service) runStep(ctx context.Context, ca *rule, a *Action, r *store.Run
 	idem := r.ID + "-" + a.Name
 	switch a.Type {
 	case ActionHTTP:
+		var note string
+		if a.Template != "" {
+			merged, rt, err := resolveTemplate(ctx, s.store, ca.a.TenantID, a)
+			if err != nil {
+				return &stepOutcome{err: fmt.Sprintf("request template %s: %v", a.Template, err)}
+			}
+			a, note = merged, fmt.Sprintf("request template %s (%s) version %d", rt.ID, rt.Name, rt.Version)
+		}
 		if err := s.connectionAllowed(ctx, ca, a); err != nil {
 			return &stepOutcome{err: err.Error()}
 		}
-		return fromHTTP(ctx, s.exec.HTTP(ctx, a, &sc.Scope, idem))
+		out := fromHTTP(ctx, s.exec.HTTP(ctx, a, &sc.Scope, idem))
+		if note != "" && out.StepOutcome != nil {
+			out.Notes = append([]string{note}, out.Notes...)
+		}
+		return out
 	case ActionWebhook:
 		body, err := webhookBody(ca, r, payload, sc)
 		if err != nil {

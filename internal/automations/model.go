@@ -54,6 +54,10 @@ type Action struct {
 	Type string `json:"type"`
 	If   string `json:"if,omitempty"`
 
+	// Template (http) is the id of a request template this action sends,
+	// with the action's own fields on top.
+	Template string `json:"template,omitempty"`
+
 	// webhook and http
 	URL            string            `json:"url,omitempty"`
 	Method         string            `json:"method,omitempty"`

@@ -92,11 +92,27 @@ func checkAutomation(ctx context.Context, r store.Reader, tenantID, name string,
 				ps.add(loc+".if", err.Error(), a.If)
 			}
 		}
+		if a.Template != "" && a.Type != ActionHTTP {
+			ps.add(loc+".template", "only http actions take a request template", a.Template)
+		}
 		switch a.Type {
 		case ActionWebhook:
 			checkWebhookAction(&ps, loc, a)
 		case ActionHTTP:
-			checkHTTPAction(ctx, r, &ps, loc, tenantID, a)
+			if a.Template == "" {
+				checkHTTPAction(ctx, r, &ps, loc, tenantID, a)
+				break
+			}
+			merged, _, err := resolveTemplate(ctx, r, tenantID, a)
+			switch {
+			case errors.Is(err, store.ErrNotFound):
+				ps.add(loc+".template", "no such request template of this automation's owner (the vendor's for a vendor-wide automation, the tenant's own for a tenant's)", a.Template)
+			case err != nil:
+				ps.add(loc+".template", "could not be checked: "+err.Error(), a.Template)
+			default:
+				merged.Template = a.Template // checkHTTPAction reads only the request
+				checkHTTPAction(ctx, r, &ps, loc, tenantID, merged)
+			}
 		case ActionSetField:
 			checkSetField(&ps, loc, a, entityFromEvent, groupOK)
 		default:

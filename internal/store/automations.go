@@ -15,6 +15,8 @@ type SettingsReader interface {
 	VariableListByName(ctx context.Context, name string) ([]*Variable, error)
 	OAuth2ConnectionGet(ctx context.Context, id string) (*OAuth2Connection, error)
 	OAuth2ConnectionList(ctx context.Context, p *OAuth2ConnectionListParams) ([]*OAuth2Connection, int, error)
+	RequestTemplateGet(ctx context.Context, id string) (*RequestTemplate, error)
+	RequestTemplateList(ctx context.Context, p *RequestTemplateListParams) ([]*RequestTemplate, int, error)
 }
 
 // SettingsWriter holds their writes.
@@ -26,6 +28,11 @@ type SettingsWriter interface {
 	OAuth2ConnectionCreate(ctx context.Context, c *OAuth2Connection) error
 	OAuth2ConnectionUpdate(ctx context.Context, c *OAuth2Connection) error
 	OAuth2ConnectionDelete(ctx context.Context, id string) error
+	RequestTemplateCreate(ctx context.Context, rt *RequestTemplate) error
+	// RequestTemplateUpdate writes rt if its stored version is rt.Version-1,
+	// else ErrNotFound: edits are counted, none is lost.
+	RequestTemplateUpdate(ctx context.Context, rt *RequestTemplate) error
+	RequestTemplateDelete(ctx context.Context, id string) error
 }
 
 // Variable is a named value for automation templates, global (TenantID
@@ -58,6 +65,24 @@ type OAuth2Connection struct {
 	TokenExpiresAt time.Time
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
+}
+
+// RequestTemplate is a named HTTP request that http actions reference and
+// override in part. Request is its JSON; Version counts its edits from 1.
+type RequestTemplate struct {
+	ID        string
+	TenantID  string // empty: the vendor's
+	Name      string
+	Version   int64
+	Request   []byte
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// RequestTemplateListParams filters request templates.
+type RequestTemplateListParams struct {
+	Page
+	TenantID *string
 }
 
 // OAuth2ConnectionListParams filters connections.

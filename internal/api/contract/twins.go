@@ -27,6 +27,8 @@ func Twins() []Twin {
 		{reflect.TypeFor[automations.Definition](), reflect.TypeFor[Definition]()},
 		{reflect.TypeFor[automations.OAuth2Input](), reflect.TypeFor[OAuth2Input]()},
 		{reflect.TypeFor[automations.OAuth2Patch](), reflect.TypeFor[OAuth2Patch]()},
+		{reflect.TypeFor[automations.RequestTemplateInput](), reflect.TypeFor[RequestTemplateInput]()},
+		{reflect.TypeFor[automations.RequestTemplatePatch](), reflect.TypeFor[RequestTemplatePatch]()},
 		{reflect.TypeFor[automations.Retry](), reflect.TypeFor[Retry]()},
 		{reflect.TypeFor[automations.Run](), reflect.TypeFor[Run]()},
 		{reflect.TypeFor[automations.SLA](), reflect.TypeFor[SLA]()},
@@ -60,6 +62,7 @@ type Action struct {
 	Name            string             `json:"name" minLength:"1" maxLength:"64" doc:"Unique within the automation; later steps read steps.<name>.response."`
 	Type            string             `json:"type" enum:"webhook,http,set_field"`
 	If              string             `json:"if,omitempty" maxLength:"4096" doc:"CEL boolean over event, entity, tenant and steps; false skips the step."`
+	Template        string             `json:"template,omitempty" maxLength:"64" doc:"http: the id of a request template (POST /api/request-templates) this action sends; the action's own url, method, auth, body and timeoutSeconds replace the template's, its headers and query are merged over the template's. Editing the template changes every action that references it. The automation's owner must own the template. An http action has a url, a template, or both."`
 	URL             string             `json:"url,omitempty" maxLength:"2048" doc:"webhook, http: the target URL (templates allowed in http)."`
 	Method          string             `json:"method,omitempty" enum:"GET,POST,PUT,PATCH,DELETE" doc:"http: default POST."`
 	Auth            *automations.Auth  `json:"auth,omitempty"`
@@ -145,6 +148,31 @@ type Definition struct {
 	Description string               `json:"description,omitempty" maxLength:"2000"`
 	Trigger     automations.Trigger  `json:"trigger"`
 	Actions     []automations.Action `json:"actions" minItems:"1" maxItems:"20"`
+}
+
+// RequestTemplateInput is the schema of automations.RequestTemplateInput.
+type RequestTemplateInput struct {
+	Name           string            `json:"name" minLength:"1" maxLength:"200"`
+	TenantID       *string           `json:"tenantId,omitempty" maxLength:"128" doc:"The tenant that owns it; absent for the vendor's own. A tenant's key always creates its own tenant's."`
+	Method         string            `json:"method,omitempty" enum:"GET,POST,PUT,PATCH,DELETE" doc:"Default POST."`
+	URL            string            `json:"url" minLength:"1" maxLength:"2048" doc:"Templates allowed, as in an http action."`
+	Auth           *automations.Auth `json:"auth,omitempty"`
+	Headers        map[string]string `json:"headers,omitempty"`
+	Query          map[string]string `json:"query,omitempty"`
+	Body           *automations.Body `json:"body,omitempty"`
+	TimeoutSeconds int               `json:"timeoutSeconds,omitempty" minimum:"1" maximum:"300"`
+}
+
+// RequestTemplatePatch is the schema of automations.RequestTemplatePatch.
+type RequestTemplatePatch struct {
+	Name           *string           `json:"name,omitempty" minLength:"1" maxLength:"200"`
+	Method         *string           `json:"method,omitempty" enum:"GET,POST,PUT,PATCH,DELETE"`
+	URL            *string           `json:"url,omitempty" minLength:"1" maxLength:"2048"`
+	Auth           *automations.Auth `json:"auth,omitempty"`
+	Headers        map[string]string `json:"headers,omitempty" doc:"Replaces the headers."`
+	Query          map[string]string `json:"query,omitempty" doc:"Replaces the query."`
+	Body           *automations.Body `json:"body,omitempty"`
+	TimeoutSeconds *int              `json:"timeoutSeconds,omitempty" minimum:"1" maximum:"300"`
 }
 
 // OAuth2Input is the schema of automations.OAuth2Input.

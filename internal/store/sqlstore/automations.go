@@ -147,6 +147,70 @@ func (q *queries) OAuth2ConnectionList(ctx context.Context, p *store.OAuth2Conne
 	return out, total, nil
 }
 
+// ---- request templates
+
+const requestTemplateCols = `id, tenant_id, name, version, request, created_at, updated_at`
+
+func scanRequestTemplate(row interface{ Scan(...any) error }) (*store.RequestTemplate, error) {
+	rt := &store.RequestTemplate{}
+	var req string
+	if err := row.Scan(&rt.ID, &rt.TenantID, &rt.Name, &rt.Version, &req, scanTime{&rt.CreatedAt}, scanTime{&rt.UpdatedAt}); err != nil {
+		return nil, err
+	}
+	rt.Request = []byte(req)
+	return rt, nil
+}
+
+func (q *queries) RequestTemplateCreate(ctx context.Context, rt *store.RequestTemplate) error {
+	_, err := q.exec(ctx, `INSERT INTO request_templates (`+requestTemplateCols+`) VALUES (`+placeholders(1, 7)+`)`,
+		rt.ID, rt.TenantID, rt.Name, rt.Version, string(rt.Request), q.t(rt.CreatedAt), q.t(rt.UpdatedAt))
+	if err != nil {
+		return fmt.Errorf("create request template: %w", q.interpret(err))
+	}
+	return nil
+}
+
+func (q *queries) RequestTemplateUpdate(ctx context.Context, rt *store.RequestTemplate) error {
+	res, err := q.exec(ctx, `UPDATE request_templates SET name = $2, version = $3, request = $4, updated_at = $5
+		WHERE id = $1 AND version = $6`, rt.ID, rt.Name, rt.Version, string(rt.Request), q.t(rt.UpdatedAt), rt.Version-1)
+	return q.checkAffected("update request template", res, err)
+}
+
+func (q *queries) RequestTemplateDelete(ctx context.Context, id string) error {
+	res, err := q.exec(ctx, `DELETE FROM request_templates WHERE id = $1`, id)
+	return q.checkAffected("delete request template", res, err)
+}
+
+func (q *queries) RequestTemplateGet(ctx context.Context, id string) (*store.RequestTemplate, error) {
+	rt, err := scanRequestTemplate(q.queryRow(ctx, `SELECT `+requestTemplateCols+` FROM request_templates WHERE id = $1`, id))
+	if err != nil {
+		return nil, fmt.Errorf("get request template: %w", q.interpret(err))
+	}
+	return rt, nil
+}
+
+func (q *queries) RequestTemplateList(ctx context.Context, p *store.RequestTemplateListParams) ([]*store.RequestTemplate, int, error) {
+	where, args := "", []any{}
+	if p.TenantID != nil {
+		where, args = ` WHERE tenant_id = $1`, append(args, *p.TenantID)
+	}
+	total, err := q.count(ctx, `SELECT count(*) FROM request_templates`+where, args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("count request templates: %w", err)
+	}
+	n := len(args)
+	rows, err := q.query(ctx, fmt.Sprintf(`SELECT `+requestTemplateCols+` FROM request_templates`+where+` ORDER BY created_at, id LIMIT $%d OFFSET $%d`, n+1, n+2),
+		append(args, p.PageSize, p.Offset())...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list request templates: %w", err)
+	}
+	out, err := collect(rows, scanRequestTemplate)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list request templates: %w", err)
+	}
+	return out, total, nil
+}
+
 // ---- automations
 
 const automationCols = `id, tenant_id, name, active, activated_at, definition, secret, created_at, updated_at`

@@ -31,6 +31,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Run("Attempts", func(t *testing.T) { t.Parallel(); testAttempts(t, newStore) })
 	t.Run("Variables", func(t *testing.T) { t.Parallel(); testVariables(t, newStore) })
 	t.Run("OAuth2Connections", func(t *testing.T) { t.Parallel(); testOAuth2Connections(t, newStore) })
+	t.Run("RequestTemplates", func(t *testing.T) { t.Parallel(); testRequestTemplates(t, newStore) })
 	t.Run("Automations", func(t *testing.T) { t.Parallel(); testAutomations(t, newStore) })
 	t.Run("Runs", func(t *testing.T) { t.Parallel(); testRuns(t, newStore) })
 	t.Run("RunLeases", func(t *testing.T) { t.Parallel(); testRunLeases(t, newStore) })

@@ -600,6 +600,68 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/request-templates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List request templates
+         * @description List request templates.
+         *
+         *     Needs an admin key, or a tenant key for its own tenant's data.
+         */
+        get: operations["list-request-templates"];
+        put?: never;
+        /**
+         * Create a request template
+         * @description A named, versioned HTTP request that http actions reference by id ("template") and override in part. Editing it changes every automation that uses it; deleting one in use is refused.
+         *
+         *     Needs an admin key, or a tenant key for its own tenant's data.
+         */
+        post: operations["create-request-template"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/request-templates/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a request template
+         * @description Get a request template.
+         *
+         *     Needs an admin key, or a tenant key for its own tenant's data.
+         */
+        get: operations["get-request-template"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a request template
+         * @description 409 while any automation references it; the error names them.
+         *
+         *     Needs an admin key, or a tenant key for its own tenant's data.
+         */
+        delete: operations["delete-request-template"];
+        options?: never;
+        head?: never;
+        /**
+         * Update a request template
+         * @description Each update is a new version; automations that reference the template send it from their next step on.
+         *
+         *     Needs an admin key, or a tenant key for its own tenant's data.
+         */
+        patch: operations["update-request-template"];
+        trace?: never;
+    };
     "/api/runs/{id}": {
         parameters: {
             query?: never;
@@ -2257,6 +2319,8 @@ export interface components {
                 [key: string]: string;
             };
             retry?: components["schemas"]["Retry"];
+            /** @description http: the id of a request template (POST /api/request-templates) this action sends; the action's own url, method, auth, body and timeoutSeconds replace the template's, its headers and query are merged over the template's. Editing the template changes every action that references it. The automation's owner must own the template. An http action has a url, a template, or both. */
+            template?: string;
             /**
              * Format: int64
              * @description Default 30.
@@ -2268,7 +2332,7 @@ export interface components {
              */
             type: "http";
             /** @description webhook, http: the target URL (templates allowed in http). */
-            url: string;
+            url?: string;
         };
         Health: {
             /** @description Each part /readyz checked: the database, and in a process that sends, the worker loops. */
@@ -2374,6 +2438,10 @@ export interface components {
         };
         ListOAuth2Connection: {
             data: components["schemas"]["OAuth2Connection"][];
+            pagination: components["schemas"]["Pagination"];
+        };
+        ListRequestTemplate: {
+            data: components["schemas"]["RequestTemplate"][];
             pagination: components["schemas"]["Pagination"];
         };
         ListTenantField: {
@@ -2512,6 +2580,69 @@ export interface components {
              * @description How many deliveries the replay created.
              */
             count: number;
+        };
+        RequestTemplate: {
+            auth?: components["schemas"]["Auth"];
+            body?: components["schemas"]["Body"];
+            /** Format: date-time */
+            createdAt: string;
+            headers: {
+                [key: string]: string;
+            };
+            id: string;
+            method: string;
+            name: string;
+            query: {
+                [key: string]: string;
+            };
+            tenantId: string | null;
+            /** Format: int64 */
+            timeoutSeconds?: number;
+            /** Format: date-time */
+            updatedAt: string;
+            url: string;
+            /** Format: int64 */
+            version: number;
+        };
+        RequestTemplateInput: {
+            auth?: components["schemas"]["Auth"];
+            body?: components["schemas"]["Body"];
+            headers?: {
+                [key: string]: string;
+            };
+            /**
+             * @description Default POST.
+             * @enum {string}
+             */
+            method?: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+            name: string;
+            query?: {
+                [key: string]: string;
+            };
+            /** @description The tenant that owns it; absent for the vendor's own. A tenant's key always creates its own tenant's. */
+            tenantId?: string;
+            /** Format: int64 */
+            timeoutSeconds?: number;
+            /** @description Templates allowed, as in an http action. */
+            url: string;
+        };
+        RequestTemplatePatch: {
+            auth?: components["schemas"]["Auth"];
+            body?: components["schemas"]["Body"];
+            /** @description Replaces the headers. */
+            headers?: {
+                [key: string]: string;
+            };
+            /** @enum {string} */
+            method?: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+            name?: string;
+            /** @description Replaces the query. */
+            query?: {
+                [key: string]: string;
+            };
+            /** Format: int64 */
+            timeoutSeconds?: number;
+            url?: string;
         };
         Retentions: {
             /** @example 720h0m0s */
@@ -6460,6 +6591,485 @@ export interface operations {
             /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
             422: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "list-request-templates": {
+        parameters: {
+            query?: {
+                /** @description Page number, from 1. */
+                page?: number;
+                /** @description Items per page, at most 500. */
+                pageSize?: number;
+                tenantId?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ListRequestTemplate"];
+                };
+            };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "create-request-template": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retried write safe: a second request with the same key (per API key, for 24 hours) gets the first one's answer, with `Idempotent-Replayed: true`, and changes nothing again. The same key with a different request is a 422. */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RequestTemplateInput"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RequestTemplate"];
+                };
+            };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request conflicts with what is stored: a key or name already taken, a state that does not allow it, or a request with the same Idempotency-Key still in progress. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The body is larger than the server's request body limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "get-request-template": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RequestTemplate"];
+                };
+            };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Nothing with this id or key, or nothing this key may see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "delete-request-template": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retried write safe: a second request with the same key (per API key, for 24 hours) gets the first one's answer, with `Idempotent-Replayed: true`, and changes nothing again. The same key with a different request is a 422. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No Content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Nothing with this id or key, or nothing this key may see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request conflicts with what is stored: a key or name already taken, a state that does not allow it, or a request with the same Idempotency-Key still in progress. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "update-request-template": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retried write safe: a second request with the same key (per API key, for 24 hours) gets the first one's answer, with `Idempotent-Replayed: true`, and changes nothing again. The same key with a different request is a 422. */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RequestTemplatePatch"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RequestTemplate"];
+                };
+            };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Nothing with this id or key, or nothing this key may see. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request conflicts with what is stored: a key or name already taken, a state that does not allow it, or a request with the same Idempotency-Key still in progress. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The body is larger than the server's request body limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
