@@ -48,6 +48,17 @@ func (b *lockedBuffer) String() string {
 // and waits until it listens.
 func startForeign(t *testing.T, secret, form string) *foreignReceiver {
 	t.Helper()
+	return runForeign(t, "FIELDFLOW_WEBHOOK_SECRET="+secret, "SIGNATURE_FORM="+form)
+}
+
+// startForeignWithKey runs foreign.mjs holding only a public key.
+func startForeignWithKey(t *testing.T, publicKey string) *foreignReceiver {
+	t.Helper()
+	return runForeign(t, "FIELDFLOW_PUBLIC_KEY="+publicKey)
+}
+
+func runForeign(t *testing.T, env ...string) *foreignReceiver {
+	t.Helper()
 	if _, err := exec.LookPath("node"); err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatal("node is not installed")
@@ -57,7 +68,7 @@ func startForeign(t *testing.T, secret, form string) *foreignReceiver {
 	port := freePort(t)
 	cmd := exec.Command("node", "foreign.mjs", port)
 	cmd.Dir = "receiver-node"
-	cmd.Env = append(os.Environ(), "FIELDFLOW_WEBHOOK_SECRET="+secret, "SIGNATURE_FORM="+form)
+	cmd.Env = append(os.Environ(), env...)
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
 	r := &foreignReceiver{url: "http://127.0.0.1:" + port + "/hooks", lines: make(chan string, 64), stderr: &lockedBuffer{}}
@@ -122,4 +133,44 @@ func TestForeignReceiverReadsFlatIDsOfResourceEvents(t *testing.T) {
 	out := recv.nextJSON(t, "cleanup")
 	require.Equal(t, "field_group.deleted", out["event"])
 	require.Equal(t, g["id"], out["cleanup"], "the receiver read fieldGroupId from the body")
+}
+
+// TestForeignReceiverComparingOneHeaderWorksInEachFormThroughRotation: a
+// receiver that compares the signature header whole, in each
+// signatureFormat, accepts deliveries signed during a rotation's grace
+// period once it holds the new secret.
+func TestForeignReceiverComparingOneHeaderWorksInEachFormThroughRotation(t *testing.T) {
+	t.Parallel()
+	srv := apptest.Start(t)
+	for _, form := range []string{"hex", "prefixed", "timestamped"} {
+		wh := srv.Call(http.MethodPost, "/api/webhooks", map[string]any{"url": "http://127.0.0.1:1/unused", "events": []string{"order.*"}, "signatureFormat": form})
+		rot := srv.Call(http.MethodPost, "/api/webhooks/"+wh["id"].(string)+"/rotate-secret", map[string]any{"graceHours": 24})
+		recv := startForeign(t, rot["secret"].(string), form)
+		srv.Call(http.MethodPatch, "/api/webhooks/"+wh["id"].(string), map[string]any{"url": recv.url})
+		ev := srv.Call(http.MethodPost, "/api/events", map[string]any{"type": "order." + form, "data": map[string]any{"n": 1}})
+		out := recv.nextJSON(t, "verified")
+		require.Equal(t, ev["id"], out["verified"], "form %s: the header holds the newest secret's signature alone", form)
+		srv.Call(http.MethodDelete, "/api/webhooks/"+wh["id"].(string), nil)
+	}
+}
+
+// TestForeignReceiverChecksV1aWithThePublicKeyAndGetsItsShape: a receiver
+// that holds only the endpoint's public key checks the ed25519 entry with
+// node's crypto, and gets the eventType/data/previousAttributes shape the
+// endpoint's bodyTemplate writes.
+func TestForeignReceiverChecksV1aWithThePublicKeyAndGetsItsShape(t *testing.T) {
+	t.Parallel()
+	srv := apptest.Start(t)
+	tmpl := json.RawMessage(`{"eventType": "client.updated", "data": {"id": "{{event.data.id}}"}, "previousAttributes": "{{event.previous}}"}`)
+	wh := srv.Call(http.MethodPost, "/api/webhooks", map[string]any{"url": "http://127.0.0.1:1/unused", "events": []string{"client.changed"},
+		"asymmetricSignature": true, "bodyTemplate": tmpl})
+	pub := wh["publicKey"].(string)
+	require.True(t, strings.HasPrefix(pub, "whpk_"), pub)
+	recv := startForeignWithKey(t, pub)
+	srv.Call(http.MethodPatch, "/api/webhooks/"+wh["id"].(string), map[string]any{"url": recv.url})
+	srv.Call(http.MethodPost, "/api/events", map[string]any{"type": "client.changed", "data": map[string]any{"id": "c-7"}, "previous": map[string]any{"stage": "lead"}})
+	out := recv.nextJSON(t, "portal")
+	require.Equal(t, "client.updated", out["portal"])
+	require.Equal(t, "c-7", out["id"])
+	require.Equal(t, map[string]any{"stage": "lead"}, out["previous"])
 }
