@@ -21,7 +21,9 @@ func testStats(t *testing.T, newStore func(t *testing.T) store.Store) {
 	}
 	// The window: three one-minute buckets from t0.
 	t0 := time.Date(2026, 4, 4, 10, 0, 0, 0, time.UTC)
-	minute := func(m int, s int) time.Time { return t0.Add(time.Duration(m)*time.Minute + time.Duration(s)*time.Second + 123456*time.Microsecond) }
+	minute := func(m int, s int) time.Time {
+		return t0.Add(time.Duration(m)*time.Minute + time.Duration(s)*time.Second + 123456*time.Microsecond)
+	}
 	params := &store.ActivityReadParams{Since: t0, Bucket: time.Minute, Buckets: 3}
 
 	t.Run("EmptyStoreHasEmptyBuckets", func(t *testing.T) {
