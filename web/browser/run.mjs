@@ -143,7 +143,7 @@ try {
     await preview.getByText("editing").waitFor();
     await f.getByLabel("Type").selectOption("string");
     // The group itself can be edited.
-    await page.getByRole("button", { name: "Edit group customer" }).click();
+    await page.getByRole("row", { name: /^customer Customer/ }).getByRole("button", { name: "Edit" }).click();
     const eg = page.getByRole("form", { name: "Edit field group" });
     await eg.getByLabel("Description").fill("Our customers");
     await eg.getByRole("button", { name: "Save group" }).click();
@@ -465,7 +465,7 @@ try {
       if (await nav.getByText(hidden).count()) fail(`the portal shows ${hidden}`);
     }
     await nav.getByRole("link", { name: "Webhooks" }).click();
-    await portal.getByText("https://acme.example.com/portal-hook").waitFor();
+    await portal.getByRole("link", { name: "https://acme.example.com/portal-hook" }).waitFor();
     await nav.getByRole("link", { name: "Events" }).click();
     await portal.getByRole("heading", { name: "Events" }).waitFor();
     await nav.getByRole("link", { name: "Fields" }).click();
@@ -511,7 +511,7 @@ try {
     const link = await mint({ tenantId: "acme", expiresIn: 5, features: ["webhooks"] });
     const p = await context.newPage();
     await p.goto(link.url);
-    await p.getByText("https://acme.example.com/portal-hook").waitFor();
+    await p.getByRole("link", { name: "https://acme.example.com/portal-hook" }).waitFor();
     await p.waitForTimeout(5500);
     await p.reload();
     await p.getByRole("heading", { name: "This portal link has ended" }).waitFor();

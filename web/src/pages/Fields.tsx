@@ -45,7 +45,7 @@ export function Fields({ who }: { path: string; who?: Schemas["SessionView"] }) 
               <td><button className="link" onClick={() => setGroup(g.key)}>{g.key}</button></td>
               <td>{g.name}</td><td>{g.description}</td>
               <td className="actions">{!tenant && <>
-                <button onClick={() => setEditing(g.id)} aria-label={`Edit group ${g.key}`}>Edit</button>
+                <button onClick={() => setEditing(g.id)}>Edit</button>
                 <button className="danger" onClick={async () => {
                   if (!confirm(`Delete field group ${g.key}?`)) return;
                   const { error } = await api.DELETE("/api/field-groups/{fg}", { params: { path: { fg: g.id } } });
