@@ -159,7 +159,7 @@ func New(cfg Config) *Server {
 	hc.Transformers = append([]huma.Transformer{s.logInternal}, hc.Transformers...)
 	hc.Info.Description = "Custom fields, events, webhooks and automations for multi-tenant SaaS. " +
 		"Authenticate with `X-API-Key: <key>` or `Authorization: Bearer <key>`. Errors are RFC 9457 problem+json. " +
-		"Requests are rate limited per key (by default 100/s with bursts of 200; a search costs 5, a webhook test 10, a replay 20) " +
+		"Requests are rate limited per key (by default 100/s with bursts of 200; a search or the statistics overview costs 5, a webhook test 10, a replay 20) " +
 		"and failed authentications per client address (10/s, bursts of 20): over a limit the answer is 429 with `Retry-After` in seconds."
 	hc.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
 		"apiKey": {Type: "apiKey", In: "header", Name: "X-API-Key"},
@@ -181,6 +181,7 @@ func New(cfg Config) *Server {
 		s.registerExpressions()
 		s.registerStream()
 		s.registerTenants()
+		s.registerStats()
 	}
 	s.registerOps()
 	s.finishDocument()

@@ -128,6 +128,7 @@ var apiRoutes = []string{
 	"POST /api/events",
 	"GET /api/events",
 	"GET /api/event-types",
+	"GET /api/stats/overview",
 	"GET /api/events/{id}",
 	"POST /api/keys",
 	"GET /api/keys",

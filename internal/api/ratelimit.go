@@ -35,7 +35,7 @@ func routeCost(op *huma.Operation) int {
 		return 1
 	}
 	switch op.OperationID {
-	case "search-values":
+	case "search-values", "get-stats-overview":
 		return 5
 	case "test-webhook", "test-automation":
 		return 10

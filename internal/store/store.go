@@ -62,6 +62,7 @@ type Reader interface {
 	AutomationReader
 	SecretsReader
 	RetentionReader
+	StatsReader
 	// BacklogRead counts the pending deliveries and runs and finds the
 	// earliest due of each, through the partial indexes the claims use, so
 	// that a metrics scrape may call it.

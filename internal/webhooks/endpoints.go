@@ -110,6 +110,65 @@ type EndpointHealth struct {
 	State        string     `json:"state"`
 	Error        string     `json:"error,omitempty"`
 	FailingSince *time.Time `json:"failingSince,omitempty"`
+	// Recent sums up the latest deliveries' attempts; shown by reads
+	// (get and list), not by the answers to writes.
+	Recent *RecentAttempts `json:"recent,omitempty"`
+}
+
+// RecentDeliveries is how many of an endpoint's latest deliveries its
+// health sums up.
+const RecentDeliveries = 100
+
+// RecentAttempts sums up the attempts of an endpoint's latest deliveries
+// (at most RecentDeliveries). An attempt succeeded when the receiver
+// answered 2xx.
+type RecentAttempts struct {
+	Deliveries    int        `json:"deliveries"`
+	Attempts      int        `json:"attempts"`
+	Succeeded     int        `json:"succeeded"`
+	SuccessRate   *float64   `json:"successRate"`
+	LastSuccessAt *time.Time `json:"lastSuccessAt"`
+	LastErrorAt   *time.Time `json:"lastErrorAt"`
+	LastStatus    int        `json:"lastStatus,omitempty"`
+	LastError     string     `json:"lastError,omitempty"`
+}
+
+func recentAttempts(r *store.EndpointRecent) *RecentAttempts {
+	out := &RecentAttempts{}
+	if r == nil {
+		return out
+	}
+	out.Deliveries, out.Attempts, out.Succeeded, out.LastStatus, out.LastError = r.Deliveries, r.Attempts, r.Succeeded, r.LastStatus, r.LastError
+	if r.Attempts > 0 {
+		rate := float64(r.Succeeded) / float64(r.Attempts)
+		out.SuccessRate = &rate
+	}
+	if !r.LastSuccessAt.IsZero() {
+		t := r.LastSuccessAt
+		out.LastSuccessAt = &t
+	}
+	if !r.LastErrorAt.IsZero() {
+		t := r.LastErrorAt
+		out.LastErrorAt = &t
+	}
+	return out
+}
+
+// withRecent fills in the endpoints' recent attempts, with one read for
+// them all.
+func (s *Service) withRecent(ctx context.Context, eps ...*Endpoint) error {
+	ids := make([]string, len(eps))
+	for i, ep := range eps {
+		ids[i] = ep.ID
+	}
+	recent, err := s.store.EndpointRecentRead(ctx, &store.EndpointRecentReadParams{EndpointIDs: ids, Deliveries: RecentDeliveries})
+	if err != nil {
+		return fmt.Errorf("read endpoint health: %w", err)
+	}
+	for _, ep := range eps {
+		ep.Health.Recent = recentAttempts(recent[ep.ID])
+	}
+	return nil
 }
 
 func health(ep *store.Endpoint, broken string) *EndpointHealth {
@@ -311,7 +370,14 @@ func (s *Service) GetEndpoint(ctx context.Context, sc scope.Scope, id string) (*
 	if err != nil {
 		return nil, err
 	}
-	return s.viewStored(ctx, ep)
+	v, err := s.viewStored(ctx, ep)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.withRecent(ctx, v); err != nil {
+		return nil, err
+	}
+	return v, nil
 }
 
 // viewStored shows a stored endpoint with its health, broken or not as
@@ -379,6 +445,9 @@ func (s *Service) ListEndpoints(ctx context.Context, sc scope.Scope, tenantID st
 		if out[i], err = s.viewStored(ctx, ep); err != nil {
 			return nil, 0, err
 		}
+	}
+	if err := s.withRecent(ctx, out...); err != nil {
+		return nil, 0, err
 	}
 	return out, total, nil
 }

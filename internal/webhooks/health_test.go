@@ -199,7 +199,16 @@ func TestEndpointDisabledAfterFiveDaysOfFailures(t *testing.T) {
 			require.NoError(t, err)
 			require.False(t, view.Active)
 			require.Equal(t, ep.DisabledReason, view.DisabledReason)
-			require.Equal(t, &webhooks.EndpointHealth{State: webhooks.HealthDisabled, Error: ep.DisabledReason}, view.Health)
+			// Its recent attempts: e1's two and e2's two, all failed.
+			zero := 0.0
+			recent := view.Health.Recent
+			require.NotNil(t, recent)
+			require.NotNil(t, recent.LastErrorAt)
+			require.Equal(t, &webhooks.EndpointHealth{State: webhooks.HealthDisabled, Error: ep.DisabledReason,
+				Recent: &webhooks.RecentAttempts{Deliveries: 2, Attempts: 4, SuccessRate: &zero, LastErrorAt: recent.LastErrorAt,
+					LastStatus: recent.LastStatus, LastError: recent.LastError}}, view.Health)
+			require.True(t, healthT0.Add(5*24*time.Hour+time.Minute).Equal(*recent.LastErrorAt), "last error at %s", recent.LastErrorAt)
+			require.NotEmpty(t, recent.LastError)
 
 			evs := b.disabledEvents(t)
 			require.Len(t, evs, 1)

@@ -111,6 +111,7 @@ try {
     await page.getByLabel("API key").fill(adminKey);
     await page.getByRole("button", { name: "Log in" }).click();
     await page.getByRole("navigation", { name: "Main" }).getByText("admin").waitFor();
+    await page.getByRole("heading", { name: "Overview" }).waitFor(); // an admin's first page
     const stored = await page.evaluate(() => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }) + document.cookie);
     if (stored.includes(adminKey)) fail("the key is in browser storage");
     if (stored.includes("fieldflow_session")) fail("the session cookie is readable by script");
@@ -132,6 +133,22 @@ try {
     await f.getByRole("button", { name: "Create field" }).click();
     await page.getByRole("cell", { name: "company_size" }).waitFor();
     await page.getByRole("cell", { name: "required, options: 1-10|11-50|51-200" }).waitFor();
+    // The preview shows the form a tenant fills, and follows a field as it is typed.
+    const preview = page.getByRole("region", { name: "Form preview" });
+    await preview.getByRole("combobox", { name: "Preview Company size" }).waitFor();
+    await f.getByLabel("Field key").fill("vip");
+    await f.getByLabel("Label").fill("VIP customer");
+    await f.getByLabel("Type").selectOption("boolean");
+    await preview.getByRole("checkbox", { name: "Preview VIP customer" }).waitFor();
+    await preview.getByText("editing").waitFor();
+    await f.getByLabel("Type").selectOption("string");
+    // The group itself can be edited.
+    await page.getByRole("row", { name: /^customer Customer/ }).getByRole("button", { name: "Edit" }).click();
+    const eg = page.getByRole("form", { name: "Edit field group" });
+    await eg.getByLabel("Description").fill("Our customers");
+    await eg.getByRole("button", { name: "Save group" }).click();
+    await page.getByRole("cell", { name: "Our customers" }).waitFor();
+    await page.getByRole("heading", { name: "Global fields of Customer" }).waitFor();
     await page.screenshot({ path: join(shots, "fields.png"), fullPage: true });
   });
 
@@ -148,6 +165,11 @@ try {
     await page.getByRole("link", { name: "Webhooks" }).click();
     const f = page.getByRole("form", { name: "New endpoint" });
     await f.getByLabel("Endpoint URL").fill(receiverURL);
+    // The event types are picked from the server's list, every event by default.
+    if (!(await f.getByRole("checkbox", { name: "All events (*)" }).isChecked())) fail("* is not the default");
+    await f.getByRole("checkbox", { name: "field_value.saved", exact: true }).waitFor();
+    await f.getByRole("checkbox", { name: "field_value.*", exact: true }).check();
+    await f.getByRole("checkbox", { name: "field_value.*", exact: true }).uncheck();
     await f.getByLabel("CEL filter").fill("event.fieldKey ==");
     await f.getByRole("status").filter({ hasText: "✗" }).waitFor();
     await f.getByLabel("CEL filter").fill("event.event != 'webhook.disabled'");
@@ -197,8 +219,17 @@ try {
     await page.getByRole("button", { name: "Send test" }).click();
     await page.getByText(/Test succeeded/).waitFor();
     await page.getByRole("cell", { name: "webhook.test" }).waitFor();
+    await page.getByRole("region", { name: "Health" }).getByText(/^100% success of \d+ attempts?$/).waitFor();
     await page.screenshot({ path: join(shots, "webhook-deliveries.png"), fullPage: true });
     if (!received.some((r) => r.headers["x-fieldflow-event"] === "entity.updated")) fail("the receiver got no entity.updated");
+  });
+
+  await step("the endpoint list shows each endpoint's health", async () => {
+    await page.getByRole("link", { name: "← Webhooks" }).click();
+    const row = page.getByRole("row", { name: new RegExp(receiverURL.replace(/[.?]/g, "\\$&")) });
+    await row.getByText(/^100% success of \d+ attempts?$/).waitFor();
+    await row.getByText(/^last success/).waitFor();
+    await row.getByText("healthy").waitFor();
   });
 
   await step("events: the log and an event's deliveries", async () => {
@@ -402,6 +433,22 @@ try {
     await page.getByLabel("Live").uncheck();
   });
 
+  await step("the overview charts the last hour and day with what was published and delivered", async () => {
+    await page.getByRole("link", { name: "Overview" }).click();
+    await page.getByRole("heading", { name: "Overview" }).waitFor();
+    await page.getByRole("img", { name: /^Events: events [1-9]\d*; peak [1-9]/ }).waitFor();
+    await page.getByRole("img", { name: /^Deliveries: succeeded [1-9]\d*, failed \d+/ }).waitFor();
+    await page.getByRole("img", { name: /^Backlog: now \d+ deliveries/ }).waitFor();
+    if (!(await page.getByRole("figure").filter({ hasText: "Events" }).locator("rect").count())) fail("the events chart drew no bar");
+    await page.getByText("No endpoint is failing.").waitFor();
+    await page.screenshot({ path: join(shots, "overview.png"), fullPage: true });
+    await page.getByRole("button", { name: "Last day" }).click();
+    await page.getByText("per hour, last day").waitFor();
+    await page.getByRole("img", { name: /^Events: events [1-9]\d*; peak [1-9]/ }).waitFor();
+    const direct = await fetch(`${base}/api/stats/overview?window=24h`, { headers: { "X-API-Key": adminKey } }).then((r) => r.json());
+    if (direct.buckets.length !== 24 || !direct.buckets.some((b) => b.events > 0)) fail(`unexpected overview ${JSON.stringify(direct).slice(0, 300)}`);
+  });
+
   await step("a portal link shows one tenant's world, in the vendor's theme, inside the vendor's app", async () => {
     await adminCall("POST", "/api/webhooks", { url: "https://acme.example.com/portal-hook", events: ["*"], tenantId: "acme" });
     await adminCall("POST", "/api/webhooks", { url: "https://globex-secret.example.com/hook", events: ["*"], tenantId: "globex" });
@@ -418,7 +465,7 @@ try {
       if (await nav.getByText(hidden).count()) fail(`the portal shows ${hidden}`);
     }
     await nav.getByRole("link", { name: "Webhooks" }).click();
-    await portal.getByText("https://acme.example.com/portal-hook").waitFor();
+    await portal.getByRole("link", { name: "https://acme.example.com/portal-hook" }).waitFor();
     await nav.getByRole("link", { name: "Events" }).click();
     await portal.getByRole("heading", { name: "Events" }).waitFor();
     await nav.getByRole("link", { name: "Fields" }).click();
@@ -464,7 +511,7 @@ try {
     const link = await mint({ tenantId: "acme", expiresIn: 5, features: ["webhooks"] });
     const p = await context.newPage();
     await p.goto(link.url);
-    await p.getByText("https://acme.example.com/portal-hook").waitFor();
+    await p.getByRole("link", { name: "https://acme.example.com/portal-hook" }).waitFor();
     await p.waitForTimeout(5500);
     await p.reload();
     await p.getByRole("heading", { name: "This portal link has ended" }).waitFor();

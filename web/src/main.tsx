@@ -4,6 +4,7 @@ import { api, setCSRF, type Schemas } from "./api/client";
 import { Login } from "./components/Login";
 import { Portal } from "./Portal";
 import { link, navigate, setBase, usePath } from "./lib/router";
+import { Overview } from "./pages/Overview";
 import { Fields } from "./pages/Fields";
 import { Records } from "./pages/Records";
 import { Events } from "./pages/Events";
@@ -12,7 +13,9 @@ import { Automations } from "./pages/Automations";
 import { Settings } from "./pages/Settings";
 import "./styles.css";
 
+// The overview's numbers are every tenant's: it is an admin's page.
 export const pages = [
+  { path: "/overview", label: "Overview", page: Overview, admin: true },
   { path: "/fields", label: "Fields", page: Fields },
   { path: "/records", label: "Records", page: Records },
   { path: "/events", label: "Events", page: Events },
@@ -32,13 +35,14 @@ function App() {
   }, []);
   if (who === undefined) return null;
   if (who === null) return <Login onLogin={setWho} />;
-  const current = pages.find((p) => path === p.path || path.startsWith(p.path + "/")) ?? pages[0];
+  const mine = pages.filter((p) => !p.admin || who.role === "admin");
+  const current = mine.find((p) => path === p.path || path.startsWith(p.path + "/")) ?? mine[0];
   const Page = current.page;
   return (
     <div className="shell">
       <nav aria-label="Main">
         <div className="brand">fieldflow</div>
-        {pages.map((p) => (
+        {mine.map((p) => (
           <a key={p.path} href={link(p.path)} aria-current={p === current ? "page" : undefined}
             onClick={(e) => { e.preventDefault(); navigate(p.path); }}>{p.label}</a>
         ))}

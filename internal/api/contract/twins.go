@@ -53,6 +53,7 @@ func Twins() []Twin {
 		{reflect.TypeFor[webhooks.EndpointInput](), reflect.TypeFor[EndpointInput]()},
 		{reflect.TypeFor[webhooks.EndpointPatch](), reflect.TypeFor[EndpointPatch]()},
 		{reflect.TypeFor[webhooks.FilteredOut](), reflect.TypeFor[FilteredOut]()},
+		{reflect.TypeFor[webhooks.RecentAttempts](), reflect.TypeFor[RecentAttempts]()},
 		{reflect.TypeFor[webhooks.ReplayInput](), reflect.TypeFor[ReplayInput]()},
 	}
 }
@@ -389,9 +390,22 @@ type DeliveryView struct {
 
 // EndpointHealth is the schema of webhooks.EndpointHealth.
 type EndpointHealth struct {
-	State        string     `json:"state" enum:"healthy,failing,disabled,broken" doc:"broken: the endpoint cannot be used (its filter does not compile, its secret cannot be opened) and gets no deliveries until fixed: PATCH a new filter, or rotate the secret."`
-	Error        string     `json:"error,omitempty" doc:"Why the endpoint is broken or disabled."`
-	FailingSince *time.Time `json:"failingSince,omitempty" doc:"When the current run of failed deliveries began."`
+	State        string                   `json:"state" enum:"healthy,failing,disabled,broken" doc:"broken: the endpoint cannot be used (its filter does not compile, its secret cannot be opened) and gets no deliveries until fixed: PATCH a new filter, or rotate the secret."`
+	Error        string                   `json:"error,omitempty" doc:"Why the endpoint is broken or disabled."`
+	FailingSince *time.Time               `json:"failingSince,omitempty" doc:"When the current run of failed deliveries began."`
+	Recent       *webhooks.RecentAttempts `json:"recent,omitempty" doc:"The attempts of the endpoint's latest deliveries, summed up; in reads (get and list), not in the answers to writes."`
+}
+
+// RecentAttempts is the schema of webhooks.RecentAttempts.
+type RecentAttempts struct {
+	Deliveries    int        `json:"deliveries" doc:"How many of the endpoint's latest deliveries are counted (at most 100)."`
+	Attempts      int        `json:"attempts" doc:"Their attempts."`
+	Succeeded     int        `json:"succeeded" doc:"Attempts the receiver answered with 2xx."`
+	SuccessRate   *float64   `json:"successRate" minimum:"0" maximum:"1" doc:"succeeded / attempts; null without attempts."`
+	LastSuccessAt *time.Time `json:"lastSuccessAt" doc:"When the latest successful attempt among them started; null when none succeeded."`
+	LastErrorAt   *time.Time `json:"lastErrorAt" doc:"When the latest failed attempt among them started; null when none failed."`
+	LastStatus    int        `json:"lastStatus,omitempty" doc:"The latest failed attempt's HTTP status; absent when it got no answer."`
+	LastError     string     `json:"lastError,omitempty" doc:"The latest failed attempt's error."`
 }
 
 // EndpointInput is the schema of webhooks.EndpointInput.

@@ -78,6 +78,7 @@ func Dialect() *sqlstore.Dialect {
 		Name:              "postgres",
 		IsUniqueViolation: isUniqueViolation,
 		TimeArg:           func(t time.Time) any { return t.UTC() },
+		Epoch:             func(col string) string { return "CAST(floor(extract(epoch FROM " + col + ")) AS BIGINT)" },
 		Casts:             true,
 		LockSuffix:        "FOR UPDATE",
 		ClaimSuffix:       "FOR UPDATE SKIP LOCKED",

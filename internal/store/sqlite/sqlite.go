@@ -67,6 +67,7 @@ func Dialect() *sqlstore.Dialect {
 		Name:              "sqlite",
 		IsUniqueViolation: isUniqueViolation,
 		TimeArg:           timeArg,
+		Epoch:             func(col string) string { return "CAST(strftime('%s', " + col + ") AS INTEGER)" },
 		GroupCommit:       true,
 		Reclaim:           reclaim,
 	}

@@ -25,6 +25,10 @@ type Dialect struct {
 	// TimeArg converts a time to the driver's argument: SQLite stores
 	// fixed-width RFC 3339 text so it sorts; PostgreSQL takes time.Time.
 	TimeArg func(t time.Time) any
+	// Epoch is an SQL expression of the time in column col as whole Unix
+	// seconds (an integer), to group rows into time buckets. Unlike
+	// PostgreSQL, SQLite keeps times as text.
+	Epoch func(col string) string
 	// Casts types a statement argument ("$1::integer") where the database
 	// cannot infer it, as in a VALUES list (PostgreSQL). Unlike
 	// PostgreSQL, SQLite types values, not columns, and needs none.

@@ -26,6 +26,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Run("Idempotency", func(t *testing.T) { t.Parallel(); testIdempotency(t, newStore) })
 	t.Run("Endpoints", func(t *testing.T) { t.Parallel(); testEndpoints(t, newStore) })
 	t.Run("Backlog", func(t *testing.T) { t.Parallel(); testBacklog(t, newStore) })
+	t.Run("Stats", func(t *testing.T) { t.Parallel(); testStats(t, newStore) })
 	t.Run("Deliveries", func(t *testing.T) { t.Parallel(); testDeliveries(t, newStore) })
 	t.Run("DeliveryLeases", func(t *testing.T) { t.Parallel(); testDeliveryLeases(t, newStore) })
 	t.Run("Attempts", func(t *testing.T) { t.Parallel(); testAttempts(t, newStore) })

@@ -756,6 +756,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/stats/overview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Events, deliveries, runs and backlog over the last hour or day
+         * @description For the dashboard's overview: per minute over the last hour, or per hour over the last day, the events stored, the deliveries and runs that succeeded or failed for good, and the backlog at each bucket's end; the backlog now with its oldest item's age; and the endpoints that are failing. Admin keys only. Each count reads only its window's rows, through indexes.
+         *
+         *     Needs an admin key.
+         */
+        get: operations["get-stats-overview"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/tenants/{tenantId}": {
         parameters: {
             query?: never;
@@ -1935,6 +1957,8 @@ export interface components {
              * @description When the current run of failed deliveries began.
              */
             failingSince?: string;
+            /** @description The attempts of the endpoint's latest deliveries, summed up; in reads (get and list), not in the answers to writes. */
+            recent?: components["schemas"]["RecentAttempts"];
             /**
              * @description broken: the endpoint cannot be used (its filter does not compile, its secret cannot be opened) and gets no deliveries until fixed: PATCH a new filter, or rotate the secret.
              * @enum {string}
@@ -2170,6 +2194,20 @@ export interface components {
              * @description The index of the step that failed.
              */
             step: number;
+        };
+        FailingEndpoint: {
+            /** @description Why it was disabled. */
+            error?: string;
+            /**
+             * Format: date-time
+             * @description When its current run of failures began; null for a disabled endpoint that has not failed since.
+             */
+            failingSince: string | null;
+            id: string;
+            /** @enum {string} */
+            state: "failing" | "disabled";
+            tenantId: string | null;
+            url: string;
         };
         FieldGroup: {
             /** Format: date-time */
@@ -2486,6 +2524,97 @@ export interface components {
             scopes?: string[] | null;
             tokenUrl?: string;
         };
+        Overview: {
+            backlog: components["schemas"]["OverviewBacklog"];
+            /**
+             * Format: int64
+             * @description Each bucket's width: 60 for 1h, 3600 for 24h.
+             */
+            bucketSeconds: number;
+            /** @description 60 buckets of a minute (1h) or 24 of an hour (24h), oldest first, in UTC. */
+            buckets: components["schemas"]["OverviewBucket"][];
+            /** @description Endpoints failing now (longest first), then those disabled by a failure; at most 50. */
+            failingEndpoints: components["schemas"]["FailingEndpoint"][];
+            /**
+             * Format: date-time
+             * @description The first bucket's start.
+             */
+            from: string;
+            /**
+             * Format: date-time
+             * @description The last bucket's end: the end of the bucket holding now.
+             */
+            to: string;
+            /** @enum {string} */
+            window: "1h" | "24h";
+        };
+        OverviewBacklog: {
+            /**
+             * Format: double
+             * @description How long the oldest pending delivery has waited, in seconds; 0 when none is pending.
+             */
+            deliveriesOldestAgeSeconds: number;
+            /**
+             * Format: date-time
+             * @description When the oldest pending delivery was created; null when none is pending.
+             */
+            deliveriesOldestPending: string | null;
+            /** Format: int64 */
+            deliveriesPending: number;
+            /** Format: double */
+            runsOldestAgeSeconds: number;
+            /**
+             * Format: date-time
+             * @description When the oldest pending run was created; null when none is pending.
+             */
+            runsOldestPending: string | null;
+            /** Format: int64 */
+            runsPending: number;
+        };
+        OverviewBucket: {
+            /**
+             * Format: int64
+             * @description Deliveries pending at the bucket's end (for the last bucket: now), retries scheduled for later among them.
+             */
+            deliveriesBacklog: number;
+            /**
+             * Format: int64
+             * @description Deliveries that failed for good (retries used up, or the endpoint gone or disabled).
+             */
+            deliveriesFailed: number;
+            /**
+             * Format: int64
+             * @description Deliveries that succeeded.
+             */
+            deliveriesSucceeded: number;
+            /**
+             * Format: int64
+             * @description Endpoints with a delivery that failed for good.
+             */
+            endpointsFailed: number;
+            /**
+             * Format: int64
+             * @description Events stored.
+             */
+            events: number;
+            /**
+             * Format: int64
+             * @description Runs pending at the bucket's end.
+             */
+            runsBacklog: number;
+            /**
+             * Format: int64
+             * @description Automation runs that failed for good.
+             */
+            runsFailed: number;
+            /**
+             * Format: int64
+             * @description Automation runs that succeeded.
+             */
+            runsSucceeded: number;
+            /** Format: date-time */
+            start: string;
+        };
         Pagination: {
             /** Format: int64 */
             page: number;
@@ -2560,6 +2689,45 @@ export interface components {
             /** @description True when id was already used: nothing new was stored. */
             duplicate?: boolean;
             id: string;
+        };
+        RecentAttempts: {
+            /**
+             * Format: int64
+             * @description Their attempts.
+             */
+            attempts: number;
+            /**
+             * Format: int64
+             * @description How many of the endpoint's latest deliveries are counted (at most 100).
+             */
+            deliveries: number;
+            /** @description The latest failed attempt's error. */
+            lastError?: string;
+            /**
+             * Format: date-time
+             * @description When the latest failed attempt among them started; null when none failed.
+             */
+            lastErrorAt: string | null;
+            /**
+             * Format: int64
+             * @description The latest failed attempt's HTTP status; absent when it got no answer.
+             */
+            lastStatus?: number;
+            /**
+             * Format: date-time
+             * @description When the latest successful attempt among them started; null when none succeeded.
+             */
+            lastSuccessAt: string | null;
+            /**
+             * Format: int64
+             * @description Attempts the receiver answered with 2xx.
+             */
+            succeeded: number;
+            /**
+             * Format: double
+             * @description succeeded / attempts; null without attempts.
+             */
+            successRate: number | null;
         };
         ReplayInput: {
             onlyFailed?: boolean;
@@ -7450,6 +7618,85 @@ export interface operations {
             };
             /** @description The request conflicts with what is stored: a key or name already taken, a state that does not allow it, or a request with the same Idempotency-Key still in progress. */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The request is well-formed but invalid: `errors` names each location and why. Also: an Idempotency-Key reused with a different request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Over the key's rate limit (or, for failed authentications, the client address's): retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before the next request. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+        };
+    };
+    "get-stats-overview": {
+        parameters: {
+            query?: {
+                /** @description 1h (minute buckets) or 24h (hour buckets). */
+                window?: "1h" | "24h";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Overview"];
+                };
+            };
+            /** @description The request cannot be read: a body that is not JSON, invalid UTF-8 or a NUL byte in the body, path or query, or an Idempotency-Key over 255 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description No valid credentials: the API key (or session) is missing, unknown, revoked or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ErrorModel"];
+                };
+            };
+            /** @description The key may not do this: a tenant key on another tenant's data or on vendor-wide settings, or a write without its X-CSRF-Token in a session. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,5 +1,7 @@
 import { useCallback, useEffect, useState } from "react";
 import { api, type Schemas } from "../api/client";
+import { EndpointHealth } from "../components/EndpointHealth";
+import { EventTypePicker } from "../components/EventTypePicker";
 import { ErrorBox, ExpressionStatus, Time } from "../components/ui";
 import { match, link, navigate } from "../lib/router";
 
@@ -26,13 +28,14 @@ function EndpointList() {
     <section>
       <h1>Webhooks</h1>
       <table>
-        <thead><tr><th>URL</th><th>Events</th><th>Tenant</th><th>State</th><th>Created</th></tr></thead>
+        <thead><tr><th>URL</th><th>Events</th><th>Tenant</th><th>State</th><th>Health</th><th>Created</th></tr></thead>
         <tbody>
           {eps.map((e) => (
             <tr key={e.id}>
               <td><a href={link(`/webhooks/${e.id}`)} onClick={(ev) => { ev.preventDefault(); navigate(`/webhooks/${e.id}`); }}>{e.url}</a></td>
               <td>{(e.events ?? []).join(", ")}</td><td>{e.tenantId ?? "all"}</td>
               <td>{e.active ? <span className="ok">active</span> : <span className="bad">disabled{e.disabledReason ? `: ${e.disabledReason}` : ""}</span>}</td>
+              <td><EndpointHealth health={e.health} /></td>
               <td><Time at={e.createdAt} /></td>
             </tr>
           ))}
@@ -61,7 +64,7 @@ export function SecretOnce({ secret, onDone }: { secret: string; onDone: () => v
 
 function EndpointForm({ ep, onSaved }: { ep?: Schemas["Endpoint"]; onSaved: (ep: Schemas["Endpoint"]) => void }) {
   const [f, setF] = useState({
-    url: ep?.url ?? "", events: (ep?.events ?? ["*"]).join(", "), tenantId: ep?.tenantId ?? "", description: ep?.description ?? "",
+    url: ep?.url ?? "", events: ep?.events ?? ["*"], tenantId: ep?.tenantId ?? "", description: ep?.description ?? "",
     filter: ep?.filter ?? "", headers: Object.entries(ep?.headers ?? {}).map(([k, v]) => `${k}: ${v}`).join("\n"),
     retrySchedule: (ep?.retrySchedule ?? []).join(", "), timeoutSeconds: String(ep?.timeoutSeconds ?? ""),
     maxInFlight: String(ep?.maxInFlight ?? ""), signatureHeader: ep?.signatureHeader ?? "", active: ep?.active ?? true,
@@ -74,7 +77,7 @@ function EndpointForm({ ep, onSaved }: { ep?: Schemas["Endpoint"]; onSaved: (ep:
       const headers = Object.fromEntries(f.headers.split("\n").map((l) => l.split(/:(.*)/s)).filter((p) => p[0]?.trim())
         .map(([k, v]) => [k.trim(), (v ?? "").trim()]));
       const body = {
-        url: f.url, events: lines(f.events), description: f.description, filter: f.filter, headers, active: f.active,
+        url: f.url, events: f.events, description: f.description, filter: f.filter, headers, active: f.active,
         ...(f.signatureHeader ? { signatureHeader: f.signatureHeader } : {}),
         ...(f.retrySchedule ? { retrySchedule: lines(f.retrySchedule) } : {}),
         ...(f.timeoutSeconds ? { timeoutSeconds: Number(f.timeoutSeconds) } : {}),
@@ -89,9 +92,9 @@ function EndpointForm({ ep, onSaved }: { ep?: Schemas["Endpoint"]; onSaved: (ep:
       <h3>{ep ? "Edit endpoint" : "New endpoint"}</h3>
       <label>Endpoint URL<input value={f.url} onChange={(e) => set({ url: e.target.value })} required placeholder="https://example.com/hooks" /></label>
       <div className="row">
-        <label>Event types (comma-separated)<input value={f.events} onChange={(e) => set({ events: e.target.value })} /></label>
         {!ep && <label>Tenant (empty: all)<input value={f.tenantId} onChange={(e) => set({ tenantId: e.target.value })} /></label>}
       </div>
+      <EventTypePicker value={f.events} onChange={(events) => set({ events })} />
       <label>Description<input value={f.description} onChange={(e) => set({ description: e.target.value })} /></label>
       <label>CEL filter<input value={f.filter} onChange={(e) => set({ filter: e.target.value })} placeholder="event.fieldKey == 'stage'" />
         <ExpressionStatus kind="filter" expression={f.filter} /></label>
@@ -159,6 +162,10 @@ function Endpoint({ id }: { id: string }) {
           navigate("/webhooks");
         }}>Delete</button>
       </div>
+      <section className="card" aria-label="Health">
+        <h3>Health <span className="muted">latest {ep.health?.recent?.deliveries ?? 0} deliveries</span></h3>
+        <EndpointHealth health={ep.health} />
+      </section>
       {note && <p role="status">{note}</p>}
       {secret && <SecretOnce secret={secret} onDone={() => setSecret("")} />}
       <ErrorBox error={error} />
