@@ -96,6 +96,20 @@ func setup(t *testing.T, dialect string, opts *serverOpts) *testBundle {
 	}
 }
 
+// peer starts another API server over the bundle's store, as a second
+// instance sharing the database would be, and returns the bundle with its
+// URL; the keys and store are the same.
+func (b *testBundle) peer(t *testing.T) *testBundle {
+	t.Helper()
+	cfg := api.Config{Records: records.New(records.Config{Store: b.store}), Store: b.store}
+	setLimits(&cfg, nil)
+	srv := httptest.NewServer(api.New(cfg))
+	t.Cleanup(srv.Close)
+	p := *b
+	p.url = srv.URL
+	return &p
+}
+
 // setLimits copies the rate limit settings of l into cfg, or turns every
 // limit off when l is nil.
 func setLimits(cfg *api.Config, l *api.Config) {

@@ -1,11 +1,16 @@
 package api_test
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/fieldflow/fieldflow/internal/api"
+	"github.com/fieldflow/fieldflow/internal/store"
 )
 
 func TestIdempotencyKeyReplaysFirstResponse(t *testing.T) {
@@ -58,6 +63,58 @@ func TestIdempotencyKeyReplaysFirstResponse(t *testing.T) {
 		require.Equal(t, "true", delAgain.header.Get("Idempotent-Replayed"))
 
 		requireProblem(t, b.send(t, req{Method: http.MethodPost, Path: "/api/events", Key: b.admin, Body: map[string]any{"type": "X", "data": map[string]any{}}, Header: idem(strings.Repeat("k", 256))}), http.StatusBadRequest)
+	})
+}
+
+// TestIdempotencyKeyHoldsAcrossInstances sends one Idempotency-Key to two
+// API servers over one database: the second answers the first's response,
+// and a claim made by a request still running elsewhere holds the key on
+// both until it runs out.
+func TestIdempotencyKeyHoldsAcrossInstances(t *testing.T) {
+	t.Parallel()
+	eachDialect(t, func(t *testing.T, dialect string) {
+		a := setup(t, dialect, nil)
+		b := a.peer(t)
+		idem := func(key string) map[string]string { return map[string]string{"Idempotency-Key": key} }
+		create := func(bundle *testBundle, ikey, groupKey string) *response {
+			return bundle.send(t, req{Method: http.MethodPost, Path: "/api/field-groups", Key: a.admin,
+				Body: map[string]any{"key": groupKey, "name": "G"}, Header: idem(ikey)})
+		}
+
+		first := create(a, "k1", "g1")
+		require.Equal(t, http.StatusCreated, first.status, "%s", first)
+		again := create(b, "k1", "g1")
+		require.Equal(t, http.StatusCreated, again.status, "%s", again)
+		require.Equal(t, first.body, again.body)
+		require.Equal(t, "true", again.header.Get("Idempotent-Replayed"))
+		requireProblem(t, create(b, "k1", "other"), http.StatusUnprocessableEntity)
+
+		// A request holding k2 runs on a third instance.
+		ctx := t.Context()
+		k, err := a.store.APIKeyGetByHash(ctx, api.HashKey(a.admin))
+		require.NoError(t, err)
+		ref := store.IdempotencyClaimRef{Scope: k.ID, Key: "k2", Token: "elsewhere"}
+		now := time.Now().UTC()
+		require.NoError(t, a.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+			_, claimed, err := tx.IdempotencyClaim(ctx, &store.IdempotencyClaimParams{Scope: ref.Scope, Key: ref.Key, Token: ref.Token,
+				RequestHash: "its request", At: now, Until: now.Add(time.Minute), ExpiredBefore: now.Add(-time.Hour)})
+			require.True(t, claimed)
+			return err
+		}))
+		requireProblem(t, create(a, "k2", "g2"), http.StatusConflict)
+		requireProblem(t, create(b, "k2", "g2"), http.StatusConflict)
+		requireProblem(t, a.do(t, http.MethodGet, "/api/field-groups/g2", nil), http.StatusNotFound)
+
+		// Its process died: once the claim runs out the key is free.
+		require.NoError(t, a.store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+			_, err := tx.IdempotencyExtendClaim(ctx, ref, now.Add(-time.Second))
+			return err
+		}))
+		took := create(b, "k2", "g2")
+		require.Equal(t, http.StatusCreated, took.status, "%s", took)
+		replay := create(a, "k2", "g2")
+		require.Equal(t, took.body, replay.body)
+		require.Equal(t, "true", replay.header.Get("Idempotent-Replayed"))
 	})
 }
 

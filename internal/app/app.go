@@ -224,6 +224,9 @@ type App struct {
 	webhooks    *webhooks.Service
 	automations *automations.Service
 	retention   *retention.Service
+	// wakes hears other instances' wakes; it runs unless this process
+	// takes no work (role api).
+	wakes *wakeListener
 
 	// tls is the HTTPS configuration of Addr; nil for plain HTTP.
 	tls *tls.Config
@@ -334,6 +337,10 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		Tokens: automations.NewTokens(automations.TokensConfig{Store: s, Box: box, Client: client})})
 	as := automations.New(auCfg)
 	a.automations = as
+	a.wakes = newWakeListener(s, func(w store.Wake) {
+		a.webhooks.Wake(w)
+		as.Wake(w)
+	}, cfg.Logger, reg)
 	// Every role prunes and erases: each batch takes the retention lock,
 	// so one instance at a time does the work whatever the deployment.
 	a.retention = retention.New(retention.Config{Store: s, Events: cfg.RetentionEvents, Deliveries: cfg.RetentionDeliveries,
@@ -398,6 +405,9 @@ func (a *App) Start(ctx context.Context) error {
 		a.automations.Stop(ctx)
 		a.webhooks.Stop(ctx)
 		return fmt.Errorf("start retention: %w", err)
+	}
+	if a.cfg.Role != "api" {
+		_ = a.wakes.Start(ctx) // cannot fail: it listens in the background
 	}
 	ln := a.listener
 	// The goroutine holds its own copy: Stop clears a.server.
@@ -512,6 +522,9 @@ func (a *App) Stop(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("stop metrics server: %w", err))
 		}
 		a.metricsServer = nil
+	}
+	if a.wakes != nil {
+		a.wakes.Stop()
 	}
 	// Retention first: an erasure's last batch writes an event that hands
 	// deliveries and runs on.

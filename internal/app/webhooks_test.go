@@ -45,6 +45,11 @@ type appOpts struct {
 	// History, when set, is the retention of events, deliveries and runs,
 	// with a retention pass every 50 ms in batches of 20.
 	History time.Duration
+	// Share, when set, runs the app on that bundle's database and master
+	// key, as another instance of it (PostgreSQL).
+	Share *testBundle
+	// Role is passed to app.Config.
+	Role string
 }
 
 // testBundle is a running app; adminKey is its admin key.
@@ -75,8 +80,8 @@ func startApp(t *testing.T, dialect string, opts appOpts) *testBundle {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("test", t.Name())
 	}
 	cfg := app.Config{
-		DB:                  storetest.DSN(t, dialect),
 		Addr:                "127.0.0.1:0",
+		Role:                opts.Role,
 		AdminKey:            adminKey,
 		MasterKey:           base64.StdEncoding.EncodeToString(mk),
 		AllowPrivateTargets: !opts.DenyPrivateTargets,
@@ -88,6 +93,11 @@ func startApp(t *testing.T, dialect string, opts appOpts) *testBundle {
 		// may; the limits have tests of their own (keys_test.go).
 		RateLimit:        -1,
 		AuthFailureLimit: -1,
+	}
+	if opts.Share != nil {
+		cfg.DB, cfg.MasterKey = opts.Share.cfg.DB, opts.Share.cfg.MasterKey
+	} else {
+		cfg.DB = storetest.DSN(t, dialect)
 	}
 	if opts.History != 0 {
 		cfg.RetentionEvents, cfg.RetentionDeliveries, cfg.RetentionRuns = opts.History, opts.History, opts.History

@@ -181,9 +181,19 @@ func (c *automationCache) snapshotLocked(ctx context.Context, r store.Reader) ([
 func (c *automationCache) get(ctx context.Context, r store.Reader, id string) (ca *rule, broken string, ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	before := c.loadedAt
 	_, m, err := c.snapshotLocked(ctx, r)
 	if err != nil {
 		return nil, "", false
+	}
+	if _, known := m[id]; !known && c.loadedAt.Equal(before) {
+		// Not in a copy loaded earlier: deleted, or saved by another
+		// instance since, whose first runs can reach this one before the
+		// refresh does. Look again rather than drop such a run.
+		c.stale = true
+		if _, m, err = c.snapshotLocked(ctx, r); err != nil {
+			return nil, "", false
+		}
 	}
 	if why, isBroken := c.broken[id]; isBroken {
 		return nil, why, true

@@ -95,6 +95,20 @@ func (rn *runner) poke() {
 	}
 }
 
+func (rn *runner) wake(w store.Wake) {
+	if rn.q == nil {
+		return
+	}
+	switch {
+	case w.Kind == store.WakeTimers:
+		rn.wakeTimers(cmp.Or(w.At, time.Now()))
+	case w.Kind == store.WakeRuns && w.At.IsZero():
+		rn.q.Poke()
+	case w.Kind == store.WakeRuns:
+		rn.q.WakeAt(w.At)
+	}
+}
+
 // wakeTimers makes the timer loop look again by the soonest of ts.
 func (rn *runner) wakeTimers(ts ...time.Time) {
 	if len(ts) == 0 || rn.q == nil {

@@ -129,6 +129,11 @@ func (s *Service) Start(ctx context.Context) error { return s.runner.start(ctx) 
 // Stop lets runs in flight finish until ctx ends and releases the rest.
 func (s *Service) Stop(ctx context.Context) { s.runner.shutdown(ctx) }
 
+// Wake makes the runner look for due runs nobody holds, or the timer loop
+// for due timers, when w says another instance committed some; other kinds
+// of work are not its. A process that runs nothing ignores it.
+func (s *Service) Wake(w store.Wake) { s.runner.wake(w) }
+
 // Health reports the runner's claim loop and the timer loop of time
 // rules, for /readyz; ok is false when this process runs nothing (role
 // api).

@@ -39,6 +39,13 @@ type Store interface {
 	Ping(ctx context.Context) error
 	// Dialect names the database: "sqlite" or "postgres".
 	Dialect() string
+	// Listen calls fn with each Wake that a process sharing the database
+	// sends when it commits work others may take (this process's own
+	// included), until ctx ends (nil) or the connection it listens on
+	// fails (an error: wakes sent meanwhile are lost; call it again). A
+	// database that only one process uses (SQLite) has nothing to hear:
+	// Listen just waits for ctx.
+	Listen(ctx context.Context, fn func(Wake)) error
 	// Reclaim hands space that deletes freed back to the file system, a
 	// bounded amount per call, without holding writers up for long. Unlike
 	// SQLite, PostgreSQL's autovacuum does this itself, and Reclaim does
@@ -149,7 +156,28 @@ type Writer interface {
 	// use is older than p.Before: a key used on every request is written
 	// at most once per interval, whatever the number of instances.
 	APIKeyTouch(ctx context.Context, p *APIKeyTouchParams) error
+	// IdempotencyPut stores r as the response for its scope and key,
+	// replacing whatever held them.
 	IdempotencyPut(ctx context.Context, r *IdempotencyRecord) error
+	// IdempotencyClaim takes p's scope and key for a request about to run,
+	// so that no process sharing the database runs another request with
+	// them meanwhile. The key is free when no record holds it, or the one
+	// that does is a response made before p.ExpiredBefore or a claim that
+	// ran out (its process died). It returns claimed = false and the
+	// record holding the key otherwise: a response (Status > 0) or a live
+	// claim of another request (Status 0).
+	IdempotencyClaim(ctx context.Context, p *IdempotencyClaimParams) (held *IdempotencyRecord, claimed bool, err error)
+	// IdempotencyComplete stores the response of the request holding the
+	// claim r.Token names, and reports whether that claim still held the
+	// key; one taken over meanwhile keeps the other request's record.
+	IdempotencyComplete(ctx context.Context, r *IdempotencyRecord) (bool, error)
+	// IdempotencyExtendClaim pushes a live claim's end to until, and
+	// reports whether the claim still holds its key.
+	IdempotencyExtendClaim(ctx context.Context, c IdempotencyClaimRef, until time.Time) (bool, error)
+	// IdempotencyRelease drops a claim without a response (an outcome
+	// worth retrying, such as a 5xx), so that the next request with the
+	// key runs. A claim no longer held is left alone.
+	IdempotencyRelease(ctx context.Context, c IdempotencyClaimRef) error
 	IdempotencyDeleteBefore(ctx context.Context, before time.Time) (int, error)
 
 	SessionWriter
@@ -351,15 +379,67 @@ type APIKeyTouchParams struct {
 }
 
 // IdempotencyRecord is the first response to a request with an
-// Idempotency-Key, kept to answer repeats.
+// Idempotency-Key, kept to answer repeats, or, while that request runs,
+// its claim on the key (Status 0).
 type IdempotencyRecord struct {
 	Scope       string // who sent it: the API key's id
 	Key         string
 	RequestHash string
+	// Status is the response's HTTP status; 0 for a claim whose request
+	// has no response yet.
 	Status      int
 	ContentType string
 	Body        []byte
 	CreatedAt   time.Time
+	// Token names the claim of the request that made the record; empty
+	// for a record stored with IdempotencyPut.
+	Token string
+	// ClaimedUntil is when a claim ends unless its request extends it;
+	// zero for a response.
+	ClaimedUntil time.Time
+}
+
+// IdempotencyClaimParams claims an Idempotency-Key for one request.
+type IdempotencyClaimParams struct {
+	Scope, Key  string
+	RequestHash string
+	// Token is a random name for this claim, which completing, extending
+	// and releasing it must give.
+	Token string
+	// At is now: the claim's CreatedAt.
+	At time.Time
+	// Until is when the claim ends unless extended.
+	Until time.Time
+	// ExpiredBefore: a response made before it no longer holds the key.
+	ExpiredBefore time.Time
+}
+
+// IdempotencyClaimRef names one request's claim on a key.
+type IdempotencyClaimRef struct {
+	Scope, Key, Token string
+}
+
+// WakeKind is a kind of work a Wake announces.
+type WakeKind string
+
+// The kinds of work a process wakes others for.
+const (
+	// WakeDeliveries: webhook deliveries nobody holds are due.
+	WakeDeliveries WakeKind = "deliveries"
+	// WakeRuns: automation runs nobody holds are due.
+	WakeRuns WakeKind = "runs"
+	// WakeTimers: a time rule's timer was set; At is when it is due.
+	WakeTimers WakeKind = "timers"
+)
+
+// Wake tells the processes sharing a database that one of them committed
+// work any of them may take, so that an idle one claims it now rather than
+// at its next poll. A wake only hurries the poll, which stays the recovery
+// path: one that is lost delays work, it never loses it.
+type Wake struct {
+	Kind WakeKind
+	// At is when the work comes due; zero means now.
+	At time.Time
 }
 
 // DeliveryLeases extends and releases delivery leases, each call in a

@@ -123,11 +123,28 @@ func (c *endpointCache) reportBrokenLocked(byID map[string]*endpointConf) {
 }
 
 func (c *endpointCache) get(ctx context.Context, r store.Reader, id string) (*endpointConf, bool) {
+	c.mu.Lock()
+	before := c.loadedAt
+	c.mu.Unlock()
 	m, err := c.snapshot(ctx, r)
 	if err != nil {
 		return nil, false
 	}
 	conf, ok := m[id]
+	c.mu.Lock()
+	reloaded := !c.loadedAt.Equal(before)
+	c.mu.Unlock()
+	if !ok && !reloaded {
+		// Not in a copy loaded earlier: deleted, or created by another
+		// instance since, whose first deliveries can reach this one before
+		// the refresh does. Look again rather than leave them waiting for
+		// their lease to run out.
+		c.invalidate()
+		if m, err = c.snapshot(ctx, r); err != nil {
+			return nil, false
+		}
+		conf, ok = m[id]
+	}
 	return conf, ok
 }
 

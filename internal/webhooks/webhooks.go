@@ -147,6 +147,20 @@ func (s *Service) Stop(ctx context.Context) {
 	s.disp.Stop(ctx)
 }
 
+// Wake makes the dispatcher look for due deliveries nobody holds when w
+// says another instance committed some; other kinds of work are not its.
+// A process that does not dispatch ignores it.
+func (s *Service) Wake(w store.Wake) {
+	if !s.cfg.Dispatch || w.Kind != store.WakeDeliveries {
+		return
+	}
+	if w.At.IsZero() {
+		s.disp.Poke()
+		return
+	}
+	s.disp.WakeAt(w.At)
+}
+
 // DispatcherHealth reports the dispatcher's claim loop, for /readyz; ok is
 // false when this process does not dispatch (role api).
 func (s *Service) DispatcherHealth() (h queue.Health, ok bool) {

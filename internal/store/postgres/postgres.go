@@ -1,6 +1,7 @@
 // Package postgres opens fieldflow's PostgreSQL store through pgx and applies
 // its migrations under a session lock, so several instances may start at
-// once.
+// once. Instances sharing a schema wake each other with LISTEN/NOTIFY on a
+// channel of that schema when one commits work the others may take.
 //
 // Known limits: transactions run at READ COMMITTED; concurrent saves of one
 // entity serialize on a row lock (SELECT … FOR UPDATE).
@@ -61,10 +62,24 @@ func OpenWith(ctx context.Context, url string, opts Options) (*sqlstore.Store, e
 		db.Close()
 		return nil, err
 	}
+	schema, err := currentSchema(ctx, db)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	d := Dialect()
+	// One channel per schema, as the migration lock is: instances sharing
+	// a schema wake each other, separate schemas (one per test) do not. A
+	// hash, because a channel name is an identifier of at most 63 bytes.
+	h := fnv.New64a()
+	h.Write([]byte(schema))
+	channel := fmt.Sprintf("fieldflow_wake_%016x", h.Sum64())
+	d.NotifySQL = `SELECT pg_notify('` + channel + `', $1)`
+	d.Listen = listener(url, channel)
 	return sqlstore.New(sqlstore.Config{
 		Writer:  db,
 		Reader:  db,
-		Dialect: Dialect(),
+		Dialect: d,
 		Ping: func(ctx context.Context) error {
 			var n int
 			return db.QueryRowContext(ctx, `SELECT count(*) FROM goose_db_version`).Scan(&n)
@@ -133,9 +148,9 @@ func provider(ctx context.Context, db *sql.DB) (*goose.Provider, error) {
 	}
 	// The lock is per schema, so that instances sharing a schema take turns
 	// while separate schemas (one per test) migrate at once.
-	var schema string
-	if err := db.QueryRowContext(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
-		return nil, fmt.Errorf("migrations: read current schema: %w", err)
+	schema, err := currentSchema(ctx, db)
+	if err != nil {
+		return nil, fmt.Errorf("migrations: %w", err)
 	}
 	h := fnv.New64a()
 	h.Write([]byte("fieldflow-migrations:" + schema))
@@ -148,6 +163,50 @@ func provider(ctx context.Context, db *sql.DB) (*goose.Provider, error) {
 		return nil, fmt.Errorf("migrations: %w", err)
 	}
 	return p, nil
+}
+
+func currentSchema(ctx context.Context, db *sql.DB) (string, error) {
+	var schema string
+	if err := db.QueryRowContext(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		return "", fmt.Errorf("read current schema: %w", err)
+	}
+	return schema, nil
+}
+
+// listener is Dialect.Listen for the database at url: a connection of its
+// own, outside the pool, that LISTENs on channel and hands each payload
+// to fn until ctx ends or the connection fails.
+func listener(url, channel string) func(ctx context.Context, fn func(payload string)) error {
+	return func(ctx context.Context, fn func(payload string)) error {
+		conn, err := pgx.Connect(ctx, url)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("listen for wakes: connect: %w", err)
+		}
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = conn.Close(ctx)
+		}()
+		if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{channel}.Sanitize()); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("listen for wakes: %w", err)
+		}
+		for {
+			n, err := conn.WaitForNotification(ctx)
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return fmt.Errorf("listen for wakes: %w", err)
+			}
+			fn(n.Payload)
+		}
+	}
 }
 
 // CreateSchema creates an empty schema named name in the database at url

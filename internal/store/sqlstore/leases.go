@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/fieldflow/fieldflow/internal/store"
 )
 
 // ---- leases
@@ -25,11 +27,12 @@ type leasedTable struct {
 	columns   string // the columns a claim returns, in the order scan reads them
 	noun      string // for error messages: "delivery"
 	nouns     string // for error messages: "deliveries"
+	wake      store.WakeKind
 }
 
 var (
-	deliveryLeases = &leasedTable{table: "deliveries", keyColumn: "endpoint_id", columns: deliveryCols, noun: "delivery", nouns: "deliveries"}
-	runLeases      = &leasedTable{table: "runs", keyColumn: "automation_id", columns: runCols, noun: "run", nouns: "runs"}
+	deliveryLeases = &leasedTable{table: "deliveries", keyColumn: "endpoint_id", columns: deliveryCols, noun: "delivery", nouns: "deliveries", wake: store.WakeDeliveries}
+	runLeases      = &leasedTable{table: "runs", keyColumn: "automation_id", columns: runCols, noun: "run", nouns: "runs", wake: store.WakeRuns}
 )
 
 // jobFilter is what listJobs takes from DeliveryListParams or
@@ -139,8 +142,12 @@ func (q *queries) releaseLeases(ctx context.Context, lt *leasedTable, owner stri
 	if owner != "" {
 		query, args = query+` AND lease_owner = $2`, append(args, owner)
 	}
-	if _, err := q.exec(ctx, query, args...); err != nil {
+	res, err := q.exec(ctx, query, args...)
+	if err != nil {
 		return fmt.Errorf("release %s leases: %w", lt.noun, err)
+	}
+	if n, err := res.RowsAffected(); err == nil && n > 0 {
+		q.woke(lt.wake, time.Time{}) // due now or later: the claimers look
 	}
 	return nil
 }

@@ -30,6 +30,9 @@ type queries struct {
 	// stmts holds prepared statements: the read pool's, or the
 	// transaction's own (shared by every caller of a group commit).
 	stmts *stmtCache
+	// wake, set in a transaction on a database other processes share,
+	// records the work a statement made due for them (see woke).
+	wake func(store.Wake)
 }
 
 // stmtCache prepares each statement text once: parsing SQL costs SQLite
@@ -839,10 +842,12 @@ func (q *queries) APIKeyTouch(ctx context.Context, p *store.APIKeyTouchParams) e
 	return nil
 }
 
+const idempotencyCols = `request_hash, status, content_type, body, created_at, claim_token, claimed_until`
+
 func (q *queries) IdempotencyGet(ctx context.Context, scope, key string) (*store.IdempotencyRecord, error) {
 	r := &store.IdempotencyRecord{Scope: scope, Key: key}
-	err := q.queryRow(ctx, `SELECT request_hash, status, content_type, body, created_at FROM idempotency_keys WHERE scope = $1 AND key = $2`, scope, key).
-		Scan(&r.RequestHash, &r.Status, &r.ContentType, &r.Body, scanTime{&r.CreatedAt})
+	err := q.queryRow(ctx, `SELECT `+idempotencyCols+` FROM idempotency_keys WHERE scope = $1 AND key = $2`, scope, key).
+		Scan(&r.RequestHash, &r.Status, &r.ContentType, &r.Body, scanTime{&r.CreatedAt}, &r.Token, scanTime{&r.ClaimedUntil})
 	if err != nil {
 		return nil, fmt.Errorf("get idempotency key: %w", q.interpret(err))
 	}
@@ -856,13 +861,84 @@ func (q *queries) IdempotencyPut(ctx context.Context, r *store.IdempotencyRecord
 	if body == nil {
 		body = []byte{}
 	}
-	_, err := q.exec(ctx, `INSERT INTO idempotency_keys (scope, key, request_hash, status, content_type, body, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
-		ON CONFLICT (scope, key) DO UPDATE SET request_hash = excluded.request_hash, status = excluded.status, content_type = excluded.content_type, body = excluded.body, created_at = excluded.created_at`,
-		r.Scope, r.Key, r.RequestHash, r.Status, r.ContentType, body, q.t(r.CreatedAt))
+	_, err := q.exec(ctx, `INSERT INTO idempotency_keys (`+idempotencyCols+`, scope, key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+		ON CONFLICT (scope, key) DO UPDATE SET request_hash = excluded.request_hash, status = excluded.status, content_type = excluded.content_type,
+		body = excluded.body, created_at = excluded.created_at, claim_token = excluded.claim_token, claimed_until = excluded.claimed_until`,
+		r.RequestHash, r.Status, r.ContentType, body, q.t(r.CreatedAt), r.Token, q.t(time.Time{}), r.Scope, r.Key)
 	if err != nil {
 		return fmt.Errorf("put idempotency key: %w", q.interpret(err))
 	}
 	return nil
+}
+
+func (q *queries) IdempotencyClaim(ctx context.Context, p *store.IdempotencyClaimParams) (*store.IdempotencyRecord, bool, error) {
+	// The insert takes a free key in one statement, whoever races for it:
+	// on PostgreSQL a concurrent claim of the same key waits on the row
+	// and then sees it taken. Twice, because the record that held the key
+	// may be gone (released, pruned) between the insert and the read.
+	for range 2 {
+		res, err := q.exec(ctx, `INSERT INTO idempotency_keys (`+idempotencyCols+`, scope, key) VALUES ($1, 0, '', $2, $3, $4, $5, $6, $7)
+			ON CONFLICT (scope, key) DO UPDATE SET request_hash = excluded.request_hash, status = 0, content_type = '', body = excluded.body,
+			created_at = excluded.created_at, claim_token = excluded.claim_token, claimed_until = excluded.claimed_until
+			WHERE (idempotency_keys.status = 0 AND idempotency_keys.claimed_until < $3)
+			OR (idempotency_keys.status <> 0 AND idempotency_keys.created_at < $8)`,
+			p.RequestHash, []byte{}, q.t(p.At), p.Token, q.t(p.Until), p.Scope, p.Key, q.t(p.ExpiredBefore))
+		if err != nil {
+			return nil, false, fmt.Errorf("claim idempotency key: %w", q.interpret(err))
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return nil, false, fmt.Errorf("claim idempotency key: %w", err)
+		} else if n == 1 {
+			return nil, true, nil
+		}
+		held, err := q.IdempotencyGet(ctx, p.Scope, p.Key)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, false, fmt.Errorf("claim idempotency key: %w", err)
+		}
+		return held, false, nil
+	}
+	return nil, false, fmt.Errorf("claim idempotency key: it was taken and dropped twice meanwhile: %w", store.ErrConflict)
+}
+
+func (q *queries) IdempotencyComplete(ctx context.Context, r *store.IdempotencyRecord) (bool, error) {
+	body := r.Body
+	if body == nil {
+		body = []byte{} // see IdempotencyPut
+	}
+	res, err := q.exec(ctx, `UPDATE idempotency_keys SET request_hash = $1, status = $2, content_type = $3, body = $4, created_at = $5,
+		claimed_until = $6 WHERE scope = $7 AND key = $8 AND claim_token = $9 AND status = 0`,
+		r.RequestHash, r.Status, r.ContentType, body, q.t(r.CreatedAt), q.t(time.Time{}), r.Scope, r.Key, r.Token)
+	return affectedOne("complete idempotency key", res, err)
+}
+
+func (q *queries) IdempotencyExtendClaim(ctx context.Context, c store.IdempotencyClaimRef, until time.Time) (bool, error) {
+	res, err := q.exec(ctx, `UPDATE idempotency_keys SET claimed_until = $1 WHERE scope = $2 AND key = $3 AND claim_token = $4 AND status = 0`,
+		q.t(until), c.Scope, c.Key, c.Token)
+	return affectedOne("extend idempotency claim", res, err)
+}
+
+func (q *queries) IdempotencyRelease(ctx context.Context, c store.IdempotencyClaimRef) error {
+	_, err := q.exec(ctx, `DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND claim_token = $3 AND status = 0`, c.Scope, c.Key, c.Token)
+	if err != nil {
+		return fmt.Errorf("release idempotency claim: %w", err)
+	}
+	return nil
+}
+
+// affectedOne reports whether an update guarded by its WHERE changed its
+// row.
+func affectedOne(action string, res sql.Result, err error) (bool, error) {
+	if err != nil {
+		return false, fmt.Errorf("%s: %w", action, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("%s: %w", action, err)
+	}
+	return n == 1, nil
 }
 
 func (q *queries) IdempotencyDeleteBefore(ctx context.Context, before time.Time) (int, error) {

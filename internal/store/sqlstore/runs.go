@@ -37,6 +37,9 @@ func (q *queries) RunInsert(ctx context.Context, rs []*store.Run) error {
 		if err != nil {
 			return fmt.Errorf("insert run: %w", q.interpret(err))
 		}
+		if r.LeaseOwner == "" && r.State == store.RunPending {
+			q.woke(store.WakeRuns, r.NextAttemptAt)
+		}
 	}
 	return nil
 }
@@ -86,7 +89,11 @@ func (q *queries) RunSetStatesIfLeased(ctx context.Context, ps []*store.RunSetSt
 func (q *queries) RunRetryNow(ctx context.Context, id string, now time.Time) error {
 	res, err := q.exec(ctx, `UPDATE runs SET state = 'pending', next_attempt_at = $2, attempts = 0, error = '', leased_until = $3, lease_owner = '',
 		updated_at = $2 WHERE id = $1`, id, q.t(now), q.t(time.Time{}))
-	return q.checkAffected("retry run", res, err)
+	if err := q.checkAffected("retry run", res, err); err != nil {
+		return err
+	}
+	q.woke(store.WakeRuns, time.Time{})
+	return nil
 }
 
 // ---- run steps
@@ -172,6 +179,7 @@ func (q *queries) TimerUpsert(ctx context.Context, t *store.Timer) error {
 	if err != nil {
 		return fmt.Errorf("upsert timer: %w", q.interpret(err))
 	}
+	q.woke(store.WakeTimers, t.DueAt)
 	return nil
 }
 

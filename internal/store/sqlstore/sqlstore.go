@@ -53,6 +53,15 @@ type Dialect struct {
 	// Reclaim hands freed space back to the file system, outside any
 	// transaction; nil does nothing.
 	Reclaim func(ctx context.Context, db *sql.DB) error
+	// NotifySQL sends its one argument, a payload of wakes, to every
+	// process listening on the database (PostgreSQL: pg_notify on a
+	// channel of the schema). Empty: no other process shares the
+	// database, and nothing is sent (SQLite).
+	NotifySQL string
+	// Listen receives, on a connection of its own, the payloads NotifySQL
+	// sends, from every process, and calls fn with each until ctx ends
+	// (nil) or the connection fails. Nil where NotifySQL is empty.
+	Listen func(ctx context.Context, fn func(payload string)) error
 }
 
 // ErrClosed is returned by InTx once Close has been called.
@@ -64,6 +73,9 @@ type Store struct {
 	writer *sql.DB
 	d      *Dialect
 	ping   func(ctx context.Context) error
+	// notifier sends committed transactions' wakes; nil without
+	// Dialect.NotifySQL.
+	notifier *notifier
 
 	// mu is held for reading while InTx hands a request to the committer
 	// and for writing while Close closes reqs, so that no send can meet a
@@ -102,6 +114,9 @@ func New(cfg Config) *Store {
 	}
 	if s.ping == nil {
 		s.ping = cfg.Reader.PingContext
+	}
+	if d.NotifySQL != "" {
+		s.notifier = newNotifier(cfg.Writer, d.NotifySQL)
 	}
 	if d.GroupCommit {
 		s.reqs = make(chan *txRequest, d.MaxBatch)
@@ -144,6 +159,9 @@ func (s *Store) Close() error {
 	if s.done != nil {
 		<-s.done
 	}
+	if s.notifier != nil {
+		s.notifier.close() // wakes of the last commits (leases released by a stop) still go out
+	}
 	err := s.writer.Close()
 	if s.queries.db != s.writer {
 		err = errors.Join(err, s.queries.db.(*sql.DB).Close())
@@ -153,7 +171,18 @@ func (s *Store) Close() error {
 
 type tx struct {
 	queries
-	after []func()
+	after    []func()
+	notifier *notifier
+	wakes    map[store.WakeKind]time.Time // see addWake
+}
+
+// newTx binds a transaction's statements to db, sharing stmts when set.
+func (s *Store) newTx(db dbtx, stmts *stmtCache) *tx {
+	t := &tx{queries: queries{db: db, d: s.d, stmts: stmts}, notifier: s.notifier}
+	if s.notifier != nil {
+		t.wake = t.addWake
+	}
+	return t
 }
 
 func (t *tx) AfterCommit(f func()) { t.after = append(t.after, f) }
@@ -209,7 +238,7 @@ func (s *Store) runTx(ctx context.Context, fn func(ctx context.Context, tx store
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
-	t := &tx{queries: queries{db: sqlTx, d: s.d}}
+	t := s.newTx(sqlTx, nil)
 	if err := runGuarded(ctx, t, fn); err != nil {
 		_ = sqlTx.Rollback()
 		return err
@@ -286,7 +315,7 @@ func (s *Store) commitBatch(batch []*txRequest) {
 			finish(fmt.Errorf("savepoint: %w", err))
 			return
 		}
-		t := &tx{queries: queries{db: sqlTx, d: s.d, stmts: stmts}}
+		t := s.newTx(sqlTx, stmts)
 		r.err = runGuarded(context.WithoutCancel(r.ctx), t, r.fn)
 		if r.err != nil {
 			if _, err := q.exec(ctx, "ROLLBACK TO SAVEPOINT req"); err != nil {

@@ -160,6 +160,9 @@ func (q *queries) DeliveryInsert(ctx context.Context, ds []*store.Delivery) erro
 		if err != nil {
 			return fmt.Errorf("insert delivery: %w", q.interpret(err))
 		}
+		if d.LeaseOwner == "" && d.State == store.DeliveryPending {
+			q.woke(store.WakeDeliveries, d.NextAttemptAt)
+		}
 	}
 	return nil
 }
@@ -243,7 +246,11 @@ func (q *queries) DeliverySetStatesIfLeased(ctx context.Context, ps []*store.Del
 func (q *queries) DeliveryRetryNow(ctx context.Context, id string, now time.Time) error {
 	res, err := q.exec(ctx, `UPDATE deliveries SET state = 'pending', next_attempt_at = $2, leased_until = $3, lease_owner = '', updated_at = $2 WHERE id = $1`,
 		id, q.t(now), q.t(time.Time{}))
-	return q.checkAffected("retry delivery", res, err)
+	if err := q.checkAffected("retry delivery", res, err); err != nil {
+		return err
+	}
+	q.woke(store.WakeDeliveries, time.Time{})
+	return nil
 }
 
 // attemptChunk bounds the rows of one multi-row attempt insert.

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -236,6 +237,12 @@ func testAPIKeys(t *testing.T, newStore func(t *testing.T) store.Store) {
 	})
 }
 
+// newIdempotencyRecord is a stored 201 response for scope and key.
+func newIdempotencyRecord(scope, key string, at time.Time) *store.IdempotencyRecord {
+	return &store.IdempotencyRecord{Scope: scope, Key: key, RequestHash: "req-" + key, Status: 201,
+		ContentType: "application/json", Body: []byte(`{"id":"` + key + `"}`), CreatedAt: at}
+}
+
 func testIdempotency(t *testing.T, newStore func(t *testing.T) store.Store) {
 	type testBundle struct {
 		s store.Store
@@ -248,10 +255,7 @@ func testIdempotency(t *testing.T, newStore func(t *testing.T) store.Store) {
 		t.Helper()
 		mustTx(t, s, func(ctx context.Context, tx store.Tx) error { return tx.IdempotencyPut(ctx, r) })
 	}
-	newRecord := func(scope, key string, at time.Time) *store.IdempotencyRecord {
-		return &store.IdempotencyRecord{Scope: scope, Key: key, RequestHash: "req-" + key, Status: 201,
-			ContentType: "application/json", Body: []byte(`{"id":"` + key + `"}`), CreatedAt: at}
-	}
+	newRecord := newIdempotencyRecord
 
 	t.Run("PutThenGetRoundTripsBodyBytes", func(t *testing.T) {
 		t.Parallel()
@@ -304,6 +308,15 @@ func testIdempotency(t *testing.T, newStore func(t *testing.T) store.Store) {
 		_, err = bundle.s.IdempotencyGet(ctx, "key_1", "k2")
 		require.ErrorIs(t, err, store.ErrNotFound)
 	})
+	t.Run("GetShowsTheTokenOfAPutRecordEmpty", func(t *testing.T) {
+		t.Parallel()
+		bundle, ctx := setup(t)
+		put(t, bundle.s, newRecord("key_1", "k1", now()))
+		got, err := bundle.s.IdempotencyGet(ctx, "key_1", "k1")
+		require.NoError(t, err)
+		require.Empty(t, got.Token)
+		require.True(t, got.ClaimedUntil.IsZero())
+	})
 	t.Run("DeleteBeforeRemovesOnlyOlderRecordsAndCountsThem", func(t *testing.T) {
 		t.Parallel()
 		bundle, ctx := setup(t)
@@ -336,5 +349,209 @@ func testIdempotency(t *testing.T, newStore func(t *testing.T) store.Store) {
 			return err
 		})
 		require.Zero(t, n)
+	})
+}
+
+func testIdempotencyClaims(t *testing.T, newStore func(t *testing.T) store.Store) {
+	type testBundle struct {
+		s  store.Store
+		t0 time.Time
+	}
+	setup := func(t *testing.T) (*testBundle, context.Context) {
+		t.Helper()
+		return &testBundle{s: newStore(t), t0: now()}, t.Context()
+	}
+	// params claims key_1/k1 for the request hashed "req" at at, for a
+	// minute, with responses older than an hour expired.
+	params := func(token string, at time.Time) *store.IdempotencyClaimParams {
+		return &store.IdempotencyClaimParams{Scope: "key_1", Key: "k1", RequestHash: "req", Token: token,
+			At: at, Until: at.Add(time.Minute), ExpiredBefore: at.Add(-time.Hour)}
+	}
+	claim := func(t *testing.T, s store.Store, p *store.IdempotencyClaimParams) (*store.IdempotencyRecord, bool) {
+		t.Helper()
+		var held *store.IdempotencyRecord
+		var claimed bool
+		mustTx(t, s, func(ctx context.Context, tx store.Tx) (err error) {
+			held, claimed, err = tx.IdempotencyClaim(ctx, p)
+			return err
+		})
+		return held, claimed
+	}
+	complete := func(t *testing.T, s store.Store, token string, at time.Time) bool {
+		t.Helper()
+		var ok bool
+		mustTx(t, s, func(ctx context.Context, tx store.Tx) (err error) {
+			ok, err = tx.IdempotencyComplete(ctx, &store.IdempotencyRecord{Scope: "key_1", Key: "k1", RequestHash: "req", Token: token,
+				Status: 201, ContentType: "application/json", Body: []byte(`{"by":"` + token + `"}`), CreatedAt: at})
+			return err
+		})
+		return ok
+	}
+	put := func(t *testing.T, s store.Store, r *store.IdempotencyRecord) {
+		t.Helper()
+		mustTx(t, s, func(ctx context.Context, tx store.Tx) error { return tx.IdempotencyPut(ctx, r) })
+	}
+	ref := func(token string) store.IdempotencyClaimRef {
+		return store.IdempotencyClaimRef{Scope: "key_1", Key: "k1", Token: token}
+	}
+
+	t.Run("AFreeKeyIsClaimedAndTheClaimIsSeen", func(t *testing.T) {
+		t.Parallel()
+		bundle, ctx := setup(t)
+		held, claimed := claim(t, bundle.s, params("a", bundle.t0))
+		require.True(t, claimed)
+		require.Nil(t, held)
+		got, err := bundle.s.IdempotencyGet(ctx, "key_1", "k1")
+		require.NoError(t, err)
+		require.Empty(t, got.Body)
+		got.Body = nil
+		require.Equal(t, &store.IdempotencyRecord{Scope: "key_1", Key: "k1", RequestHash: "req", Status: 0,
+			CreatedAt: bundle.t0, Token: "a", ClaimedUntil: bundle.t0.Add(time.Minute)}, got)
+	})
+	t.Run("ALiveClaimHoldsTheKeyAgainstAnotherRequest", func(t *testing.T) {
+		t.Parallel()
+		bundle, _ := setup(t)
+		_, claimed := claim(t, bundle.s, params("a", bundle.t0))
+		require.True(t, claimed)
+		p := params("b", bundle.t0.Add(30*time.Second))
+		p.RequestHash = "other"
+		held, claimed := claim(t, bundle.s, p)
+		require.False(t, claimed)
+		require.Equal(t, "a", held.Token)
+		require.Equal(t, "req", held.RequestHash, "the holder's request, to tell a repeat from another request")
+		require.Zero(t, held.Status, "no response yet")
+	})
+	t.Run("ACompletedClaimAnswersLaterClaimsWithItsResponse", func(t *testing.T) {
+		t.Parallel()
+		bundle, ctx := setup(t)
+		claim(t, bundle.s, params("a", bundle.t0))
+		require.True(t, complete(t, bundle.s, "a", bundle.t0.Add(time.Second)))
+		// Long after the claim would have run out, but within the TTL.
+		held, claimed := claim(t, bundle.s, params("b", bundle.t0.Add(10*time.Minute)))
+		require.False(t, claimed)
+		require.Equal(t, 201, held.Status)
+		require.Equal(t, `{"by":"a"}`, string(held.Body))
+		require.Equal(t, "application/json", held.ContentType)
+		require.Equal(t, bundle.t0.Add(time.Second), held.CreatedAt)
+		require.True(t, held.ClaimedUntil.IsZero())
+		require.False(t, complete(t, bundle.s, "a", bundle.t0), "completed once")
+		got, err := bundle.s.IdempotencyGet(ctx, "key_1", "k1")
+		require.NoError(t, err)
+		require.Equal(t, held, got)
+	})
+	t.Run("AnExpiredResponseIsReplacedByANewClaim", func(t *testing.T) {
+		t.Parallel()
+		bundle, _ := setup(t)
+		put(t, bundle.s, newIdempotencyRecord("key_1", "k1", bundle.t0.Add(-2*time.Hour)))
+		held, claimed := claim(t, bundle.s, params("a", bundle.t0))
+		require.True(t, claimed, "held by %+v", held)
+		require.True(t, complete(t, bundle.s, "a", bundle.t0))
+	})
+	t.Run("AClaimThatRanOutIsTakenOverAndItsRequestCanNoLongerComplete", func(t *testing.T) {
+		t.Parallel()
+		bundle, ctx := setup(t)
+		claim(t, bundle.s, params("a", bundle.t0))
+		// The claim ran out a minute after t0: its process died.
+		_, claimed := claim(t, bundle.s, params("b", bundle.t0.Add(2*time.Minute)))
+		require.True(t, claimed)
+		var ok bool
+		mustTx(t, bundle.s, func(ctx context.Context, tx store.Tx) (err error) {
+			ok, err = tx.IdempotencyExtendClaim(ctx, ref("a"), bundle.t0.Add(time.Hour))
+			return err
+		})
+		require.False(t, ok, "a lost its claim")
+		require.False(t, complete(t, bundle.s, "a", bundle.t0.Add(2*time.Minute)))
+		mustTx(t, bundle.s, func(ctx context.Context, tx store.Tx) error { return tx.IdempotencyRelease(ctx, ref("a")) })
+		got, err := bundle.s.IdempotencyGet(ctx, "key_1", "k1")
+		require.NoError(t, err)
+		require.Equal(t, "b", got.Token, "a's release leaves b's claim alone")
+		require.True(t, complete(t, bundle.s, "b", bundle.t0.Add(2*time.Minute)))
+	})
+	t.Run("AnExtendedClaimHoldsPastItsFirstEnd", func(t *testing.T) {
+		t.Parallel()
+		bundle, _ := setup(t)
+		claim(t, bundle.s, params("a", bundle.t0))
+		var ok bool
+		mustTx(t, bundle.s, func(ctx context.Context, tx store.Tx) (err error) {
+			ok, err = tx.IdempotencyExtendClaim(ctx, ref("a"), bundle.t0.Add(5*time.Minute))
+			return err
+		})
+		require.True(t, ok)
+		held, claimed := claim(t, bundle.s, params("b", bundle.t0.Add(2*time.Minute)))
+		require.False(t, claimed)
+		require.Equal(t, "a", held.Token)
+		require.Equal(t, bundle.t0.Add(5*time.Minute), held.ClaimedUntil)
+
+		require.True(t, complete(t, bundle.s, "a", bundle.t0))
+		mustTx(t, bundle.s, func(ctx context.Context, tx store.Tx) (err error) {
+			ok, err = tx.IdempotencyExtendClaim(ctx, ref("a"), bundle.t0.Add(time.Hour))
+			return err
+		})
+		require.False(t, ok, "a response is no claim to extend")
+	})
+	t.Run("AReleasedClaimFreesTheKey", func(t *testing.T) {
+		t.Parallel()
+		bundle, ctx := setup(t)
+		claim(t, bundle.s, params("a", bundle.t0))
+		mustTx(t, bundle.s, func(ctx context.Context, tx store.Tx) error { return tx.IdempotencyRelease(ctx, ref("other")) })
+		_, claimed := claim(t, bundle.s, params("b", bundle.t0))
+		require.False(t, claimed, "another token's release does nothing")
+		mustTx(t, bundle.s, func(ctx context.Context, tx store.Tx) error { return tx.IdempotencyRelease(ctx, ref("a")) })
+		_, err := bundle.s.IdempotencyGet(ctx, "key_1", "k1")
+		require.ErrorIs(t, err, store.ErrNotFound)
+		_, claimed = claim(t, bundle.s, params("b", bundle.t0))
+		require.True(t, claimed)
+
+		// A response is never released.
+		require.True(t, complete(t, bundle.s, "b", bundle.t0))
+		mustTx(t, bundle.s, func(ctx context.Context, tx store.Tx) error { return tx.IdempotencyRelease(ctx, ref("b")) })
+		got, err := bundle.s.IdempotencyGet(ctx, "key_1", "k1")
+		require.NoError(t, err)
+		require.Equal(t, 201, got.Status)
+	})
+	t.Run("ClaimsAreScopedByAPIKey", func(t *testing.T) {
+		t.Parallel()
+		bundle, _ := setup(t)
+		claim(t, bundle.s, params("a", bundle.t0))
+		p := params("b", bundle.t0)
+		p.Scope = "key_2"
+		_, claimed := claim(t, bundle.s, p)
+		require.True(t, claimed)
+	})
+	t.Run("OfConcurrentClaimsExactlyOneWins", func(t *testing.T) {
+		t.Parallel()
+		bundle, _ := setup(t)
+		const n = 16
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		var winners, holders []string
+		for i := range n {
+			wg.Go(func() {
+				token := fmt.Sprintf("t%02d", i)
+				var held *store.IdempotencyRecord
+				var claimed bool
+				err := inTx(t, bundle.s, func(ctx context.Context, tx store.Tx) (err error) {
+					held, claimed, err = tx.IdempotencyClaim(ctx, params(token, bundle.t0))
+					return err
+				})
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					t.Errorf("claim %s: %v", token, err)
+					return
+				}
+				if claimed {
+					winners = append(winners, token)
+				} else {
+					holders = append(holders, held.Token)
+				}
+			})
+		}
+		wg.Wait()
+		require.Len(t, winners, 1, "winners %v", winners)
+		require.Len(t, holders, n-1)
+		for _, h := range holders {
+			require.Equal(t, winners[0], h, "every loser sees the winner's claim")
+		}
 	})
 }

@@ -24,6 +24,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Run("Events", func(t *testing.T) { t.Parallel(); testEvents(t, newStore) })
 	t.Run("APIKeys", func(t *testing.T) { t.Parallel(); testAPIKeys(t, newStore) })
 	t.Run("Idempotency", func(t *testing.T) { t.Parallel(); testIdempotency(t, newStore) })
+	t.Run("IdempotencyClaims", func(t *testing.T) { t.Parallel(); testIdempotencyClaims(t, newStore) })
+	t.Run("Wakes", func(t *testing.T) { t.Parallel(); testWakes(t, newStore) })
 	t.Run("Endpoints", func(t *testing.T) { t.Parallel(); testEndpoints(t, newStore) })
 	t.Run("Backlog", func(t *testing.T) { t.Parallel(); testBacklog(t, newStore) })
 	t.Run("Stats", func(t *testing.T) { t.Parallel(); testStats(t, newStore) })
